@@ -1,0 +1,3 @@
+//! The `finch` binary.
+
+fn main() {}

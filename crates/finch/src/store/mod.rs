@@ -1,0 +1,179 @@
+//! The agent store: one API over the databases Finch supports.
+//!
+//! SQLite is the default (`sqlite://finch.db`, relative to the library directory); PostgreSQL
+//! (`postgres://…`) joins later as another variant of [`Store`] without touching callers. The
+//! schema is Finch 1.x's `agents` table, column for column, so that a 1.x database opens and
+//! works; [`schema`] holds the legacy migrations.
+//!
+//! Besides the table, the store keeps a *change version*: a counter that every insert, delete
+//! and relevant update of `agents` bumps, by trigger, whoever the writer is (this Finch, a second
+//! replica, an operator's `sqlite3`). The agent directory polls it to notice foreign changes
+//! cheaply; writes made through Finch return the version they produced so the directory can tell
+//! its own changes from foreign ones.
+
+mod schema;
+mod sqlite;
+mod uri;
+
+pub use uri::{DatabaseTarget, UriError};
+
+use std::path::Path;
+
+use time::OffsetDateTime;
+
+use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
+
+/// The agent store. Cheap to clone: every variant holds a connection pool.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// SQLite, one file (or `:memory:`).
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// What the store can fail with. Callers branch on the variant; the database's own error text
+/// stays inside [`StoreError::Database`] and is logged, never shown to clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No agent has that resource id (an empty id included).
+    #[error("agent not found")]
+    NotFound,
+    /// An agent with that hostname (or resource id) already exists.
+    #[error("agent already exists")]
+    AlreadyExists,
+    /// The database URI cannot be used.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    /// A stored row cannot be read back.
+    #[error("stored agent {rid:?} is not readable: {reason}")]
+    Corrupt {
+        /// The row's resource id.
+        rid: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The value of the store's change counter after a write, or as read by a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ChangeVersion(pub i64);
+
+/// The part of an agent the auth path needs, as loaded into the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryRow {
+    /// Resource id.
+    pub rid: AgentRid,
+    /// Host name.
+    pub hostname: String,
+    /// May push metrics.
+    pub metrics: bool,
+    /// May push profiles.
+    pub profiles: bool,
+}
+
+/// All directory rows, read in one transaction together with the change version they reflect.
+#[derive(Debug, Clone, Default)]
+pub struct DirectorySnapshot {
+    /// The change version the rows reflect.
+    pub version: ChangeVersion,
+    /// One row per agent.
+    pub rows: Vec<DirectoryRow>,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Opens the database named by `uri` (as in `finch.json`), resolving relative SQLite paths
+    /// against `library_dir`, and brings the schema up to date.
+    pub async fn open(uri: &str, library_dir: &Path) -> Result<Store, StoreError> {
+        match DatabaseTarget::parse(uri, library_dir)? {
+            target @ (DatabaseTarget::SqliteFile(_) | DatabaseTarget::SqliteMemory) => {
+                Ok(Store::Sqlite(sqlite::SqliteStore::open(&target).await?))
+            }
+            DatabaseTarget::Postgres(_) => Err(StoreError::Uri(UriError::PostgresNotBuilt)),
+        }
+    }
+
+    /// Stores a new agent under a fresh resource id.
+    pub async fn insert_agent(
+        &self,
+        rid: &AgentRid,
+        spec: &AgentSpec,
+    ) -> Result<(Agent, ChangeVersion), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.insert_agent(rid, spec).await,
+        }
+    }
+
+    /// Replaces the mutable fields of an agent.
+    pub async fn update_agent(
+        &self,
+        rid: &AgentRid,
+        changes: &AgentChanges,
+    ) -> Result<(Agent, ChangeVersion), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.update_agent(rid, changes).await,
+        }
+    }
+
+    /// Deletes an agent.
+    pub async fn delete_agent(&self, rid: &AgentRid) -> Result<ChangeVersion, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.delete_agent(rid).await,
+        }
+    }
+
+    /// Reads one agent.
+    pub async fn get_agent(&self, rid: &AgentRid) -> Result<Agent, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.get_agent(rid).await,
+        }
+    }
+
+    /// Reads every agent, in registration order.
+    pub async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list_agents().await,
+        }
+    }
+
+    /// Reads the current change version.
+    pub async fn change_version(&self) -> Result<ChangeVersion, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.change_version().await,
+        }
+    }
+
+    /// Reads what the directory needs of every agent, consistently with its change version.
+    pub async fn directory_snapshot(&self) -> Result<DirectorySnapshot, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.directory_snapshot().await,
+        }
+    }
+
+    /// Records when agents were last seen, in one transaction. Does not bump the change version.
+    pub async fn record_last_seen(
+        &self,
+        seen: &[(AgentRid, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.record_last_seen(seen).await,
+        }
+    }
+
+    /// Checks that the database answers and accepts writes (a write probe that is rolled back).
+    pub async fn health_check(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.health_check().await,
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+        }
+    }
+}
