@@ -6,4 +6,20 @@
 //! dashboard. `main.rs` only wires these together; everything lives here so tests reach it.
 
 pub mod agents;
+pub mod alloy;
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod forward_auth;
+pub mod grpc;
+pub mod health;
+pub mod liveness;
+pub mod logging;
+pub mod metrics;
+pub mod registry;
+pub mod remote_addr;
+pub mod run;
+pub mod serve;
 pub mod store;
+pub mod tokens;
+pub mod version;

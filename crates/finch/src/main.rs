@@ -1,3 +1,46 @@
-//! The `finch` binary.
+//! The `finch` binary: parse the command line, set up logging, run.
 
-fn main() {}
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use finch::cli::{Cli, Command};
+use finch::{logging, run, version};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        _ if cli.version => print_version(),
+        Some(Command::Version) => print_version(),
+        Some(Command::Run(args)) => {
+            logging::init(args.log_level, args.log_format);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("error: cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "finch stopped");
+                    eprintln!("error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        None => {
+            use clap::CommandFactory as _;
+            let _ = Cli::command().print_help();
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn print_version() -> ExitCode {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    print!("{}", version::banner(color));
+    ExitCode::SUCCESS
+}

@@ -6,12 +6,21 @@
 //! Finch 1.x, which silently dropped what it could not parse. The stored forms of log sources
 //! stay readable by 1.x (see [`LogSource::to_stored`]).
 
+mod hostname;
 pub mod input;
+mod labels;
 mod log_source;
+mod metrics_target;
+mod node;
 mod rid;
 
+pub use hostname::{MAX_HOSTNAME_LEN, parse_hostname};
 pub use input::{InputError, LabelsInput};
-pub use log_source::{LogSource, StoredFormError};
+pub use labels::{BUILT_IN_LABEL_KEYS, MAX_LABEL_LEN, label_pair, parse_label, parse_labels};
+pub use log_source::{LogSource, MAX_LOG_SOURCE_LEN, StoredFormError, parse_log_sources};
+pub use metrics_target::{
+    MAX_METRICS_TARGET_LEN, parse_metrics_target, parse_metrics_targets, target_names_path,
+};
 pub use rid::{AgentRid, RidError};
 
 use time::OffsetDateTime;

@@ -11,8 +11,13 @@
 //! cheaply; writes made through Finch return the version they produced so the directory can tell
 //! its own changes from foreign ones.
 
+mod rows;
 mod schema;
 mod sqlite;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests;
+mod timestamp;
 mod uri;
 
 pub use uri::{DatabaseTarget, UriError};

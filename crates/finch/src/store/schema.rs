@@ -1,1 +1,233 @@
 //! The `agents` schema and the legacy migrations of Finch 1.x databases.
+//!
+//! There is no schema-version table, as in 1.x: every open inspects the table and applies what is
+//! missing, so a database may come from any 1.x release, go back to 1.x, and return. In order:
+//!
+//! 1. the 2025-12 rename of `tags` to `labels`;
+//! 2. dropping the `password`, `password_hash` and `username` columns of the basic-auth era;
+//! 3. creating the table with 1.x's 14 columns (the DDL GORM's AutoMigrate produced), or adding
+//!    those an older table lacks, as AutoMigrate did, plus the unique index on `resource_id`;
+//! 4. the change-version table and the triggers that bump it (see the [`store`](super) docs).
+//!
+//! Everything 2.x adds is `IF NOT EXISTS` and outside the `agents` columns, so 1.x, which ignores
+//! unknown tables and triggers, keeps working on the same file. SQLite DDL is transactional, so
+//! the whole migration runs in one `BEGIN IMMEDIATE` transaction: a failure leaves the file as it
+//! was, and two processes opening the same file at once migrate one after the other.
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::StoreError;
+use super::sqlite::map_sqlx;
+
+/// A column of 1.x's `agents` table.
+struct Column {
+    /// Column name.
+    name: &'static str,
+    /// Type and constraints in `CREATE TABLE`.
+    definition: &'static str,
+    /// Type and constraints for `ALTER TABLE ADD COLUMN`, which refuses `UNIQUE`, primary keys
+    /// and non-constant defaults; `None` when the column cannot be added that way.
+    added_as: Option<&'static str>,
+    /// Fills the column after it was added, when its default could not do so.
+    backfill: Option<&'static str>,
+}
+
+/// Why an `agents` table cannot be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SchemaError {
+    /// The table lacks a key column that SQLite cannot add to an existing table.
+    #[error(
+        "table agents has no column {0} and cannot be migrated: restore the database from a backup or move it away to start empty"
+    )]
+    MissingKeyColumn(&'static str),
+}
+
+/// The 14 columns, in 1.x's order.
+const COLUMNS: [Column; 14] = [
+    column("id", "integer PRIMARY KEY AUTOINCREMENT", None),
+    column("created_at", "datetime", Some("datetime")),
+    column("updated_at", "datetime", Some("datetime")),
+    column(
+        "active",
+        "numeric NOT NULL DEFAULT true",
+        Some("numeric NOT NULL DEFAULT true"),
+    ),
+    column("hostname", "text NOT NULL UNIQUE", None),
+    column(
+        "last_seen",
+        "datetime NULL DEFAULT NULL",
+        Some("datetime NULL DEFAULT NULL"),
+    ),
+    column(
+        "log_sources",
+        "text NOT NULL DEFAULT '[]'",
+        Some("text NOT NULL DEFAULT '[]'"),
+    ),
+    column(
+        "metrics",
+        "numeric NOT NULL DEFAULT false",
+        Some("numeric NOT NULL DEFAULT false"),
+    ),
+    column(
+        "metrics_targets",
+        "text NOT NULL DEFAULT '[]'",
+        Some("text NOT NULL DEFAULT '[]'"),
+    ),
+    column(
+        "profiles",
+        "numeric NOT NULL DEFAULT false",
+        Some("numeric NOT NULL DEFAULT false"),
+    ),
+    Column {
+        name: "registered_at",
+        definition: "datetime NOT NULL DEFAULT CURRENT_TIMESTAMP",
+        // SQLite refuses to add a column whose default is CURRENT_TIMESTAMP; add it nullable and
+        // fill it from `created_at`, the closest thing an old row has.
+        added_as: Some("datetime"),
+        backfill: Some(
+            "UPDATE agents SET registered_at = COALESCE(created_at, CURRENT_TIMESTAMP) \
+             WHERE registered_at IS NULL",
+        ),
+    },
+    column("resource_id", "text NOT NULL UNIQUE", None),
+    column("labels", "text", Some("text")),
+    column(
+        "node",
+        "text NOT NULL DEFAULT 'unix'",
+        Some("text NOT NULL DEFAULT 'unix'"),
+    ),
+];
+
+/// Columns of the basic-auth era, dropped when present.
+const LEGACY_COLUMNS: [&str; 3] = ["password", "password_hash", "username"];
+
+/// The index 1.x's GORM model declares on `resource_id` (redundant with `UNIQUE`, kept for 1.x).
+const RESOURCE_ID_INDEX: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS uidx_agents_resource_id ON agents (resource_id)";
+
+/// The change counter: one row, id 1.
+const CHANGE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS finch_change_version \
+     (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)";
+
+/// Seeds the counter's single row.
+const CHANGE_VERSION_ROW: &str =
+    "INSERT OR IGNORE INTO finch_change_version (id, version) VALUES (1, 0)";
+
+/// Triggers that bump the counter on every change the directory cares about, whoever the writer.
+/// `last_seen`, `updated_at` and `active` are left out on purpose: recording when agents were
+/// seen must not make every replica reload the directory. A changed definition needs a new
+/// trigger name, since `IF NOT EXISTS` keeps an old one.
+const TRIGGERS: [&str; 3] = [
+    "CREATE TRIGGER IF NOT EXISTS finch_agents_after_insert AFTER INSERT ON agents \
+     BEGIN UPDATE finch_change_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS finch_agents_after_delete AFTER DELETE ON agents \
+     BEGIN UPDATE finch_change_version SET version = version + 1; END",
+    "CREATE TRIGGER IF NOT EXISTS finch_agents_after_update AFTER UPDATE OF resource_id, \
+     hostname, metrics, profiles, log_sources, metrics_targets, labels ON agents \
+     BEGIN UPDATE finch_change_version SET version = version + 1; END",
+];
+
+/// Brings the schema of the database behind `pool` up to date.
+pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)?;
+    migrate_agents(&mut tx).await?;
+    execute(&mut tx, RESOURCE_ID_INDEX).await?;
+    execute(&mut tx, CHANGE_VERSION_TABLE).await?;
+    execute(&mut tx, CHANGE_VERSION_ROW).await?;
+    for trigger in TRIGGERS {
+        execute(&mut tx, trigger).await?;
+    }
+    tx.commit().await.map_err(map_sqlx)
+}
+
+/// Steps 1 to 3: legacy renames and drops, then create or complete the table.
+async fn migrate_agents(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    let existing = column_names(conn).await?;
+    if existing.is_empty() {
+        return execute(conn, &create_table()).await;
+    }
+    let has = |name: &str| existing.iter().any(|c| c == name);
+    if has("tags") {
+        if has("labels") {
+            tracing::warn!(
+                "table agents has both tags and labels columns; leaving the legacy tags column alone"
+            );
+        } else {
+            execute(conn, "ALTER TABLE agents RENAME COLUMN tags TO labels").await?;
+            tracing::info!(db.column = "tags", "renamed legacy column tags to labels");
+        }
+    }
+    for legacy in LEGACY_COLUMNS.into_iter().filter(|c| has(c)) {
+        execute(conn, &format!("ALTER TABLE agents DROP COLUMN {legacy}")).await?;
+        tracing::info!(db.column = legacy, "dropped legacy column");
+    }
+    let existing = column_names(conn).await?;
+    for column in COLUMNS
+        .iter()
+        .filter(|c| !existing.iter().any(|e| e == c.name))
+    {
+        let added_as = column.added_as.ok_or(StoreError::Database(Box::new(
+            SchemaError::MissingKeyColumn(column.name),
+        )))?;
+        execute(
+            conn,
+            &format!("ALTER TABLE agents ADD COLUMN {} {added_as}", column.name),
+        )
+        .await?;
+        if let Some(backfill) = column.backfill {
+            execute(conn, backfill).await?;
+        }
+        tracing::info!(db.column = column.name, "added missing column to agents");
+    }
+    Ok(())
+}
+
+/// The `CREATE TABLE` statement for a new database.
+fn create_table() -> String {
+    let columns: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| format!("`{}` {}", c.name, c.definition))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS `agents` ({})",
+        columns.join(",")
+    )
+}
+
+/// The lowercased column names of `agents`; empty when the table does not exist.
+async fn column_names(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('agents')")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_sqlx)?;
+    Ok(names.into_iter().map(|n| n.to_ascii_lowercase()).collect())
+}
+
+/// Runs one DDL statement, outside the prepared-statement cache.
+async fn execute(conn: &mut SqliteConnection, sql: &str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(map_sqlx)
+}
+
+/// A column that `ADD COLUMN` can add as defined, or not at all.
+const fn column(
+    name: &'static str,
+    definition: &'static str,
+    added_as: Option<&'static str>,
+) -> Column {
+    Column {
+        name,
+        definition,
+        added_as,
+        backfill: None,
+    }
+}
+
+/// The names of the 14 columns, for tests.
+#[cfg(test)]
+pub(super) fn column_list() -> Vec<&'static str> {
+    COLUMNS.iter().map(|c| c.name).collect()
+}

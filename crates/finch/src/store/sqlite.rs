@@ -1,23 +1,135 @@
 //! The SQLite store.
+//!
+//! File databases use WAL with `synchronous = NORMAL` and a 5 s busy timeout, as 1.x did since
+//! 2026-04, so readers never wait for the writer and a second process (a replica, an operator's
+//! `sqlite3`) waits for the write lock instead of failing. Unlike 1.x's single connection, a small
+//! pool lets reads proceed while a write runs. `:memory:` keeps exactly one connection for the
+//! life of the store: a private in-memory database lives and dies with its connection, so a
+//! second connection (or a reaped idle one) would see an empty, different database.
+//!
+//! Every write runs in one transaction that also reads the change version the write produced, so
+//! the version returned is exactly the one that includes this write. Transactions that write do
+//! so in their first statement, which takes SQLite's write lock under the busy timeout; a
+//! deferred transaction that read first could not upgrade its lock without failing.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::SqliteConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use time::OffsetDateTime;
 
-use super::{ChangeVersion, DatabaseTarget, DirectorySnapshot, StoreError};
+use super::rows::{self, AGENT_COLUMNS, DIRECTORY_COLUMNS};
+use super::{
+    ChangeVersion, DatabaseTarget, DirectorySnapshot, StoreError, UriError, schema, timestamp,
+};
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
+
+mod health;
+
+/// How long SQLite waits for another connection's write lock, as 1.x's `_busy_timeout=5000`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a caller waits for a pooled connection. It matches [`BUSY_TIMEOUT`]: a request should
+/// not wait longer for a connection than SQLite would wait for the lock, and a wedged database
+/// should surface as errors within seconds rather than as requests piling up for sqlx's default
+/// 30 s.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections to a file database. SQLite has one writer at a time anyway; four lets the auth
+/// path's directory reloads and the dashboard's reads run beside a write without many idle files.
+const FILE_POOL_SIZE: u32 = 4;
 
 /// A SQLite database behind a connection pool.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+    pool: SqlitePool,
+    /// The file and how to open it; `None` for `:memory:`.
+    file: Option<FileDatabase>,
 }
+
+/// A database file and the options every connection to it uses.
+#[derive(Clone, Debug)]
+struct FileDatabase {
+    path: PathBuf,
+    options: SqliteConnectOptions,
+}
+
+/// SQLite failures that carry more than sqlx's own error; boxed into [`StoreError::Database`].
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SqliteError {
+    /// The file cannot be opened or created.
+    #[error("cannot open sqlite database {}: check the path and its permissions", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The change version row was deleted from outside Finch.
+    #[error("the row of finch_change_version is missing: restart finch to recreate it")]
+    MissingChangeVersion,
+}
+
+// === impl SqliteStore ===
 
 impl SqliteStore {
     pub(super) async fn open(target: &DatabaseTarget) -> Result<Self, StoreError> {
-        let _ = target;
-        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+        let store = match target {
+            DatabaseTarget::SqliteFile(path) => Self::open_file(path).await?,
+            DatabaseTarget::SqliteMemory => Self::open_memory().await?,
+            DatabaseTarget::Postgres(_) => return Err(UriError::PostgresNotBuilt.into()),
+        };
+        schema::migrate(&store.pool).await?;
+        Ok(store)
+    }
+
+    async fn open_file(path: &Path) -> Result<Self, StoreError> {
+        // SQLite would say only "unable to open database file"; name the directory instead, and
+        // do not create it: a missing directory means a wrong path or an unmounted volume.
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+            && !tokio::fs::metadata(dir).await.is_ok_and(|m| m.is_dir())
+        {
+            return Err(UriError::MissingDirectory(dir.to_owned()).into());
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(FILE_POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
             .await
-            .map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(SqliteStore { pool })
+            .map_err(|source| open_error(path, source))?;
+        Ok(SqliteStore {
+            pool,
+            file: Some(FileDatabase {
+                path: path.to_owned(),
+                options,
+            }),
+        })
+    }
+
+    async fn open_memory() -> Result<Self, StoreError> {
+        // The default filename is `:memory:`: a private database owned by its one connection,
+        // which therefore must never be closed for idleness or age.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(SqliteConnectOptions::new())
+            .await
+            .map_err(|source| open_error(Path::new(":memory:"), source))?;
+        Ok(SqliteStore { pool, file: None })
     }
 
     pub(super) async fn insert_agent(
@@ -25,8 +137,32 @@ impl SqliteStore {
         rid: &AgentRid,
         spec: &AgentSpec,
     ) -> Result<(Agent, ChangeVersion), StoreError> {
-        let _ = (rid, spec);
-        Err(StoreError::NotFound)
+        let now = format_time(OffsetDateTime::now_utc())?;
+        let log_sources: Vec<String> = spec.log_sources.iter().map(|s| s.to_stored()).collect();
+        // `registered_at` is left to the column default, SQLite's UTC clock, as in 1.x.
+        let insert = sqlx::query(
+            "INSERT INTO agents (created_at, updated_at, active, hostname, log_sources, metrics, \
+             metrics_targets, profiles, resource_id, labels, node) \
+             VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(&spec.hostname)
+        .bind(rows::encode_list(&log_sources)?)
+        .bind(spec.metrics)
+        .bind(rows::encode_list(&spec.metrics_targets)?)
+        .bind(spec.profiles)
+        .bind(rid.as_str())
+        .bind(labels_column(&spec.labels)?)
+        .bind(spec.node.as_str());
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        insert.execute(&mut *tx).await.map_err(map_sqlx)?;
+        let agent = select_agent(&mut tx, rid)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let version = read_version(&mut tx).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok((agent, version))
     }
 
     pub(super) async fn update_agent(
@@ -34,45 +170,191 @@ impl SqliteStore {
         rid: &AgentRid,
         changes: &AgentChanges,
     ) -> Result<(Agent, ChangeVersion), StoreError> {
-        let _ = (rid, changes);
-        Err(StoreError::NotFound)
+        refuse_empty(rid)?;
+        let now = format_time(OffsetDateTime::now_utc())?;
+        let log_sources: Vec<String> = changes.log_sources.iter().map(|s| s.to_stored()).collect();
+        let update = sqlx::query(
+            "UPDATE agents SET log_sources = ?, metrics = ?, metrics_targets = ?, profiles = ?, \
+             labels = ?, updated_at = ? WHERE resource_id = ?",
+        )
+        .bind(rows::encode_list(&log_sources)?)
+        .bind(changes.metrics)
+        .bind(rows::encode_list(&changes.metrics_targets)?)
+        .bind(changes.profiles)
+        .bind(labels_column(&changes.labels)?)
+        .bind(&now)
+        .bind(rid.as_str());
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let done = update.execute(&mut *tx).await.map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let agent = select_agent(&mut tx, rid)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let version = read_version(&mut tx).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok((agent, version))
     }
 
     pub(super) async fn delete_agent(&self, rid: &AgentRid) -> Result<ChangeVersion, StoreError> {
-        let _ = rid;
-        Err(StoreError::NotFound)
+        refuse_empty(rid)?;
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let done = sqlx::query("DELETE FROM agents WHERE resource_id = ?")
+            .bind(rid.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let version = read_version(&mut tx).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(version)
     }
 
     pub(super) async fn get_agent(&self, rid: &AgentRid) -> Result<Agent, StoreError> {
-        let _ = rid;
-        Err(StoreError::NotFound)
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        select_agent(&mut conn, rid)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     pub(super) async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        Ok(Vec::new())
+        sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?
+            .iter()
+            .map(rows::agent_from_row)
+            .collect()
     }
 
     pub(super) async fn change_version(&self) -> Result<ChangeVersion, StoreError> {
-        Ok(ChangeVersion(0))
+        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
+        read_version(&mut conn).await
     }
 
     pub(super) async fn directory_snapshot(&self) -> Result<DirectorySnapshot, StoreError> {
-        Ok(DirectorySnapshot::default())
+        // One read transaction: in WAL mode it sees a single snapshot of the database, so the
+        // rows are exactly those the version describes.
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let version = read_version(&mut tx).await?;
+        let found = sqlx::query(&format!(
+            "SELECT {DIRECTORY_COLUMNS} FROM agents ORDER BY id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+        tx.commit().await.map_err(map_sqlx)?;
+        let mut rows = Vec::with_capacity(found.len());
+        for row in &found {
+            rows.extend(rows::directory_row(row)?);
+        }
+        Ok(DirectorySnapshot { version, rows })
     }
 
     pub(super) async fn record_last_seen(
         &self,
         seen: &[(AgentRid, OffsetDateTime)],
     ) -> Result<(), StoreError> {
-        let _ = seen;
-        Ok(())
-    }
-
-    pub(super) async fn health_check(&self) -> Result<(), StoreError> {
-        Ok(())
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        for (rid, at) in seen.iter().filter(|(rid, _)| !rid.as_str().is_empty()) {
+            sqlx::query("UPDATE agents SET last_seen = ? WHERE resource_id = ?")
+                .bind(format_time(*at)?)
+                .bind(rid.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
+        }
+        tx.commit().await.map_err(map_sqlx)
     }
 
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+// === impl SqliteError ===
+
+impl From<SqliteError> for StoreError {
+    fn from(e: SqliteError) -> Self {
+        StoreError::Database(Box::new(e))
+    }
+}
+
+/// Maps a sqlx error: a missing row is [`StoreError::NotFound`], a unique constraint (hostname or
+/// resource id) [`StoreError::AlreadyExists`], anything else [`StoreError::Database`].
+pub(super) fn map_sqlx(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists,
+        _ => StoreError::Database(Box::new(e)),
+    }
+}
+
+fn open_error(path: &Path, source: sqlx::Error) -> StoreError {
+    SqliteError::Open {
+        path: path.to_owned(),
+        source,
+    }
+    .into()
+}
+
+/// Formats a timestamp for a `datetime` column.
+fn format_time(at: OffsetDateTime) -> Result<String, StoreError> {
+    timestamp::format(at).map_err(|e| StoreError::Database(Box::new(e)))
+}
+
+/// The `labels` column: a JSON array, or `NULL` when empty, as 1.x wrote it.
+fn labels_column(labels: &[String]) -> Result<Option<String>, StoreError> {
+    if labels.is_empty() {
+        Ok(None)
+    } else {
+        rows::encode_list(labels).map(Some)
+    }
+}
+
+/// Refuses an empty resource id with [`StoreError::NotFound`]. [`AgentRid`] cannot be empty, but
+/// rows written by hand can have `''`, and 1.x's lookups matched the first agent for an empty id:
+/// keep that impossible even if the type's rule ever loosens.
+fn refuse_empty(rid: &AgentRid) -> Result<(), StoreError> {
+    if rid.as_str().is_empty() {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads one agent by resource id; an empty id never matches (see [`refuse_empty`]).
+async fn select_agent(
+    conn: &mut SqliteConnection,
+    rid: &AgentRid,
+) -> Result<Option<Agent>, StoreError> {
+    if rid.as_str().is_empty() {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE resource_id = ?"
+    ))
+    .bind(rid.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(map_sqlx)?;
+    row.as_ref().map(rows::agent_from_row).transpose()
+}
+
+/// Reads the change version.
+async fn read_version(conn: &mut SqliteConnection) -> Result<ChangeVersion, StoreError> {
+    let row = sqlx::query("SELECT version FROM finch_change_version WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_sqlx)?
+        .ok_or(SqliteError::MissingChangeVersion)?;
+    row.try_get::<i64, _>(0)
+        .map(ChangeVersion)
+        .map_err(|e| StoreError::Database(Box::new(e)))
 }

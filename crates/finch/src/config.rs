@@ -1,0 +1,277 @@
+//! `finch.json`: the service's one configuration file, as Finch 1.x and `finchctl` write it.
+//!
+//! The directory that holds the file is the *library directory*: relative SQLite paths and the
+//! operators' CA files (`traefik/etc/certs.d/`) are resolved against it. Keys and error texts are
+//! 1.x's; unknown keys are ignored so that files written by either version load in the other.
+//! Keys this version adds are optional and listed in `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The loaded configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FinchConfig {
+    /// When the stack was created, verbatim (finchctl writes RFC 3339).
+    pub created_at: String,
+    /// The database URI, e.g. `sqlite://finch.db`.
+    pub database: String,
+    /// The stack's public host name or IP.
+    pub hostname: String,
+    /// The service id, embedded in agent resource ids.
+    pub id: String,
+    /// The HMAC key of every token: the raw bytes of this text (not base64-decoded).
+    pub secret: String,
+    /// The Pyroscope server for self-profiling, if configured.
+    pub profiler: Option<String>,
+    /// The shared secret Traefik adds to gRPC requests as `X-Finch-Proxy-Secret`; when set, the
+    /// control plane refuses calls without it. New in 2.x; 1.x ignores the key.
+    pub proxy_secret: Option<String>,
+    /// The directory that holds `finch.json`.
+    pub library_dir: PathBuf,
+}
+
+/// Why `finch.json` could not be loaded. The messages are Finch 1.x's.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The path is relative.
+    #[error("configuration file path must be absolute: {}", .0.display())]
+    RelativePath(PathBuf),
+    /// The file cannot be read.
+    #[error("failed to read configuration file {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not the expected JSON.
+    #[error("failed to unmarshal configuration file: {0}")]
+    Parse(#[source] serde_json::Error),
+    /// A required key is missing or empty. Named by its 1.x (Go) field name.
+    #[error("invalid configuration data, missing field: {0}")]
+    MissingField(&'static str),
+}
+
+/// The file as written; every key optional here so that missing ones get 1.x's message.
+#[derive(Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    profiler: Option<String>,
+    #[serde(default)]
+    proxy_secret: Option<String>,
+}
+
+// === impl FinchConfig ===
+
+impl FinchConfig {
+    /// Reads and validates `path`, which must be absolute.
+    pub fn load(path: &Path) -> Result<FinchConfig, ConfigError> {
+        if !path.is_absolute() {
+            return Err(ConfigError::RelativePath(path.to_owned()));
+        }
+        let text = std::fs::read(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let library_dir = path.parent().unwrap_or(Path::new("/")).to_owned();
+        FinchConfig::from_json(&text, library_dir)
+    }
+
+    /// Parses the file's contents; `library_dir` is where relative paths resolve.
+    pub fn from_json(text: &[u8], library_dir: PathBuf) -> Result<FinchConfig, ConfigError> {
+        let raw: RawConfig = serde_json::from_slice(text).map_err(ConfigError::Parse)?;
+        // 1.x checks in this order and names the Go struct fields.
+        let created_at = required(raw.created_at, "CreatedAt")?;
+        let database = required(raw.database, "Database")?;
+        let hostname = required(raw.hostname, "Hostname")?;
+        let id = required(raw.id, "Id")?;
+        let secret = required(raw.secret, "Secret")?;
+        Ok(FinchConfig {
+            created_at,
+            database,
+            hostname,
+            id,
+            secret,
+            profiler: raw.profiler.filter(|p| !p.is_empty()),
+            // An empty secret would let every caller "attest"; treat it as not configured.
+            proxy_secret: raw.proxy_secret.filter(|p| !p.is_empty()),
+            library_dir,
+        })
+    }
+
+    /// The directory of the operators' CA files: `<library>/traefik/etc/certs.d`.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.library_dir.join("traefik").join("etc").join("certs.d")
+    }
+}
+
+fn required(value: Option<String>, field: &'static str) -> Result<String, ConfigError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::MissingField(field))
+}
+
+impl std::fmt::Debug for FinchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret signs every token and a PostgreSQL URI may hold a password.
+        f.debug_struct("FinchConfig")
+            .field("created_at", &self.created_at)
+            .field("database", &redact_uri(&self.database))
+            .field("hostname", &self.hostname)
+            .field("id", &self.id)
+            .field("secret", &"REDACTED")
+            .field("profiler", &self.profiler)
+            .field(
+                "proxy_secret",
+                &self.proxy_secret.as_ref().map(|_| "REDACTED"),
+            )
+            .field("library_dir", &self.library_dir)
+            .finish()
+    }
+}
+
+/// A database URI with any password replaced, for logs.
+pub fn redact_uri(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs that cannot have a password, which this one has.
+            let _ = url.set_password(Some("REDACTED"));
+            url.to_string()
+        }
+        _ => uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"{
+        "created_at": "2026-01-02T03:04:05Z",
+        "database": "sqlite://finch.db",
+        "hostname": "finch.example.com",
+        "id": "0123456789abcdef",
+        "secret": "c2VjcmV0",
+        "profiler": "http://pyroscope:4040",
+        "credentials": {"username": "legacy", "password": "ignored"}
+    }"#;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("finch.json");
+        std::fs::write(&path, text).expect("write finch.json");
+        path
+    }
+
+    #[test]
+    fn loads_a_1x_file_and_ignores_unknown_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = FinchConfig::load(&write(dir.path(), VALID)).expect("valid");
+        assert_eq!(config.hostname, "finch.example.com");
+        assert_eq!(config.secret, "c2VjcmV0");
+        assert_eq!(config.id, "0123456789abcdef");
+        assert_eq!(config.library_dir, dir.path());
+        assert_eq!(
+            config.certs_dir(),
+            dir.path().join("traefik/etc/certs.d").as_path()
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = FinchConfig::load(Path::new("/nonexistent/finch.json")).expect_err("missing");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("failed to read configuration file /nonexistent/finch.json: ")
+                && text.contains("No such file or directory"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn relative_path_is_refused() {
+        let err = FinchConfig::load(Path::new("finch.json")).expect_err("relative");
+        assert_eq!(
+            err.to_string(),
+            "configuration file path must be absolute: finch.json"
+        );
+    }
+
+    #[test]
+    fn bad_json_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = FinchConfig::load(&write(dir.path(), "{not json")).expect_err("bad json");
+        assert!(
+            err.to_string()
+                .starts_with("failed to unmarshal configuration file: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_missing_field_is_named_in_1x_order() {
+        let full: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        for (key, field) in [
+            ("created_at", "CreatedAt"),
+            ("database", "Database"),
+            ("hostname", "Hostname"),
+            ("id", "Id"),
+            ("secret", "Secret"),
+        ] {
+            for replacement in [None, Some("")] {
+                let mut value = full.clone();
+                match replacement {
+                    None => {
+                        value.as_object_mut().expect("object").remove(key);
+                    }
+                    Some(empty) => value[key] = empty.into(),
+                }
+                let err = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+                    .expect_err("missing field");
+                assert_eq!(
+                    err.to_string(),
+                    format!("invalid configuration data, missing field: {field}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn proxy_secret_is_optional_and_empty_means_unset() {
+        let config = FinchConfig::from_json(VALID.as_bytes(), PathBuf::from("/x")).expect("valid");
+        assert_eq!(config.proxy_secret, None);
+        let mut value: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        value["proxy_secret"] = "".into();
+        let config = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+            .expect("valid");
+        assert_eq!(config.proxy_secret, None);
+        value["proxy_secret"] = "s3cret-proxy".into();
+        let config = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+            .expect("valid");
+        assert_eq!(config.proxy_secret.as_deref(), Some("s3cret-proxy"));
+        assert!(!format!("{config:?}").contains("s3cret-proxy"));
+    }
+
+    #[test]
+    fn debug_hides_the_secret_and_database_password() {
+        let mut config =
+            FinchConfig::from_json(VALID.as_bytes(), PathBuf::from("/x")).expect("valid");
+        config.database = "postgres://finch:hunter2@db/finch".into();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("c2VjcmV0") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+    }
+}

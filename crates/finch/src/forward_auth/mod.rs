@@ -1,0 +1,306 @@
+//! `/auth`: Traefik's ForwardAuth check of every agent write, answered from memory.
+//!
+//! A request passes when its bearer token is a valid agent token ([`crate::tokens`]), the agent is
+//! still in the [`Directory`], and the forwarded request is a push the agent may make
+//! ([`allow_list`]). Nothing here touches the database: the decision is a signature check and a
+//! hash lookup, and `last_seen` is queued for a background writer ([`crate::liveness`]).
+//!
+//! Routes: `/auth` (what Finch 1.x configs point at; the signal is read from the forwarded path)
+//! and `/auth/loki`, `/auth/mimir`, `/auth/pyroscope` (the route also says which backend it
+//! guards, so a token cannot push logs through the metrics router). Any method is accepted, as
+//! Traefik sends GET. Answers: 200 with an empty body and `X-Finch-Agent: <rid>` (for Traefik's
+//! access log via `headerField`), 401 when the credential is missing or invalid, 403 when a valid
+//! agent asks for something it may not do. Every refusal is logged at WARN with its reason, never
+//! with the token.
+
+pub mod allow_list;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::directory::{Directory, DirectoryEntry};
+use crate::liveness::LivenessRecorder;
+use crate::metrics::{AuthDecisionLabels, AuthMetrics, AuthResult};
+use crate::remote_addr::remote_addr;
+use crate::tokens::{TokenError, TokenKey};
+use allow_list::{Signal, push_signal};
+
+/// The response header that names the authenticated agent.
+pub const AGENT_HEADER: HeaderName = HeaderName::from_static("x-finch-agent");
+
+/// What `/auth` needs: the key, the live agents, the liveness queue and its metrics.
+#[derive(Debug)]
+pub struct ForwardAuth {
+    /// Verifies agent tokens.
+    pub tokens: TokenKey,
+    /// The live agents.
+    pub directory: Directory,
+    /// Queues `last_seen` marks.
+    pub liveness: LivenessRecorder,
+    /// Decision counters and latency.
+    pub metrics: AuthMetrics,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization` header.
+    MissingHeader,
+    /// The header is not `Bearer <token>`.
+    NotBearer,
+    /// The token is not a valid agent token.
+    Token(TokenError),
+    /// The token is valid but its agent is not registered (any more).
+    UnknownAgent,
+    /// `X-Forwarded-Method` or `X-Forwarded-Uri` is missing: not a ForwardAuth call.
+    NotForwarded,
+    /// The forwarded request is not an ingestion request (a query, say).
+    NotAPush,
+    /// The push is for another backend than the route guards.
+    WrongBackend,
+    /// The agent was registered without this signal (metrics or profiles).
+    SignalDisabled(Signal),
+}
+
+// === impl ForwardAuth ===
+
+impl ForwardAuth {
+    /// Decides a request with `headers` arriving on the route for `route` (`None`: plain `/auth`)
+    /// at `now` (Unix seconds).
+    pub fn decide(
+        &self,
+        route: Option<Signal>,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Arc<DirectoryEntry>, (Refusal, Option<Arc<DirectoryEntry>>)> {
+        let token = bearer_token(headers).map_err(|refusal| (refusal, None))?;
+        let claims = self
+            .tokens
+            .verify_agent(token, now)
+            .map_err(|error| (Refusal::Token(error), None))?;
+        let entry = self
+            .directory
+            .lookup(&claims.rid)
+            .ok_or((Refusal::UnknownAgent, None))?;
+        match self.check_request(route, headers, &entry) {
+            Ok(()) => Ok(entry),
+            Err(refusal) => Err((refusal, Some(entry))),
+        }
+    }
+
+    fn check_request(
+        &self,
+        route: Option<Signal>,
+        headers: &HeaderMap,
+        entry: &DirectoryEntry,
+    ) -> Result<(), Refusal> {
+        let forwarded = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(method), Some(uri)) = (
+            forwarded("x-forwarded-method"),
+            forwarded("x-forwarded-uri"),
+        ) else {
+            return Err(Refusal::NotForwarded);
+        };
+        let signal = push_signal(method, uri).ok_or(Refusal::NotAPush)?;
+        if route.is_some_and(|route| route != signal) {
+            return Err(Refusal::WrongBackend);
+        }
+        let enabled = match signal {
+            Signal::Logs => true,
+            Signal::Metrics => entry.metrics,
+            Signal::Profiles => entry.profiles,
+        };
+        if enabled {
+            Ok(())
+        } else {
+            Err(Refusal::SignalDisabled(signal))
+        }
+    }
+}
+
+/// The ForwardAuth routes.
+pub fn router(state: ForwardAuth) -> Router {
+    Router::new()
+        .route("/auth", any(plain_auth))
+        .route("/auth/{backend}", any(backend_auth))
+        .with_state(Arc::new(state))
+}
+
+// Handlers take the whole request rather than `HeaderMap`, which would clone every header.
+async fn plain_auth(State(state): State<Arc<ForwardAuth>>, request: Request) -> Response {
+    check(&state, None, &request)
+}
+
+async fn backend_auth(
+    State(state): State<Arc<ForwardAuth>>,
+    Path(backend): Path<String>,
+    request: Request,
+) -> Response {
+    let route = match backend.as_str() {
+        "loki" => Signal::Logs,
+        "mimir" => Signal::Metrics,
+        "pyroscope" => Signal::Profiles,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    check(&state, Some(route), &request)
+}
+
+fn check(state: &ForwardAuth, route: Option<Signal>, request: &Request) -> Response {
+    let headers = request.headers();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let started = Instant::now();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (result, reason, response) = match state.decide(route, headers, now) {
+        Ok(entry) => {
+            state.liveness.mark(&entry, now);
+            tracing::debug!(agent.rid = %entry.rid, "Auth request succeeded");
+            let mut response = StatusCode::OK.into_response();
+            if let Ok(value) = HeaderValue::from_str(entry.rid.as_str()) {
+                response.headers_mut().insert(AGENT_HEADER, value);
+            }
+            (AuthResult::Allowed, "ok", response)
+        }
+        Err((refusal, entry)) => {
+            log_refusal(refusal, entry.as_deref(), headers, peer);
+            let (result, status) = if refusal.is_unauthorized() {
+                (AuthResult::Unauthorized, StatusCode::UNAUTHORIZED)
+            } else {
+                (AuthResult::Forbidden, StatusCode::FORBIDDEN)
+            };
+            (result, refusal.as_str(), status.into_response())
+        }
+    };
+    state
+        .metrics
+        .decisions
+        .get_or_create(&AuthDecisionLabels {
+            result: result.as_str(),
+            reason,
+        })
+        .inc();
+    state
+        .metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Refusal> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(Refusal::MissingHeader)?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Refusal::NotBearer)
+}
+
+fn log_refusal(
+    refusal: Refusal,
+    entry: Option<&DirectoryEntry>,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) {
+    let remote_addr = remote_addr(headers, peer);
+    let user_agent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let reason = refusal.describe();
+    let rid = entry.map(|e| e.rid.as_str()).unwrap_or_default();
+    match refusal {
+        Refusal::MissingHeader => tracing::warn!(
+            remote_addr,
+            user_agent,
+            reason,
+            "Auth request missing Authorization header"
+        ),
+        Refusal::NotBearer => tracing::warn!(
+            remote_addr,
+            user_agent,
+            reason,
+            "Auth request has invalid Authorization header format"
+        ),
+        Refusal::Token(_) | Refusal::UnknownAgent => tracing::warn!(
+            remote_addr,
+            user_agent,
+            reason,
+            "Auth request failed validation"
+        ),
+        _ => tracing::warn!(
+            remote_addr,
+            user_agent,
+            agent.rid = rid,
+            forwarded.method = forwarded(headers, "x-forwarded-method"),
+            forwarded.uri = forwarded(headers, "x-forwarded-uri"),
+            reason,
+            "Auth request forbidden"
+        ),
+    }
+}
+
+fn forwarded<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+// === impl Refusal ===
+
+impl Refusal {
+    /// 401 (no valid credential) rather than 403 (a valid agent asking too much).
+    pub fn is_unauthorized(self) -> bool {
+        matches!(
+            self,
+            Refusal::MissingHeader | Refusal::NotBearer | Refusal::Token(_) | Refusal::UnknownAgent
+        )
+    }
+
+    /// A stable name for metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::MissingHeader => "missing_header",
+            Refusal::NotBearer => "not_bearer",
+            Refusal::Token(error) => error.as_str(),
+            Refusal::UnknownAgent => "unknown_agent",
+            Refusal::NotForwarded => "not_forwarded",
+            Refusal::NotAPush => "not_a_push",
+            Refusal::WrongBackend => "wrong_backend",
+            Refusal::SignalDisabled(Signal::Metrics) => "metrics_disabled",
+            Refusal::SignalDisabled(Signal::Profiles) => "profiles_disabled",
+            Refusal::SignalDisabled(Signal::Logs) => "logs_disabled",
+        }
+    }
+
+    /// A sentence for the log.
+    pub fn describe(self) -> String {
+        match self {
+            Refusal::MissingHeader => "no Authorization header".into(),
+            Refusal::NotBearer => "Authorization header is not \"Bearer <token>\"".into(),
+            Refusal::Token(error) => error.to_string(),
+            Refusal::UnknownAgent => "the token's agent is not registered".into(),
+            Refusal::NotForwarded => {
+                "X-Forwarded-Method or X-Forwarded-Uri missing: not a ForwardAuth call".into()
+            }
+            Refusal::NotAPush => "agent tokens may only push to ingestion endpoints".into(),
+            Refusal::WrongBackend => "the push is for another backend than this route".into(),
+            Refusal::SignalDisabled(signal) => {
+                format!("agent is not registered to push to {}", signal.backend())
+            }
+        }
+    }
+}

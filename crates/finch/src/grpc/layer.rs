@@ -1,0 +1,205 @@
+//! The policy in front of every gRPC route (unary, streaming, reflection, unknown paths):
+//! authentication, the `x-finch-*` response metadata and one log record per call.
+//!
+//! It works on HTTP, below tonic, so nothing registered on the router can bypass it (1.x's
+//! interceptors only covered unary calls and left reflection open). A refused call is answered
+//! here with `Unauthenticated "permission denied"` and no `x-finch-*` metadata. The call's
+//! status is read from the response head (trailers-only answers: every error of a unary
+//! handler) or, for answers that stream, from the trailers as the body finishes.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue};
+use http_body::{Frame, SizeHint};
+use tonic::{Code, Status};
+
+use super::GrpcState;
+use super::auth::AuthFailure;
+use crate::remote_addr::remote_addr;
+use crate::version::{COMMIT, RELEASE};
+
+/// The message of every refused call, as in 1.x.
+pub const PERMISSION_DENIED: &str = "permission denied";
+
+/// What one call's log record says besides its outcome.
+#[derive(Debug, Clone)]
+struct CallInfo {
+    request_path: String,
+    remote_addr: String,
+    user_agent: String,
+}
+
+/// Authenticates, runs the call, and logs it.
+pub(crate) async fn call_layer(
+    State(state): State<GrpcState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let call = CallInfo {
+        request_path: request.uri().path().to_owned(),
+        remote_addr: remote_addr(request.headers(), peer),
+        user_agent: request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    if let Err(failure) = state.authenticator().authenticate(request.headers()).await {
+        log_refusal(&call, &failure);
+        return Status::unauthenticated(PERMISSION_DENIED).into_http();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert("x-finch-release", header_value(RELEASE));
+    headers.insert("x-finch-commit", header_value(COMMIT));
+    if let Some(code) = status_code(response.headers()) {
+        // Trailers-only: the status is in the head; the detail of an internal error is the
+        // source of the `Status` tonic left in the extensions.
+        let message = status_message(response.headers());
+        let source = response
+            .extensions()
+            .get::<Status>()
+            .and_then(|s| std::error::Error::source(s).map(ToString::to_string));
+        log_call(&call, code, &message, source.as_deref());
+        return response;
+    }
+    response.map(|body| {
+        Body::new(LoggedBody {
+            inner: body,
+            call: Some(call),
+        })
+    })
+}
+
+fn header_value(text: &'static str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+fn status_code(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?;
+    let code = value.to_str().ok()?.parse::<i32>().ok()?;
+    Some(Code::from_i32(code))
+}
+
+fn status_message(headers: &HeaderMap) -> String {
+    headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
+}
+
+fn log_refusal(call: &CallInfo, failure: &AuthFailure) {
+    tracing::warn!(
+        code = ?Code::Unauthenticated,
+        request_path = %call.request_path,
+        remote_addr = %call.remote_addr,
+        user_agent = %call.user_agent,
+        auth.reason = %failure,
+        "{PERMISSION_DENIED}"
+    );
+}
+
+/// Writes the call's one record, at 1.x's level for its code.
+fn log_call(call: &CallInfo, code: Code, message: &str, error: Option<&str>) {
+    let msg = if code == Code::Ok { "ok" } else { message };
+    let error = error.unwrap_or_default();
+    macro_rules! record {
+        ($level:ident) => {
+            tracing::$level!(
+                code = ?code,
+                request_path = %call.request_path,
+                remote_addr = %call.remote_addr,
+                user_agent = %call.user_agent,
+                error,
+                "{msg}"
+            )
+        };
+    }
+    match code {
+        Code::Internal
+        | Code::DataLoss
+        | Code::Unknown
+        | Code::Unavailable
+        | Code::DeadlineExceeded => record!(error),
+        Code::InvalidArgument
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::FailedPrecondition
+        | Code::Unauthenticated
+        | Code::PermissionDenied
+        | Code::ResourceExhausted
+        | Code::Cancelled
+        | Code::Aborted => record!(warn),
+        _ => record!(info),
+    }
+}
+
+/// A response body that logs the call once its trailers pass, or when it ends or is dropped
+/// without them (the client went away: `Cancelled`).
+struct LoggedBody {
+    inner: Body,
+    call: Option<CallInfo>,
+}
+
+impl LoggedBody {
+    fn finish(&mut self, code: Code, message: &str) {
+        if let Some(call) = self.call.take() {
+            log_call(&call, code, message, None);
+        }
+    }
+}
+
+impl http_body::Body for LoggedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = status_code(trailers).unwrap_or(Code::Unknown);
+                    let message = status_message(trailers);
+                    self.finish(code, &message);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.finish(Code::Internal, "response body failed"),
+            Poll::Ready(None) => self.finish(Code::Unknown, "response ended without a status"),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        self.finish(Code::Cancelled, "call cancelled by the client");
+    }
+}

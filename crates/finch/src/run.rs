@@ -1,0 +1,282 @@
+//! `finch run`: load, bind, serve, drain.
+//!
+//! The order matters to operators: configuration and database problems are reported before any
+//! port is taken; all four ports are bound before any is announced, so "Listening on" in the log
+//! is true; a port in use is one clear error and exit status 1. On SIGINT or SIGTERM every
+//! listener stops accepting and drains in parallel, and the process is gone within
+//! [`SHUTDOWN_DEADLINE`].
+//!
+//! [`Service`] is the running service without the process around it: tests start it on
+//! listeners bound to `127.0.0.1:0` and reach its registry directly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::config::{FinchConfig, redact_uri};
+use crate::directory::{DEFAULT_POLL_INTERVAL, Directory};
+use crate::forward_auth::{self, ForwardAuth};
+use crate::grpc::{self, GrpcState};
+use crate::health::{self, HealthState};
+use crate::liveness::LivenessRecorder;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::serve::serve;
+use crate::store::Store;
+use crate::tokens::TokenKey;
+use crate::version;
+
+/// Everything stops within this after a signal: what Finch 1.x allowed, and well inside the
+/// 10 s Docker waits before it kills a container.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long open connections get to finish; the rest of the deadline is for flushing liveness
+/// marks and closing the database.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(4);
+
+/// The four listeners, bound.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC control plane (h2c).
+    pub grpc: TcpListener,
+    /// Dashboard.
+    pub http: TcpListener,
+    /// ForwardAuth.
+    pub auth: TcpListener,
+    /// Health and metrics.
+    pub healthz: TcpListener,
+}
+
+/// The addresses the listeners are bound to.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddresses {
+    /// gRPC control plane.
+    pub grpc: SocketAddr,
+    /// Dashboard.
+    pub http: SocketAddr,
+    /// ForwardAuth.
+    pub auth: SocketAddr,
+    /// Health and metrics.
+    pub healthz: SocketAddr,
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    registry: Registry,
+    addresses: BoundAddresses,
+    shutdown: CancellationToken,
+    servers: JoinSet<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = Arc::new(FinchConfig::load(&args.config_file)?);
+    tracing::debug!(?config, "configuration loaded");
+    let store = open_store(&config).await?;
+    let listeners = Listeners::bind(&args).await?;
+    let service = Service::start(config, store, listeners).await?;
+    let signal = wait_for_signal().await?;
+    tracing::info!(signal, "Shutting down servers...");
+    service.stop().await;
+    Ok(())
+}
+
+/// Opens the database `finch.json` names, with an error that says which one.
+pub async fn open_store(config: &FinchConfig) -> anyhow::Result<Store> {
+    Store::open(&config.database, &config.library_dir)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_uri(&config.database)))
+}
+
+// === impl Service ===
+
+impl Service {
+    /// Loads the agents and serves every listener.
+    pub async fn start(
+        config: Arc<FinchConfig>,
+        store: Store,
+        listeners: Listeners,
+    ) -> anyhow::Result<Service> {
+        let directory = Directory::load(&store)
+            .await
+            .context("cannot read the agents from the database")?;
+        let registry = Registry::new(store.clone(), directory.clone(), config.id.clone());
+        let tokens = TokenKey::new(config.secret.as_bytes());
+        let metrics = Arc::new(Metrics::new());
+        let addresses = listeners.addresses()?;
+        tracing::info!(
+            release = version::RELEASE,
+            commit = version::COMMIT,
+            agents = directory.len(),
+            "Starting Finch management server"
+        );
+        addresses.announce();
+
+        let shutdown = CancellationToken::new();
+        let watcher =
+            directory.spawn_watcher(store.clone(), DEFAULT_POLL_INTERVAL, shutdown.clone());
+        let (liveness, liveness_writer) = LivenessRecorder::spawn(
+            registry.clone(),
+            metrics.auth.liveness_dropped.clone(),
+            shutdown.clone(),
+        );
+        let grpc_router = grpc::router(GrpcState::new(
+            Arc::clone(&config),
+            registry.clone(),
+            tokens.clone(),
+        ));
+        // The dashboard's pages arrive with the dashboard itself; until then it answers 404.
+        let dashboard_router = Router::new();
+        let auth_router = forward_auth::router(ForwardAuth {
+            tokens,
+            directory: directory.clone(),
+            liveness,
+            metrics: metrics.auth.clone(),
+        });
+        let health_router = health::router(HealthState {
+            store,
+            directory,
+            metrics,
+        });
+        let mut servers = JoinSet::new();
+        for (name, listener, router) in [
+            ("gRPC", listeners.grpc, grpc_router),
+            ("HTTP", listeners.http, dashboard_router),
+            ("Auth", listeners.auth, auth_router),
+            ("Healthz", listeners.healthz, health_router),
+        ] {
+            servers.spawn(serve(
+                name,
+                listener,
+                router,
+                shutdown.clone(),
+                DRAIN_DEADLINE,
+            ));
+        }
+        Ok(Service {
+            registry,
+            addresses,
+            shutdown,
+            servers,
+            background: vec![watcher, liveness_writer],
+        })
+    }
+
+    /// The agent registry, for writes that must reach `/auth` at once.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Where the listeners are bound.
+    pub fn addresses(&self) -> BoundAddresses {
+        self.addresses
+    }
+
+    /// Stops accepting, drains, flushes liveness marks and closes the database, all within
+    /// [`SHUTDOWN_DEADLINE`].
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let store = self.registry.store().clone();
+        let stopped = tokio::time::timeout(SHUTDOWN_DEADLINE, async {
+            while self.servers.join_next().await.is_some() {}
+            for task in self.background {
+                let _ = task.await;
+            }
+            store.close().await;
+        })
+        .await;
+        match stopped {
+            Ok(()) => tracing::info!("Servers stopped"),
+            Err(_) => tracing::warn!(
+                deadline_s = SHUTDOWN_DEADLINE.as_secs(),
+                "shutdown deadline reached; stopping with work still open"
+            ),
+        }
+    }
+}
+
+// === impl Listeners ===
+
+impl Listeners {
+    /// Binds the four addresses of `finch run`.
+    pub async fn bind(args: &RunArgs) -> anyhow::Result<Listeners> {
+        Ok(Listeners {
+            grpc: bind("gRPC", &args.grpc_address).await?,
+            http: bind("HTTP", &args.http_address).await?,
+            auth: bind("Auth", &args.auth_address).await?,
+            healthz: bind("Healthz", &args.healthz_address).await?,
+        })
+    }
+
+    /// Binds four free loopback ports (for tests and benchmarks).
+    pub async fn bind_loopback() -> anyhow::Result<Listeners> {
+        Ok(Listeners {
+            grpc: bind("gRPC", "127.0.0.1:0").await?,
+            http: bind("HTTP", "127.0.0.1:0").await?,
+            auth: bind("Auth", "127.0.0.1:0").await?,
+            healthz: bind("Healthz", "127.0.0.1:0").await?,
+        })
+    }
+
+    fn addresses(&self) -> anyhow::Result<BoundAddresses> {
+        let local = |listener: &TcpListener| {
+            listener
+                .local_addr()
+                .context("cannot read a bound listener's address")
+        };
+        Ok(BoundAddresses {
+            grpc: local(&self.grpc)?,
+            http: local(&self.http)?,
+            auth: local(&self.auth)?,
+            healthz: local(&self.healthz)?,
+        })
+    }
+}
+
+// === impl BoundAddresses ===
+
+impl BoundAddresses {
+    fn announce(&self) {
+        for (name, addr) in [
+            ("gRPC", self.grpc),
+            ("HTTP", self.http),
+            ("Auth", self.auth),
+            ("Healthz", self.healthz),
+        ] {
+            tracing::info!(server = name, address = %addr, "Listening on {addr} ({name})");
+        }
+    }
+}
+
+/// Binds `address`; Go's `:port` form (every interface) is accepted as 1.x accepted it.
+async fn bind(name: &str, address: &str) -> anyhow::Result<TcpListener> {
+    let resolved = match address.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => address.to_owned(),
+    };
+    TcpListener::bind(&resolved)
+        .await
+        .with_context(|| format!("cannot listen on {address} for the {name} server"))
+}
+
+/// Waits for SIGINT or SIGTERM and returns its name.
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    })
+}

@@ -1,0 +1,465 @@
+//! `/auth` against the running service over real HTTP: the refusal matrix, per-signal
+//! permissions, push-only tokens, revocation on the next request, and liveness.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{Library, SECRET, agent_spec, eventually, forward_auth, http};
+use finch::tokens::Role;
+use time::OffsetDateTime;
+
+/// An HS256 token over arbitrary header and claims, as any JWT library would produce.
+fn forge(header: &str, claims: &str, secret: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+const HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+const LOKI_PUSH: &str = "/loki/api/v1/push";
+const MIMIR_PUSH: &str = "/api/v1/push?x=1";
+const PYROSCOPE_PUSH: &str = "/push.v1.PusherService/Push";
+
+#[tokio::test]
+async fn refusal_matrix() {
+    let library = Library::new();
+    let service = library.start().await;
+    let agent = service
+        .registry()
+        .register(&agent_spec("web-01", true, true))
+        .await
+        .unwrap();
+    let rid = agent.rid.as_str();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let future = now + 3600;
+    let valid = library
+        .tokens()
+        .mint_agent(rid, OffsetDateTime::now_utc())
+        .token;
+    let url = format!("http://{}/auth", service.addresses().auth);
+    let client = http();
+
+    let response = forward_auth(
+        &client,
+        &url,
+        Some(&format!("Bearer {valid}")),
+        "POST",
+        LOKI_PUSH,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-finch-agent"], rid);
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    let claims = |body: &str| format!("{{{body}}}");
+    let unauthorized: Vec<(&str, Option<String>)> = vec![
+        ("missing header", None),
+        ("no Bearer prefix", Some(valid.clone())),
+        ("lower-case bearer", Some(format!("bearer {valid}"))),
+        ("basic auth", Some("Basic dXNlcjpwYXNz".into())),
+        ("garbage", Some("Bearer garbage".into())),
+        (
+            "wrong secret",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    HS256,
+                    &claims(&format!(
+                        r#""exp":{future},"iss":"finch","rid":"{rid}","sub":"agent""#
+                    )),
+                    b"wrong"
+                )
+            )),
+        ),
+        (
+            "alg none",
+            Some(format!(
+                "Bearer {}.{}.",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+                URL_SAFE_NO_PAD.encode(claims(&format!(
+                    r#""exp":{future},"iss":"finch","rid":"{rid}","sub":"agent""#
+                )))
+            )),
+        ),
+        (
+            "HS512",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    r#"{"alg":"HS512","typ":"JWT"}"#,
+                    &claims(&format!(
+                        r#""exp":{future},"iss":"finch","rid":"{rid}","sub":"agent""#
+                    )),
+                    SECRET.as_bytes()
+                )
+            )),
+        ),
+        (
+            "missing exp",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    HS256,
+                    &claims(&format!(r#""iss":"finch","rid":"{rid}","sub":"agent""#)),
+                    SECRET.as_bytes()
+                )
+            )),
+        ),
+        (
+            "past exp",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    HS256,
+                    &claims(&format!(
+                        r#""exp":{},"iss":"finch","rid":"{rid}","sub":"agent""#,
+                        now - 5
+                    )),
+                    SECRET.as_bytes()
+                )
+            )),
+        ),
+        (
+            "wrong iss",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    HS256,
+                    &claims(&format!(
+                        r#""exp":{future},"iss":"other","rid":"{rid}","sub":"agent""#
+                    )),
+                    SECRET.as_bytes()
+                )
+            )),
+        ),
+        (
+            "dashboard token",
+            Some(format!(
+                "Bearer {}",
+                library
+                    .tokens()
+                    .mint_dashboard(
+                        Role::Admin,
+                        &[],
+                        time::Duration::minutes(5),
+                        OffsetDateTime::now_utc()
+                    )
+                    .token
+            )),
+        ),
+        (
+            "missing rid",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    HS256,
+                    &claims(&format!(r#""exp":{future},"iss":"finch","sub":"agent""#)),
+                    SECRET.as_bytes()
+                )
+            )),
+        ),
+        (
+            "empty rid",
+            Some(format!(
+                "Bearer {}",
+                forge(
+                    HS256,
+                    &claims(&format!(
+                        r#""exp":{future},"iss":"finch","rid":"","sub":"agent""#
+                    )),
+                    SECRET.as_bytes()
+                )
+            )),
+        ),
+        (
+            "unknown rid",
+            Some(format!(
+                "Bearer {}",
+                library
+                    .tokens()
+                    .mint_agent(
+                        "rid:finch:0123456789abcdef:agent:00000000-0000-4000-8000-000000000000",
+                        OffsetDateTime::now_utc()
+                    )
+                    .token
+            )),
+        ),
+    ];
+    for (case, authorization) in unauthorized {
+        let response =
+            forward_auth(&client, &url, authorization.as_deref(), "POST", LOKI_PUSH).await;
+        assert_eq!(response.status(), 401, "case: {case}");
+        assert!(
+            response.headers().get("x-finch-agent").is_none(),
+            "case: {case}"
+        );
+        assert!(response.bytes().await.unwrap().is_empty(), "case: {case}");
+    }
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn per_signal_routes_and_push_only_tokens() {
+    let library = Library::new();
+    let service = library.start().await;
+    let logs_only = service
+        .registry()
+        .register(&agent_spec("logs-only", false, false))
+        .await
+        .unwrap();
+    let everything = service
+        .registry()
+        .register(&agent_spec("everything", true, true))
+        .await
+        .unwrap();
+    let bearer = |rid: &str| {
+        format!(
+            "Bearer {}",
+            library
+                .tokens()
+                .mint_agent(rid, OffsetDateTime::now_utc())
+                .token
+        )
+    };
+    let logs_only = bearer(logs_only.rid.as_str());
+    let everything = bearer(everything.rid.as_str());
+    let base = format!("http://{}", service.addresses().auth);
+    let client = http();
+
+    let cases: &[(&str, &str, &str, &str, u16)] = &[
+        // route, token, method, forwarded URI, expected status
+        ("/auth/loki", &logs_only, "POST", LOKI_PUSH, 200),
+        ("/auth/mimir", &logs_only, "POST", MIMIR_PUSH, 403),
+        ("/auth/pyroscope", &logs_only, "POST", PYROSCOPE_PUSH, 403),
+        ("/auth", &logs_only, "POST", MIMIR_PUSH, 403),
+        ("/auth", &logs_only, "POST", "/ingest?name=app.cpu", 403),
+        ("/auth/mimir", &everything, "POST", MIMIR_PUSH, 200),
+        ("/auth/mimir", &everything, "POST", "/otlp/v1/metrics", 200),
+        ("/auth/pyroscope", &everything, "POST", PYROSCOPE_PUSH, 200),
+        ("/auth/loki", &everything, "POST", "/otlp/v1/logs", 200),
+        ("/auth", &everything, "POST", MIMIR_PUSH, 200),
+        // a push for another backend than the route guards
+        ("/auth/mimir", &everything, "POST", LOKI_PUSH, 403),
+        // query APIs, as Traefik forwards them after strip-prefix
+        (
+            "/auth/loki",
+            &everything,
+            "GET",
+            "/loki/api/v1/query_range?query=%7Bjob%3D%22x%22%7D",
+            403,
+        ),
+        (
+            "/auth/mimir",
+            &everything,
+            "GET",
+            "/prometheus/api/v1/query?query=up",
+            403,
+        ),
+        (
+            "/auth/mimir",
+            &everything,
+            "POST",
+            "/prometheus/api/v1/query",
+            403,
+        ),
+        (
+            "/auth/pyroscope",
+            &everything,
+            "POST",
+            "/querier.v1.QuerierService/SelectMergeProfile",
+            403,
+        ),
+        ("/auth", &everything, "GET", "/loki/api/v1/labels", 403),
+        (
+            "/auth",
+            &everything,
+            "GET",
+            "/prometheus/api/v1/series",
+            403,
+        ),
+        ("/auth", &everything, "GET", LOKI_PUSH, 403),
+        (
+            "/auth",
+            &everything,
+            "POST",
+            "/api/v1/push/../../prometheus/api/v1/query",
+            403,
+        ),
+    ];
+    for (route, token, method, uri, expected) in cases {
+        let response =
+            forward_auth(&client, &format!("{base}{route}"), Some(token), method, uri).await;
+        assert_eq!(response.status(), *expected, "{route} {method} {uri}");
+    }
+
+    // Without the forwarded request (not a ForwardAuth call) nothing passes.
+    let response = client
+        .get(format!("{base}/auth"))
+        .header("Authorization", &everything)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // Unknown backends and paths are not auth routes.
+    let response = forward_auth(
+        &client,
+        &format!("{base}/auth/tempo"),
+        Some(&everything),
+        "POST",
+        LOKI_PUSH,
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let response = forward_auth(
+        &client,
+        &format!("{base}/other"),
+        Some(&everything),
+        "POST",
+        LOKI_PUSH,
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    // Any method reaches /auth.
+    let response = client
+        .post(format!("{base}/auth/loki"))
+        .header("Authorization", &everything)
+        .header("X-Forwarded-Method", "POST")
+        .header("X-Forwarded-Uri", LOKI_PUSH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn deregistering_through_finch_revokes_on_the_next_request() {
+    let library = Library::new();
+    let service = library.start().await;
+    let agent = service
+        .registry()
+        .register(&agent_spec("web-02", false, false))
+        .await
+        .unwrap();
+    let token = format!(
+        "Bearer {}",
+        library
+            .tokens()
+            .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
+            .token
+    );
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let client = http();
+    assert_eq!(
+        forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH)
+            .await
+            .status(),
+        200
+    );
+    service.registry().deregister(&agent.rid).await.unwrap();
+    assert_eq!(
+        forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH)
+            .await
+            .status(),
+        401
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn updating_signals_through_finch_takes_effect_on_the_next_request() {
+    let library = Library::new();
+    let service = library.start().await;
+    let agent = service
+        .registry()
+        .register(&agent_spec("web-03", false, false))
+        .await
+        .unwrap();
+    let token = format!(
+        "Bearer {}",
+        library
+            .tokens()
+            .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
+            .token
+    );
+    let url = format!("http://{}/auth/mimir", service.addresses().auth);
+    let client = http();
+    assert_eq!(
+        forward_auth(&client, &url, Some(&token), "POST", MIMIR_PUSH)
+            .await
+            .status(),
+        403
+    );
+    let changes = finch::agents::AgentChanges {
+        log_sources: agent.log_sources.clone(),
+        metrics: true,
+        metrics_targets: Vec::new(),
+        profiles: false,
+        labels: Vec::new(),
+    };
+    service
+        .registry()
+        .update(&agent.rid, &changes)
+        .await
+        .unwrap();
+    assert_eq!(
+        forward_auth(&client, &url, Some(&token), "POST", MIMIR_PUSH)
+            .await
+            .status(),
+        200
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn successful_auth_records_last_seen_off_the_request_path() {
+    let library = Library::new();
+    let service = library.start().await;
+    let agent = service
+        .registry()
+        .register(&agent_spec("web-04", false, false))
+        .await
+        .unwrap();
+    assert_eq!(agent.last_seen, None);
+    let token = format!(
+        "Bearer {}",
+        library
+            .tokens()
+            .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
+            .token
+    );
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let client = http();
+    for _ in 0..5 {
+        assert_eq!(
+            forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH)
+                .await
+                .status(),
+            200
+        );
+    }
+    let registry = service.registry().clone();
+    let seen = eventually(Duration::from_secs(10), || {
+        let registry = registry.clone();
+        let rid = agent.rid.clone();
+        async move { registry.get(&rid).await.unwrap().last_seen }
+    })
+    .await;
+    let seen = seen.expect("last_seen is written within the batch window");
+    assert!((OffsetDateTime::now_utc() - seen).whole_seconds().abs() < 60);
+    service.stop().await;
+}

@@ -1,0 +1,443 @@
+//! Every control-plane method through a real tonic client over h2c against a running finch gRPC
+//! server, with the certificate header set as Traefik sets it: success and each error code.
+
+#![allow(clippy::unwrap_used)]
+
+mod control_plane;
+
+use control_plane::{ControlPlane, OPERATOR, Pki, SERVICE_HOST, SERVICE_ID, header};
+use finch_api::{
+    DeregisterAgentRequest, GetAgentConfigRequest, GetAgentRequest, GetDashboardTokenRequest,
+    GetServiceInfoRequest, ListAgentsRequest, RegisterAgentRequest, UpdateAgentRequest,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tonic::Code;
+
+fn register(hostname: &str) -> RegisterAgentRequest {
+    RegisterAgentRequest {
+        hostname: hostname.into(),
+        labels: vec!["env=prod".into(), "canary".into()],
+        log_sources: vec!["journal://".into(), "file:///var/log/nginx/*.log".into()],
+        metrics: true,
+        metrics_targets: vec!["https://app.example.com:8443/stats?format=prom".into()],
+        profiles: true,
+        node: "unix".into(),
+    }
+}
+
+fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, message: &str) {
+    let status = result.expect_err("call should fail");
+    assert_eq!(
+        (status.code(), status.message()),
+        (code, message),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn agent_lifecycle_succeeds_with_1x_shapes_and_metadata() {
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
+
+    let response = agents
+        .register_agent(register("web-1.example.com"))
+        .await
+        .unwrap();
+    for name in ["x-finch-release", "x-finch-commit"] {
+        assert!(response.metadata().get(name).is_some(), "{name}");
+    }
+    let rid = response.into_inner().rid;
+    assert!(
+        rid.starts_with(&format!("rid:finch:{SERVICE_ID}:agent:")),
+        "{rid}"
+    );
+
+    let agent = agents
+        .get_agent(GetAgentRequest { rid: rid.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(agent.resource_id, rid);
+    assert_eq!(agent.hostname, "web-1.example.com");
+    assert_eq!(agent.node, "unix");
+    assert_eq!(agent.labels, ["env=prod", "canary"]);
+    assert_eq!(
+        agent.log_sources,
+        ["journal:", "file:///var/log/nginx/*.log"]
+    );
+    assert!(agent.metrics && agent.profiles);
+    assert_eq!(
+        agent.metrics_targets,
+        ["https://app.example.com:8443/stats?format=prom"]
+    );
+    let created = OffsetDateTime::parse(&agent.created_at, &Rfc3339).unwrap();
+    assert!((OffsetDateTime::now_utc() - created).whole_minutes().abs() < 5);
+
+    let list = agents
+        .list_agents(ListAgentsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.agents.len(), 1);
+    assert_eq!(
+        (
+            list.agents[0].rid.as_str(),
+            list.agents[0].hostname.as_str()
+        ),
+        (rid.as_str(), "web-1.example.com")
+    );
+
+    agents
+        .update_agent(UpdateAgentRequest {
+            rid: rid.clone(),
+            labels: vec!["team=ops".into()],
+            log_sources: vec!["docker://".into()],
+            metrics: false,
+            metrics_targets: vec![],
+            profiles: false,
+        })
+        .await
+        .unwrap();
+    let agent = agents
+        .get_agent(GetAgentRequest { rid: rid.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(agent.labels, ["team=ops"]);
+    assert_eq!(agent.log_sources, ["docker:"]);
+    assert!(!agent.metrics && !agent.profiles);
+
+    agents
+        .deregister_agent(DeregisterAgentRequest { rid: rid.clone() })
+        .await
+        .unwrap();
+    assert_status(
+        agents.get_agent(GetAgentRequest { rid }).await,
+        Code::NotFound,
+        "agent not found",
+    );
+    assert!(
+        agents
+            .list_agents(ListAgentsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .agents
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn agent_config_embeds_a_fresh_valid_token_and_escapes_labels() {
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
+    let mut request = register("web-2.example.com");
+    request.labels = vec!["note=x\" } evil { \"".into()];
+    let rid = agents
+        .register_agent(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .rid;
+
+    let config = agents
+        .get_agent_config(GetAgentConfigRequest { rid: rid.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .config;
+    let config = String::from_utf8(config).unwrap();
+    assert!(config.contains(&format!("\"rid\" = \"{rid}\"")), "{config}");
+    assert!(config.contains(&format!("https://{SERVICE_HOST}/loki/loki/api/v1/push")));
+    assert!(
+        config.contains(r#""note" = "x\" } evil { \"","#),
+        "{config}"
+    );
+    assert!(config.contains("scheme = \"https\""));
+    // No certificate files in certs.d: Traefik's self-signed default, so skip verification.
+    assert!(config.contains("insecure_skip_verify = true"));
+
+    let token = bearer_token(&config);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = plane.tokens.verify_agent(&token, now).unwrap();
+    assert_eq!(claims.rid, rid);
+
+    // A real certificate in certs.d: agents verify.
+    std::fs::write(plane.certs_dir().join("acme.json"), "{}").unwrap();
+    let config = agents
+        .get_agent_config(GetAgentConfigRequest { rid })
+        .await
+        .unwrap()
+        .into_inner()
+        .config;
+    assert!(
+        !String::from_utf8(config)
+            .unwrap()
+            .contains("insecure_skip_verify")
+    );
+}
+
+fn bearer_token(config: &str) -> String {
+    let line = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("bearer_token = "))
+        .unwrap();
+    line.trim()
+        .trim_start_matches("bearer_token = ")
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[tokio::test]
+async fn registration_errors_are_invalid_argument_or_already_exists() {
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
+
+    let mut request = register("");
+    assert_status(
+        agents.register_agent(request.clone()).await,
+        Code::InvalidArgument,
+        "hostname is required",
+    );
+    request.hostname = "db-1".into();
+    request.log_sources.clear();
+    assert_status(
+        agents.register_agent(request).await,
+        Code::InvalidArgument,
+        "at least one log source is required",
+    );
+
+    // Validation failures name the field and the bad value (1.x: Internal).
+    for (edit, needle) in [
+        (
+            (|r: &mut RegisterAgentRequest| r.node = "solaris".into())
+                as fn(&mut RegisterAgentRequest),
+            "\"solaris\"",
+        ),
+        (|r| r.labels = vec!["host=evil".into()], "\"host=evil\""),
+        (|r| r.labels = vec!["1bad=x".into()], "\"1bad=x\""),
+        (|r| r.log_sources = vec!["smtp://x".into()], "\"smtp://x\""),
+        (
+            |r| r.metrics_targets = vec!["ftp://x".into()],
+            "\"ftp://x\"",
+        ),
+        (
+            |r| {
+                r.node = "windows".into();
+                r.log_sources = vec!["journal://".into()];
+            },
+            "journal",
+        ),
+        (
+            |r| r.log_sources = vec!["event://System".into()],
+            "event://System",
+        ),
+    ] {
+        let mut request = register("db-2");
+        edit(&mut request);
+        let status = agents.register_agent(request).await.expect_err("invalid");
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().contains(needle),
+            "{needle}: {}",
+            status.message()
+        );
+    }
+
+    agents.register_agent(register("dup")).await.unwrap();
+    assert_status(
+        agents.register_agent(register("dup")).await,
+        Code::AlreadyExists,
+        "agent already exists",
+    );
+}
+
+#[tokio::test]
+async fn racing_duplicate_registrations_give_one_agent_and_already_exists() {
+    let plane = ControlPlane::start().await;
+    let agents = plane.operator().await;
+    let mut calls = Vec::new();
+    for _ in 0..8 {
+        let mut client = agents.clone();
+        calls.push(tokio::spawn(async move {
+            client.register_agent(register("race")).await
+        }));
+    }
+    let mut ok = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(status) => assert_eq!(
+                (status.code(), status.message()),
+                (Code::AlreadyExists, "agent already exists")
+            ),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+async fn resource_id_errors_for_every_rid_method() {
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
+    let unknown = format!("rid:finch:{SERVICE_ID}:agent:00000000-0000-4000-8000-000000000000");
+    for (rid, code, message) in [
+        (
+            String::new(),
+            Code::InvalidArgument,
+            "resource ID is required",
+        ),
+        (unknown, Code::NotFound, "agent not found"),
+    ] {
+        assert_status(
+            agents.get_agent(GetAgentRequest { rid: rid.clone() }).await,
+            code,
+            message,
+        );
+        assert_status(
+            agents
+                .get_agent_config(GetAgentConfigRequest { rid: rid.clone() })
+                .await,
+            code,
+            message,
+        );
+        assert_status(
+            agents
+                .deregister_agent(DeregisterAgentRequest { rid: rid.clone() })
+                .await,
+            code,
+            message,
+        );
+        let update = UpdateAgentRequest {
+            rid,
+            log_sources: vec!["journal://".into()],
+            ..Default::default()
+        };
+        assert_status(agents.update_agent(update).await, code, message);
+    }
+}
+
+#[tokio::test]
+async fn update_validates_against_the_registered_node() {
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
+    let rid = agents
+        .register_agent(register("web-3"))
+        .await
+        .unwrap()
+        .into_inner()
+        .rid;
+    for (sources, needle) in [
+        (vec!["event://System".to_owned()], "event://System"),
+        (vec![], "at least one log source is required"),
+    ] {
+        let status = agents
+            .update_agent(UpdateAgentRequest {
+                rid: rid.clone(),
+                log_sources: sources,
+                ..Default::default()
+            })
+            .await
+            .expect_err("invalid");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains(needle), "{}", status.message());
+    }
+}
+
+#[tokio::test]
+async fn service_info_returns_config_and_build() {
+    let plane = ControlPlane::start().await;
+    let pki = Pki::new(OPERATOR);
+    plane.enroll(&pki);
+    let cert = header(&[&pki.client()]);
+    let mut info = plane.info(plane.traefik(Some(&cert))).await;
+    let response = info
+        .get_service_info(GetServiceInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.id, SERVICE_ID);
+    assert_eq!(response.hostname, SERVICE_HOST);
+    assert_eq!(response.created_at, "2026-11-23T10:00:00Z");
+    assert_eq!(response.release, finch::version::RELEASE);
+    assert_eq!(response.commit, finch::version::COMMIT);
+}
+
+#[tokio::test]
+async fn dashboard_token_defaults_bounds_and_roles() {
+    let plane = ControlPlane::start().await;
+    let pki = Pki::new(OPERATOR);
+    plane.enroll(&pki);
+    let cert = header(&[&pki.client()]);
+    let mut dashboard = plane.dashboard(plane.traefik(Some(&cert))).await;
+
+    let response = dashboard
+        .get_dashboard_token(GetDashboardTokenRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        response.dashboard_url,
+        format!("https://{SERVICE_HOST}/login")
+    );
+    let expires = OffsetDateTime::parse(&response.expires_at, &Rfc3339).unwrap();
+    let lifetime = expires - OffsetDateTime::now_utc();
+    assert!(
+        (1790..=1800).contains(&lifetime.whole_seconds()),
+        "{lifetime}"
+    );
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = plane.tokens.verify_dashboard(&response.token, now).unwrap();
+    assert_eq!(claims.role.as_str(), "viewer");
+
+    let response = dashboard
+        .get_dashboard_token(GetDashboardTokenRequest {
+            session_timeout: Some(60),
+            role: "admin".into(),
+            scope: vec!["web-1".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let claims = plane.tokens.verify_dashboard(&response.token, now).unwrap();
+    assert_eq!(claims.role.as_str(), "admin");
+
+    for timeout in [0, -5] {
+        let request = GetDashboardTokenRequest {
+            session_timeout: Some(timeout),
+            ..Default::default()
+        };
+        assert_status(
+            dashboard.get_dashboard_token(request).await,
+            Code::InvalidArgument,
+            "session_timeout must be positive",
+        );
+    }
+    let request = GetDashboardTokenRequest {
+        role: "root".into(),
+        ..Default::default()
+    };
+    assert_status(
+        dashboard.get_dashboard_token(request).await,
+        Code::InvalidArgument,
+        "invalid role",
+    );
+}
+
+#[tokio::test]
+async fn database_failures_are_internal_without_detail() {
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
+    plane.store.close().await;
+    assert_status(
+        agents.list_agents(ListAgentsRequest {}).await,
+        Code::Internal,
+        "internal error",
+    );
+    assert_status(
+        agents.register_agent(register("after-close")).await,
+        Code::Internal,
+        "internal error",
+    );
+}

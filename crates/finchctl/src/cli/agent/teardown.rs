@@ -1,0 +1,24 @@
+//! `finchctl agent teardown`: removes Alloy and its config from a host.
+//!
+//! Runs over SSH; its body lands in a later issue, so for now it parses its flags and exits 2.
+
+use clap::Args;
+
+use crate::cli::args::{RunArgs, TargetArg};
+use crate::cli::{Context, not_built};
+
+/// Flags of `agent teardown`.
+#[derive(Debug, Clone, Args)]
+pub struct TeardownArgs {
+    /// The host.
+    #[command(flatten)]
+    pub target: TargetArg,
+    /// Step reporting and dry run.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Not built yet: exits with status 2.
+pub fn run(_args: &TeardownArgs, _cx: &Context) -> anyhow::Result<()> {
+    Err(not_built("agent teardown"))
+}

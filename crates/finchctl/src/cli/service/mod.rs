@@ -1,0 +1,78 @@
+//! `finchctl service …`: the stack itself. Deploy, update, teardown, register, deregister,
+//! rotate and doctor work over SSH; info and dashboard ask the running service over gRPC.
+
+pub mod dashboard;
+pub mod deploy;
+pub mod deregister;
+pub mod doctor;
+pub mod info;
+pub mod pin;
+pub mod register;
+pub mod rotate_certificate;
+pub mod rotate_secret;
+pub mod teardown;
+pub mod update;
+
+use clap::Subcommand;
+
+use crate::cli::Context;
+use crate::output::OutputFormat;
+
+/// The `service` commands.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Deploy the stack on a host
+    Deploy(deploy::DeployArgs),
+    /// Update a deployed stack to this release
+    Update(update::UpdateArgs),
+    /// Remove the stack and its data from a host
+    Teardown(teardown::TeardownArgs),
+    /// Enroll this workstation as an operator of an existing stack
+    Register(register::RegisterArgs),
+    /// Revoke an operator's access to a stack
+    Deregister(deregister::DeregisterArgs),
+    /// Show the service's id, host name, creation time and release
+    Info(info::InfoArgs),
+    /// Issue a dashboard login
+    Dashboard(dashboard::DashboardArgs),
+    /// Renew this workstation's client certificate
+    RotateCertificate(rotate_certificate::RotateCertificateArgs),
+    /// Replace the stack's token secret (agents need new configs)
+    RotateSecret(rotate_secret::RotateSecretArgs),
+    /// Check that a host can run the stack
+    Doctor(doctor::DoctorArgs),
+    /// Pin the stack's server certificate (for self-signed stacks)
+    Pin(pin::PinArgs),
+}
+
+// === impl ServiceCommand ===
+
+impl ServiceCommand {
+    /// The output format asked for.
+    pub fn output_format(&self) -> OutputFormat {
+        match self {
+            ServiceCommand::Info(a) => a.output.format(),
+            ServiceCommand::Dashboard(a) => a.output.format(),
+            ServiceCommand::Doctor(a) => a.output.format(),
+            ServiceCommand::Pin(a) => a.output.format(),
+            _ => OutputFormat::Table,
+        }
+    }
+}
+
+/// Runs a `service` command.
+pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
+    match command {
+        ServiceCommand::Deploy(a) => deploy::run(&a, cx),
+        ServiceCommand::Update(a) => update::run(&a, cx),
+        ServiceCommand::Teardown(a) => teardown::run(&a, cx),
+        ServiceCommand::Register(a) => register::run(&a, cx),
+        ServiceCommand::Deregister(a) => deregister::run(&a, cx),
+        ServiceCommand::Info(a) => info::run(&a, cx).await,
+        ServiceCommand::Dashboard(a) => dashboard::run(&a, cx).await,
+        ServiceCommand::RotateCertificate(a) => rotate_certificate::run(&a, cx),
+        ServiceCommand::RotateSecret(a) => rotate_secret::run(&a, cx),
+        ServiceCommand::Doctor(a) => doctor::run(&a, cx),
+        ServiceCommand::Pin(a) => pin::run(&a, cx).await,
+    }
+}

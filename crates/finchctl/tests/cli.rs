@@ -1,0 +1,732 @@
+//! finchctl as a binary: each test has its own HOME and FINCH_CONFIG, runs the real
+//! executable, and asserts stdout, stderr and the exit code.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod support;
+
+use support::{Dir, FakeFinch, TEST_RID};
+
+const SSH_COMMANDS: [&[&str]; 12] = [
+    &["service", "deploy", "root@host"],
+    &["service", "update", "host"],
+    &["service", "teardown", "host"],
+    &["service", "register", "host"],
+    &["service", "deregister", "host"],
+    &["service", "rotate-certificate", "host"],
+    &["service", "rotate-secret", "host"],
+    &["service", "doctor", "host"],
+    &["agent", "deploy", "host", "--agent.config", "a.cfg"],
+    &["agent", "update", "host", "--skip.config"],
+    &["agent", "teardown", "host"],
+    &["agent", "doctor", "host"],
+];
+
+#[tokio::test]
+async fn ssh_commands_parse_their_flags_and_exit_2() {
+    let dir = Dir::new();
+    for args in SSH_COMMANDS {
+        let out = dir.run(args).await;
+        out.code(2);
+        let name = format!("{} {}", args[0], args[1]);
+        assert_eq!(
+            out.stderr.lines().next().unwrap_or_default(),
+            format!("error: finchctl {name} is not built yet"),
+            "{out:#?}"
+        );
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+    // A bad flag is still a usage error from the parser.
+    let out = dir
+        .run(&["service", "deploy", "h", "--run.format", "xml"])
+        .await;
+    out.code(2);
+    assert!(out.stderr.contains("--run.format"), "{out:#?}");
+}
+
+#[tokio::test]
+async fn help_version_and_usage_errors() {
+    let dir = Dir::new();
+    let out = dir.run(&["--help"]).await;
+    assert!(out.ok().contains("service"));
+    assert!(out.stdout.contains("--tls.skip-verify"));
+    let out = dir.run(&["version"]).await;
+    let stdout = out.ok();
+    assert!(stdout.contains("Release:    "), "{stdout}");
+    let rid_line = stdout
+        .lines()
+        .find(|l| l.starts_with("ResourceID: "))
+        .unwrap();
+    assert!(
+        rid_line.starts_with("ResourceID: rid:finchctl:") || rid_line.ends_with("unavailable"),
+        "{rid_line}"
+    );
+    // Not a terminal: no colour codes.
+    assert!(!stdout.contains('\x1b'));
+    let out = dir.run(&["--version"]).await;
+    assert!(out.ok().starts_with("finchctl "));
+    dir.run(&["agent", "list"]).await.code(2);
+    dir.run(&["agent", "bogus"]).await.code(2);
+}
+
+#[tokio::test]
+async fn completions_and_man_pages_come_from_the_definitions() {
+    let dir = Dir::new();
+    let bash = dir.run(&["completion", "bash"]).await;
+    assert!(bash.ok().contains("--agent.logs.journal"));
+    assert!(bash.stdout.contains("rotate-certificate"));
+    let zsh = dir.run(&["completion", "zsh"]).await;
+    assert!(zsh.ok().contains("#compdef finchctl"));
+    dir.run(&["completion", "fish"]).await.ok();
+    let out = dir.run(&["manpages", "man"]).await;
+    out.ok();
+    let page = std::fs::read_to_string(dir.path().join("man/finchctl-agent-register.1")).unwrap();
+    assert!(page.contains("agent.hostname"), "{page}");
+    assert!(dir.path().join("man/finchctl.1").exists());
+}
+
+#[tokio::test]
+async fn an_unknown_stack_says_how_to_register() {
+    // No config directory at all: 1.x panicked (B7).
+    let dir = Dir::new();
+    let out = dir.run(&["agent", "list", "finch.example.com"]).await;
+    out.code(1);
+    assert!(
+        out.stderr
+            .starts_with("error: stack \"finch.example.com\" not found in "),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: register this workstation with `finchctl service register [user@]finch.example.com`"),
+        "{out:#?}"
+    );
+    assert_eq!(out.stdout, "");
+
+    // JSON asked: the error is JSON on stdout too.
+    let out = dir
+        .run(&["service", "info", "finch.example.com", "--output", "json"])
+        .await;
+    out.code(1);
+    let json = out.json();
+    assert!(json["error"].as_str().unwrap().contains("not found"));
+    assert!(json["hint"].as_str().unwrap().contains("service register"));
+}
+
+#[tokio::test]
+async fn agent_register_prints_the_rid_and_writes_a_private_config() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let out = dir
+        .run(&[
+            "agent",
+            "register",
+            &svc,
+            "--agent.hostname",
+            "web-1",
+            "--agent.logs.journal",
+            "--agent.logs.files=/var/log/syslog",
+            "--agent.metrics.targets",
+            "http://localhost:9100/metrics",
+            "--agent.labels",
+            "env=prod,edge",
+        ])
+        .await;
+    assert_eq!(out.ok(), "rid:finch:test:agent:1\n");
+    assert!(
+        out.stderr
+            .contains("Registered web-1 as rid:finch:test:agent:1")
+    );
+    let config = dir.path().join("finch-agent.cfg");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "// alloy config for rid:finch:test:agent:1\nbearer_token = \"secret\"\n"
+    );
+    #[cfg(unix)]
+    assert_eq!(support::mode(&config), 0o600);
+
+    let state = fake.state.lock().unwrap();
+    let agent = &state.agents["rid:finch:test:agent:1"];
+    assert_eq!(agent.log_sources, ["journal://", "file:///var/log/syslog"]);
+    assert_eq!(agent.labels, ["env=prod", "edge"]);
+    assert!(agent.metrics, "targets switch metrics on");
+    assert_eq!(agent.node, "unix");
+    // The client certificate reached the service, with our RID as CN, and the user agent
+    // carries the release.
+    assert!(state.client_cns.iter().all(|cn| cn == TEST_RID));
+    assert!(!state.client_cns.is_empty());
+    let ua = &state.user_agents[0];
+    assert!(
+        ua.starts_with("rid:finchctl:") || ua.starts_with("finchctl/"),
+        "{ua}"
+    );
+    assert!(ua.contains(&format!("/{}", finchctl::RELEASE)), "{ua}");
+}
+
+#[tokio::test]
+async fn agent_register_from_a_file_with_json_output() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    std::fs::write(
+        dir.path().join("agent.yaml"),
+        "hostname: db-1\nagent:\n  node: windows\nlogs:\n  events:\n    - Microsoft-Windows-Sysmon/Operational\nprofiles:\n  enable: true\n",
+    )
+    .unwrap();
+    let out = dir
+        .run(&[
+            "agent",
+            "register",
+            &fake.service(),
+            "--agent.file",
+            "agent.yaml",
+            "--agent.config",
+            "db.cfg",
+            "--output.json",
+        ])
+        .await;
+    out.ok();
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"rid": "rid:finch:test:agent:1", "config": "db.cfg"})
+    );
+    let state = fake.state.lock().unwrap();
+    let agent = &state.agents["rid:finch:test:agent:1"];
+    assert_eq!(agent.hostname, "db-1");
+    assert_eq!(agent.node, "windows");
+    assert_eq!(
+        agent.log_sources,
+        ["event://Microsoft-Windows-Sysmon/Operational"]
+    );
+    assert!(agent.profiles);
+}
+
+#[tokio::test]
+async fn agent_register_usage_errors_name_the_flag() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let out = dir
+        .run(&["agent", "register", &svc, "--agent.hostname", "x"])
+        .await;
+    out.code(2);
+    assert!(
+        out.stderr
+            .starts_with("error: at least one log source must be enabled"),
+        "{out:#?}"
+    );
+    let out = dir
+        .run(&["agent", "register", &svc, "--agent.logs.journal"])
+        .await;
+    out.code(2);
+    assert!(out.stderr.contains("--agent.hostname"), "{out:#?}");
+    let out = dir
+        .run(&[
+            "agent",
+            "register",
+            &svc,
+            "--agent.hostname=x",
+            "--agent.file",
+            "missing.toml",
+        ])
+        .await;
+    out.code(2);
+    assert!(out.stderr.contains("--agent.file missing.toml"), "{out:#?}");
+    // Nothing reached the service.
+    assert!(fake.state.lock().unwrap().agents.is_empty());
+}
+
+async fn registered(fake: &FakeFinch, dir: &Dir, hostname: &str) -> String {
+    let out = dir
+        .run(&[
+            "agent",
+            "register",
+            &fake.service(),
+            "--agent.hostname",
+            hostname,
+            "--agent.logs.journal",
+            "--agent.logs.docker",
+            "--agent.labels=env=prod",
+            "--agent.metrics",
+            "--agent.config",
+            &format!("{hostname}.cfg"),
+        ])
+        .await;
+    out.ok().trim().to_owned()
+}
+
+#[tokio::test]
+async fn agent_list_in_every_format() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+
+    let out = dir.run(&["agent", "list", &svc, "--output", "json"]).await;
+    assert_eq!(out.json(), serde_json::json!([]));
+    let out = dir.run(&["agent", "list", &svc]).await;
+    assert_eq!(out.ok(), "");
+    assert!(
+        out.stderr
+            .contains("No agents registered with this service.")
+    );
+
+    let a = registered(&fake, &dir, "web-1").await;
+    let b = registered(&fake, &dir, "web-2").await;
+    let out = dir.run(&["agent", "list", &svc]).await;
+    assert_eq!(
+        out.ok(),
+        format!("#  Hostname  Resource Identifier\n1  web-1     {a}\n2  web-2     {b}\n")
+    );
+    let out = dir.run(&["agent", "list", &svc, "--output.json"]).await;
+    assert_eq!(
+        out.json(),
+        serde_json::json!([{"hostname": "web-1", "rid": a}, {"hostname": "web-2", "rid": b}])
+    );
+    let out = dir.run(&["agent", "list", &svc, "-o", "yaml"]).await;
+    assert_eq!(
+        out.ok(),
+        format!("- hostname: web-1\n  rid: {a}\n- hostname: web-2\n  rid: {b}\n")
+    );
+}
+
+#[tokio::test]
+async fn agent_describe_in_every_format() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let rid = registered(&fake, &dir, "web-1").await;
+
+    let out = dir
+        .run(&[
+            "agent",
+            "describe",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--output",
+            "json",
+        ])
+        .await;
+    assert_eq!(
+        out.json(),
+        serde_json::json!({
+            "rid": rid,
+            "hostname": "web-1",
+            "node": "unix",
+            "labels": ["env=prod"],
+            "logs": {
+                "events": [],
+                "files": [],
+                "journal": {"enable": true},
+                "docker": {"enable": true}
+            },
+            "metrics": {"enable": true, "targets": []},
+            "profiles": {"enable": false},
+            "created_at": "2026-01-02T03:04:05Z"
+        })
+    );
+    let out = dir
+        .run(&[
+            "agent",
+            "describe",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--output.yaml",
+        ])
+        .await;
+    assert!(out.ok().contains("hostname: web-1\n"), "{out:#?}");
+    assert!(
+        out.stdout.contains("  journal:\n    enable: true\n"),
+        "{out:#?}"
+    );
+    let out = dir
+        .run(&["agent", "describe", &svc, "--agent.rid", &rid])
+        .await;
+    let table = out.ok();
+    assert!(table.starts_with("Property"), "{table}");
+    assert!(table.contains("Hostname             web-1\n"), "{table}");
+    assert!(table.contains("Labels               env=prod\n"), "{table}");
+    assert!(!table.contains("Files"), "{table}");
+
+    let out = dir
+        .run(&["agent", "describe", &svc, "--agent.rid", "rid:none"])
+        .await;
+    out.code(1);
+    assert!(
+        out.stderr.contains("cannot get agent \"rid:none\"")
+            && out.stderr.contains("Requested entity was not found")
+            || out.stderr.contains("agent not found"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "hint: list the agents with `finchctl agent list {svc}`"
+        )),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn agent_edit_changes_only_the_given_fields() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let rid = registered(&fake, &dir, "web-1").await;
+    let before = fake.state.lock().unwrap().agents[&rid].clone();
+
+    // 1.x's B2: `agent edit --agent.rid X --agent.logs.journal svc` failed outright.
+    let out = dir
+        .run(&[
+            "agent",
+            "edit",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--agent.logs.docker=false",
+            "--output",
+            "json",
+        ])
+        .await;
+    let json = out.json();
+    assert_eq!(json["logs"]["docker"]["enable"], false);
+    assert_eq!(json["logs"]["journal"]["enable"], true);
+    let after = fake.state.lock().unwrap().agents[&rid].clone();
+    assert_eq!(after.log_sources, ["journal://"]);
+    assert_eq!(after.labels, before.labels);
+    assert_eq!(after.metrics, before.metrics);
+    assert_eq!(after.profiles, before.profiles);
+    assert_eq!(after.hostname, before.hostname);
+
+    // From a file, with the RID in it; labels cleared by a flag.
+    std::fs::write(
+        dir.path().join("edit.json"),
+        format!(r#"{{"rid": "{rid}", "profiles": {{"enable": true}}}}"#),
+    )
+    .unwrap();
+    let out = dir
+        .run(&[
+            "agent",
+            "edit",
+            &svc,
+            "--agent.file",
+            "edit.json",
+            "--agent.labels=",
+        ])
+        .await;
+    out.ok();
+    assert!(out.stderr.contains("Updated"), "{out:#?}");
+    assert!(out.stderr.contains("agent config"), "{out:#?}");
+    let after = fake.state.lock().unwrap().agents[&rid].clone();
+    assert!(after.profiles);
+    assert!(after.labels.is_empty());
+    assert!(after.metrics);
+    assert_eq!(after.log_sources, ["journal://"]);
+
+    // Removing the last log source is refused before anything is sent.
+    let out = dir
+        .run(&[
+            "agent",
+            "edit",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--agent.logs.journal=false",
+        ])
+        .await;
+    out.code(2);
+    assert!(out.stderr.contains("at least one log source"), "{out:#?}");
+    // No RID at all.
+    dir.run(&["agent", "edit", &svc, "--agent.profiles"])
+        .await
+        .code(2);
+}
+
+#[tokio::test]
+async fn agent_config_and_deregister() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let rid = registered(&fake, &dir, "web-1").await;
+
+    // An existing world-readable file is replaced by a private one.
+    let path = dir.path().join("fresh.cfg");
+    std::fs::write(&path, "old").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = dir
+        .run(&[
+            "agent",
+            "config",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--agent.config",
+            "fresh.cfg",
+        ])
+        .await;
+    assert_eq!(out.ok(), "");
+    assert!(std::fs::read_to_string(&path).unwrap().contains(&rid));
+    #[cfg(unix)]
+    assert_eq!(support::mode(&path), 0o600);
+
+    let out = dir
+        .run(&[
+            "agent",
+            "config",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--agent.config",
+            "-",
+        ])
+        .await;
+    assert!(out.ok().starts_with("// alloy config for "));
+
+    let out = dir
+        .run(&[
+            "agent",
+            "deregister",
+            &svc,
+            "--agent.rid",
+            &rid,
+            "--output=json",
+        ])
+        .await;
+    assert_eq!(out.json(), serde_json::json!({ "rid": rid }));
+    assert!(fake.state.lock().unwrap().agents.is_empty());
+    let out = dir
+        .run(&["agent", "deregister", &svc, "--agent.rid", &rid])
+        .await;
+    out.code(1);
+    assert!(
+        out.stderr.contains("NotFound") || out.stderr.contains("not found"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn service_info_in_every_format() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let out = dir.run(&["service", "info", &svc]).await;
+    assert_eq!(
+        out.ok(),
+        "Id          0123456789abcdef\nHostname    finch.example.com\nCreated At  2026-01-01T00:00:00Z\nRelease     2.0.0\nCommit      abc123\n"
+    );
+    let out = dir.run(&["service", "info", &svc, "--output.json"]).await;
+    assert_eq!(
+        out.json(),
+        serde_json::json!({
+            "id": "0123456789abcdef",
+            "hostname": "finch.example.com",
+            "created_at": "2026-01-01T00:00:00Z",
+            "release": "2.0.0",
+            "commit": "abc123"
+        })
+    );
+    let out = dir
+        .run(&["service", "info", &svc, "--output", "yaml"])
+        .await;
+    assert!(out.ok().contains("hostname: finch.example.com\n"));
+}
+
+#[tokio::test]
+async fn service_dashboard_prints_the_token_or_opens_the_fragment_url() {
+    let fake = FakeFinch::start().await;
+    let mut dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let out = dir
+        .run(&[
+            "service",
+            "dashboard",
+            &svc,
+            "--permission.role",
+            "operator",
+            "--permission.scope",
+            "web-1,web-2",
+            "--permission.session-timeout=60",
+        ])
+        .await;
+    assert_eq!(out.ok(), "token-operator\n");
+    {
+        let state = fake.state.lock().unwrap();
+        let req = &state.dashboard_requests[0];
+        assert_eq!(req.session_timeout, Some(60));
+        assert_eq!(req.scope, ["web-1", "web-2"]);
+    }
+    let out = dir.run(&["service", "dashboard", &svc, "-o", "json"]).await;
+    assert_eq!(
+        out.json(),
+        serde_json::json!({
+            "token": "token-viewer",
+            "expires_at": "2026-01-01T00:30:00Z",
+            "dashboard_url": "https://finch.example.com/login"
+        })
+    );
+    dir.run(&[
+        "service",
+        "dashboard",
+        &svc,
+        "--permission.session-timeout",
+        "0",
+    ])
+    .await
+    .code(2);
+
+    // --web runs the opener with the token in the fragment.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let record = dir.path().join("opened.txt");
+    let script = format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", record.display());
+    for opener in ["xdg-open", "open"] {
+        let path = bin.join(opener);
+        std::fs::write(&path, &script).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    dir.path_prefix = Some(bin);
+    let out = dir.run(&["service", "dashboard", &svc, "--web"]).await;
+    assert_eq!(out.ok(), "");
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        "https://finch.example.com/login#token=token-viewer"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_server_certificate_is_refused_with_the_fix() {
+    let fake = FakeFinch::start().await;
+    let mut stack = fake.stack(false);
+    let (other, _) = support::traefik_like_cert();
+    stack.server_pin = Some(finchctl::client::ServerPin::of(&other).to_string());
+    let dir = Dir::new().with_stacks(&[stack]);
+    let svc = fake.service();
+    let out = dir.run(&["service", "info", &svc]).await;
+    out.code(1);
+    assert!(
+        out.stderr
+            .starts_with(&format!("error: the server certificate of {svc} changed")),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "trust the new one with `finchctl service pin {svc}`"
+        )),
+        "{out:#?}"
+    );
+    // --tls.skip-verify still gets through, as in 1.x.
+    dir.run(&["service", "info", &svc, "--tls.skip-verify"])
+        .await
+        .ok();
+}
+
+#[tokio::test]
+async fn unpinned_self_signed_needs_a_pin_or_skip_verify() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(false)]);
+    let svc = fake.service();
+    let out = dir.run(&["agent", "list", &svc]).await;
+    out.code(1);
+    assert!(
+        out.stderr
+            .contains(&format!("error: cannot connect to {svc}")),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains(&format!("finchctl service pin {svc}")),
+        "{out:#?}"
+    );
+    dir.run(&["agent", "list", &svc, "--tls.skip-verify=true"])
+        .await
+        .ok();
+    let dir = dir.env("FINCH_SKIP_TLS_VERIFY", "TRUE");
+    dir.run(&["agent", "list", &svc]).await.ok();
+    dir.run(&["agent", "list", &svc, "--tls.skip-verify=false"])
+        .await
+        .code(1);
+}
+
+#[tokio::test]
+async fn service_pin_trusts_the_presented_certificate() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(false)]);
+    let svc = fake.service();
+
+    let wrong = finchctl::client::ServerPin::of(b"other").to_string();
+    let out = dir
+        .run(&["service", "pin", &svc, "--server.pin", &wrong])
+        .await;
+    out.code(1);
+    assert!(out.stderr.contains("not the expected"), "{out:#?}");
+
+    let out = dir.run(&["service", "pin", &svc]).await;
+    assert_eq!(out.ok(), format!("{}\n", fake.pin));
+    let profile = finchctl::profile::Profile::load(&dir.profile_path()).unwrap();
+    assert_eq!(
+        profile.stack(&svc).unwrap().unwrap().server_pin,
+        Some(fake.pin.to_string())
+    );
+    // The previous file was kept.
+    assert!(dir.config_dir().join("finch.json~").exists());
+    dir.run(&["agent", "list", &svc]).await.ok();
+
+    let out = dir
+        .run(&["service", "pin", &svc, "--unset", "-o", "json"])
+        .await;
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"service": svc, "server_pin": null})
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_close_to_expiry_is_warned_about() {
+    let issued = time::OffsetDateTime::now_utc() - time::Duration::days(80);
+    let fake = FakeFinch::start_issued(issued).await;
+    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let svc = fake.service();
+    let out = dir.run(&["service", "info", &svc, "-o", "json"]).await;
+    out.ok();
+    assert!(
+        out.stderr.contains("warning: the client certificate for"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .contains("renew it with `finchctl service rotate-certificate 127.0.0.1`"),
+        "{out:#?}"
+    );
+    // stdout stays pure JSON.
+    out.json();
+}
+
+#[tokio::test]
+async fn finch_json_written_by_finchctl_has_the_1x_shape() {
+    let fake = FakeFinch::start().await;
+    let dir = Dir::new().with_stacks(&[fake.stack(false)]);
+    dir.run(&["service", "pin", &fake.service()]).await.ok();
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.profile_path()).unwrap()).unwrap();
+    let stack = &value["stacks"][0];
+    let mut keys: Vec<_> = stack.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["cert", "key", "name", "server_pin"]);
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(stack["key"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        String::from_utf8(key)
+            .unwrap()
+            .starts_with("-----BEGIN EC PRIVATE KEY-----")
+    );
+    #[cfg(unix)]
+    assert_eq!(support::mode(&dir.profile_path()), 0o600);
+}
