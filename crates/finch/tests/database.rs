@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{FinchProcess, Library, SECRET, agent_spec, eventually, forward_auth, http};
-use finch::agents::AgentRid;
+use common::{FinchProcess, Library, SECRET, eventually, forward_auth, http};
 use finch::store::Store;
 use time::OffsetDateTime;
 
@@ -145,25 +144,11 @@ async fn a_finch_1x_database_opens_migrates_and_its_agents_authenticate() {
 #[tokio::test]
 async fn a_row_deleted_by_sqlite3_is_refused_within_one_second() {
     let library = Library::new();
-    let store = Store::open("sqlite://finch.db", library.dir.path())
-        .await
-        .unwrap();
-    let rid = AgentRid::mint(common::SERVICE_ID);
-    store
-        .insert_agent(&rid, &agent_spec("doomed", false, false))
-        .await
-        .unwrap();
-    store.close().await;
+    let rid = library.seed_agent("doomed", false, false).await;
 
     let finch = FinchProcess::spawn(&library.config_path(), &[]);
     let url = format!("http://{}/auth/loki", finch.address("Auth"));
-    let token = format!(
-        "Bearer {}",
-        library
-            .tokens()
-            .mint_agent(rid.as_str(), OffsetDateTime::now_utc())
-            .token
-    );
+    let token = library.bearer(rid.as_str());
     let client = http();
     assert_eq!(
         forward_auth(&client, &url, Some(&token), "POST", "/loki/api/v1/push")
@@ -199,15 +184,7 @@ async fn a_row_deleted_by_sqlite3_is_refused_within_one_second() {
 #[tokio::test]
 async fn healthz_follows_the_database_and_metrics_count_decisions() {
     let library = Library::new();
-    let store = Store::open("sqlite://finch.db", library.dir.path())
-        .await
-        .unwrap();
-    let rid = AgentRid::mint(common::SERVICE_ID);
-    store
-        .insert_agent(&rid, &agent_spec("counted", false, false))
-        .await
-        .unwrap();
-    store.close().await;
+    let rid = library.seed_agent("counted", false, false).await;
     let finch = FinchProcess::spawn(&library.config_path(), &[]);
     let healthz = format!("http://{}/healthz", finch.address("Healthz"));
     let auth = format!("http://{}/auth/loki", finch.address("Auth"));
@@ -221,13 +198,7 @@ async fn healthz_follows_the_database_and_metrics_count_decisions() {
     assert_eq!(client.head(&healthz).send().await.unwrap().status(), 200);
     assert_eq!(client.post(&healthz).send().await.unwrap().status(), 405);
 
-    let token = format!(
-        "Bearer {}",
-        library
-            .tokens()
-            .mint_agent(rid.as_str(), OffsetDateTime::now_utc())
-            .token
-    );
+    let token = library.bearer(rid.as_str());
     for _ in 0..3 {
         assert_eq!(
             forward_auth(&client, &auth, Some(&token), "POST", "/loki/api/v1/push")

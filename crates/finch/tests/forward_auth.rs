@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Library, SECRET, agent_spec, eventually, forward_auth, http};
+use common::{Library, SECRET, agent_spec, auth_status, eventually, forward_auth, http, register};
 use finch::tokens::Role;
 use time::OffsetDateTime;
 
@@ -350,31 +350,17 @@ async fn per_signal_routes_and_push_only_tokens() {
 async fn deregistering_through_finch_revokes_on_the_next_request() {
     let library = Library::new();
     let service = library.start().await;
-    let agent = service
-        .registry()
-        .register(&agent_spec("web-02", false, false))
-        .await
-        .unwrap();
-    let token = format!(
-        "Bearer {}",
-        library
-            .tokens()
-            .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
-            .token
-    );
+    let agent = register(&service, "web-02", false, false).await;
+    let token = library.bearer(agent.rid.as_str());
     let url = format!("http://{}/auth/loki", service.addresses().auth);
     let client = http();
     assert_eq!(
-        forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH)
-            .await
-            .status(),
+        auth_status(&client, &url, Some(&token), "POST", LOKI_PUSH).await,
         200
     );
     service.registry().deregister(&agent.rid).await.unwrap();
     assert_eq!(
-        forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH)
-            .await
-            .status(),
+        auth_status(&client, &url, Some(&token), "POST", LOKI_PUSH).await,
         401
     );
     service.stop().await;
@@ -384,24 +370,12 @@ async fn deregistering_through_finch_revokes_on_the_next_request() {
 async fn updating_signals_through_finch_takes_effect_on_the_next_request() {
     let library = Library::new();
     let service = library.start().await;
-    let agent = service
-        .registry()
-        .register(&agent_spec("web-03", false, false))
-        .await
-        .unwrap();
-    let token = format!(
-        "Bearer {}",
-        library
-            .tokens()
-            .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
-            .token
-    );
+    let agent = register(&service, "web-03", false, false).await;
+    let token = library.bearer(agent.rid.as_str());
     let url = format!("http://{}/auth/mimir", service.addresses().auth);
     let client = http();
     assert_eq!(
-        forward_auth(&client, &url, Some(&token), "POST", MIMIR_PUSH)
-            .await
-            .status(),
+        auth_status(&client, &url, Some(&token), "POST", MIMIR_PUSH).await,
         403
     );
     let changes = finch::agents::AgentChanges {
@@ -417,9 +391,7 @@ async fn updating_signals_through_finch_takes_effect_on_the_next_request() {
         .await
         .unwrap();
     assert_eq!(
-        forward_auth(&client, &url, Some(&token), "POST", MIMIR_PUSH)
-            .await
-            .status(),
+        auth_status(&client, &url, Some(&token), "POST", MIMIR_PUSH).await,
         200
     );
     service.stop().await;
@@ -429,26 +401,14 @@ async fn updating_signals_through_finch_takes_effect_on_the_next_request() {
 async fn successful_auth_records_last_seen_off_the_request_path() {
     let library = Library::new();
     let service = library.start().await;
-    let agent = service
-        .registry()
-        .register(&agent_spec("web-04", false, false))
-        .await
-        .unwrap();
+    let agent = register(&service, "web-04", false, false).await;
     assert_eq!(agent.last_seen, None);
-    let token = format!(
-        "Bearer {}",
-        library
-            .tokens()
-            .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
-            .token
-    );
+    let token = library.bearer(agent.rid.as_str());
     let url = format!("http://{}/auth/loki", service.addresses().auth);
     let client = http();
     for _ in 0..5 {
         assert_eq!(
-            forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH)
-                .await
-                .status(),
+            auth_status(&client, &url, Some(&token), "POST", LOKI_PUSH).await,
             200
         );
     }

@@ -54,8 +54,7 @@ async fn start_traefik(binary: &PathBuf, backend: std::net::SocketAddr) -> Traef
       entryPoints: [websecure]
       service: finch-grpc
       middlewares: [client-cert]
-      tls:
-        options: operators
+      tls: {{}}
   middlewares:
     client-cert:
       passTLSClientCert:
@@ -67,7 +66,9 @@ async fn start_traefik(binary: &PathBuf, backend: std::net::SocketAddr) -> Traef
           - url: \"h2c://{backend}\"
 tls:
   options:
-    operators:
+    # TLS options chosen per router apply only to Host rules (by SNI); `default` applies to
+    # every connection, which is what the stack needs.
+    default:
       clientAuth:
         clientAuthType: RequestClientCert
 "
@@ -166,7 +167,20 @@ async fn every_grpc_command_through_real_traefik_with_a_pinned_default_certifica
     out.code(1);
     assert!(out.stderr.contains("service pin"), "{out:#?}");
 
-    // Pin it, then everything works without --tls.skip-verify.
+    // A pin of some other certificate is refused, saying what to do.
+    let other = support::traefik_like_cert().0;
+    let mut profile = finchctl::profile::Profile::load(&dir.profile_path()).unwrap();
+    profile.set_pin(
+        &service,
+        Some(finchctl::client::ServerPin::of(&other).to_string()),
+    );
+    profile.save().unwrap();
+    let out = dir.run(&["agent", "list", &service]).await;
+    out.code(1);
+    assert!(out.stderr.contains("server certificate of"), "{out:#?}");
+    assert!(out.stderr.contains("finchctl service pin"), "{out:#?}");
+
+    // Pin the real one, then everything works without --tls.skip-verify.
     let out = dir.run(&["service", "pin", &service]).await;
     assert!(out.ok().starts_with("sha256/"), "{out:#?}");
 

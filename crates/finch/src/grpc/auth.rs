@@ -255,6 +255,8 @@ fn describe(error: &webpki::Error) -> String {
         webpki::Error::CertExpired { .. } => "certificate has expired".into(),
         webpki::Error::CertNotValidYet { .. } => "certificate is not valid yet".into(),
         webpki::Error::UnknownIssuer => "not issued by the client's CA".into(),
+        // Another CA with the same subject name (finchctl names every CA after the stack).
+        webpki::Error::InvalidSignatureForPublicKey => "not signed by the client's CA".into(),
         webpki::Error::RequiredEkuNotFoundContext(_) => {
             "it lacks the clientAuth extended key usage".into()
         }

@@ -10,10 +10,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use finch::agents::{AgentSpec, LogSource, Node};
+use finch::agents::{Agent, AgentRid, AgentSpec, LogSource, Node};
 use finch::config::FinchConfig;
 use finch::run::{Listeners, Service, open_store};
+use finch::store::Store;
 use finch::tokens::TokenKey;
+use time::OffsetDateTime;
 
 /// The secret every test library uses. Like finchctl's, it is base64 text used as raw bytes.
 pub const SECRET: &str = "dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtdGVzdC0xMjM=";
@@ -60,6 +62,30 @@ impl Library {
         TokenKey::new(SECRET.as_bytes())
     }
 
+    /// `Bearer <fresh agent token for rid>`.
+    pub fn bearer(&self, rid: &str) -> String {
+        format!(
+            "Bearer {}",
+            self.tokens()
+                .mint_agent(rid, OffsetDateTime::now_utc())
+                .token
+        )
+    }
+
+    /// Stores an agent directly in `finch.db`, before a `finch` process starts.
+    pub async fn seed_agent(&self, hostname: &str, metrics: bool, profiles: bool) -> AgentRid {
+        let store = Store::open("sqlite://finch.db", self.dir.path())
+            .await
+            .unwrap();
+        let rid = AgentRid::mint(SERVICE_ID);
+        store
+            .insert_agent(&rid, &agent_spec(hostname, metrics, profiles))
+            .await
+            .unwrap();
+        store.close().await;
+        rid
+    }
+
     /// Starts the whole service in this process on free loopback ports.
     pub async fn start(&self) -> Service {
         let config = Arc::new(self.config());
@@ -80,6 +106,15 @@ pub fn agent_spec(hostname: &str, metrics: bool, profiles: bool) -> AgentSpec {
         profiles,
         labels: Vec::new(),
     }
+}
+
+/// Registers an agent through the running service.
+pub async fn register(service: &Service, hostname: &str, metrics: bool, profiles: bool) -> Agent {
+    service
+        .registry()
+        .register(&agent_spec(hostname, metrics, profiles))
+        .await
+        .unwrap()
 }
 
 /// Waits until `check` returns `Some`, polling every 20 ms, for at most `deadline`.
@@ -129,6 +164,20 @@ pub async fn forward_auth(
         request = request.header("Authorization", value);
     }
     request.send().await.unwrap()
+}
+
+/// The status `/auth` at `url` gives a forwarded push or query.
+pub async fn auth_status(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: Option<&str>,
+    method: &str,
+    uri: &str,
+) -> u16 {
+    forward_auth(client, url, authorization, method, uri)
+        .await
+        .status()
+        .as_u16()
 }
 
 /// The `finch` binary running as a child process with JSON logs captured.

@@ -287,7 +287,10 @@ impl tonic::service::Interceptor for Headers {
             );
         }
         if let Some(addr) = &self.forwarded_for {
-            metadata.insert("x-forwarded-for", MetadataValue::try_from(addr.as_str()).unwrap());
+            metadata.insert(
+                "x-forwarded-for",
+                MetadataValue::try_from(addr.as_str()).unwrap(),
+            );
         }
         Ok(request)
     }

@@ -112,7 +112,6 @@ impl AsyncWrite for TlsIo {
 
 impl Fake {
     fn record<T>(&self, request: &Request<T>) {
-        eprintln!("DEBUG {:?}", request.metadata());
         let mut state = self.state.lock().unwrap();
         if let Some(ua) = request
             .metadata()
