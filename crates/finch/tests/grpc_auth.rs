@@ -14,6 +14,9 @@ use tonic::Code;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_response};
+use tonic_reflection::pb::v1alpha::ServerReflectionRequest as AlphaRequest;
+use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaReflectionClient;
+use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaMessageRequest;
 
 /// Calls ListAgents with `headers`; Ok(()) or the status.
 async fn list(plane: &ControlPlane, headers: Headers) -> Result<(), tonic::Status> {
@@ -190,6 +193,17 @@ async fn reflection_needs_a_certificate_too() {
         (status.code(), status.message()),
         (Code::Unauthenticated, "permission denied")
     );
+    let mut anonymous_alpha =
+        AlphaReflectionClient::with_interceptor(plane.channel().await, Headers::default());
+    let alpha_request = AlphaRequest {
+        host: String::new(),
+        message_request: Some(AlphaMessageRequest::ListServices(String::new())),
+    };
+    let status = anonymous_alpha
+        .server_reflection_info(tokio_stream::iter([alpha_request]))
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::Unauthenticated);
 
     let cert = header(&[&pki.client()]);
     let mut operator =

@@ -86,7 +86,7 @@ async fn each_call_is_logged_once_at_its_level() {
     let ok = &records[0];
     assert_eq!(ok["level"], "INFO");
     assert_eq!(ok["message"], "ok");
-    assert_eq!(ok["code"], "Ok");
+    assert_eq!(ok["code"], "OK");
     assert_eq!(ok["request_path"], "/finch.AgentService/ListAgents");
     assert!(ok["user_agent"].as_str().unwrap().contains("tonic"), "{ok}");
 

@@ -106,7 +106,7 @@ fn status_message(headers: &HeaderMap) -> String {
 
 fn log_refusal(call: &CallInfo, failure: &AuthFailure) {
     tracing::warn!(
-        code = ?Code::Unauthenticated,
+        code = code_name(Code::Unauthenticated),
         request_path = %call.request_path,
         remote_addr = %call.remote_addr,
         user_agent = %call.user_agent,
@@ -122,7 +122,7 @@ fn log_call(call: &CallInfo, code: Code, message: &str, error: Option<&str>) {
     macro_rules! record {
         ($level:ident) => {
             tracing::$level!(
-                code = ?code,
+                code = code_name(code),
                 request_path = %call.request_path,
                 remote_addr = %call.remote_addr,
                 user_agent = %call.user_agent,
@@ -147,6 +147,29 @@ fn log_call(call: &CallInfo, code: Code, message: &str, error: Option<&str>) {
         | Code::Cancelled
         | Code::Aborted => record!(warn),
         _ => record!(info),
+    }
+}
+
+/// The code's name as gRPC-Go spells it, as 1.x logs it (`OK`, `Canceled`, `NotFound`).
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
     }
 }
 

@@ -1,7 +1,7 @@
 //! The control plane: gRPC (package `finch`) for `finchctl`, wire-compatible with Finch 1.x.
 //!
 //! [`router`] serves `AgentService`, `InfoService`, `DashboardService` and server reflection
-//! (v1) as one axum router for the h2c listener; the caller adds `ConnectInfo<SocketAddr>` to
+//! (v1 and v1alpha) as one axum router for the h2c listener; the caller adds `ConnectInfo<SocketAddr>` to
 //! requests so logs can name the peer. One layer ([`layer`]) sits in front of every route:
 //! it authenticates the operator's client certificate ([`auth`], [`client_cert`]), adds the
 //! `x-finch-release`/`x-finch-commit` metadata to authenticated answers and logs each call once.
@@ -105,10 +105,17 @@ pub fn router(state: GrpcState) -> axum::Router {
     .add_service(DashboardServiceServer::new(info::DashboardApi {
         state: state.clone(),
     }));
-    match reflection() {
-        Ok(service) => routes = routes.add_service(service),
+    // Both reflection versions, as gRPC-Go's `reflection.Register` in 1.x: grpcurl and older
+    // tools still ask v1alpha.
+    match (
+        reflection_builder().build_v1(),
+        reflection_builder().build_v1alpha(),
+    ) {
+        (Ok(v1), Ok(v1alpha)) => routes = routes.add_service(v1).add_service(v1alpha),
         // The descriptor set is compiled in, so this means a broken build; serve without it.
-        Err(error) => tracing::error!(%error, "gRPC reflection disabled"),
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "gRPC reflection disabled")
+        }
     }
     routes
         .into_axum_router()
@@ -118,15 +125,9 @@ pub fn router(state: GrpcState) -> axum::Router {
         ))
 }
 
-fn reflection() -> Result<
-    tonic_reflection::pb::v1::server_reflection_server::ServerReflectionServer<
-        impl tonic_reflection::pb::v1::server_reflection_server::ServerReflection,
-    >,
-    tonic_reflection::server::Error,
-> {
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(finch_api::FILE_DESCRIPTOR_SET)
-        .build_v1()
 }
 
 /// RFC 3339 with whole seconds, as Go's `time.RFC3339` writes it (`2026-01-02T03:04:05Z`).
@@ -143,7 +144,8 @@ mod tests {
 
     #[test]
     fn reflection_builds_from_the_compiled_descriptor() {
-        assert!(reflection().is_ok());
+        assert!(reflection_builder().build_v1().is_ok());
+        assert!(reflection_builder().build_v1alpha().is_ok());
     }
 
     #[test]

