@@ -27,9 +27,20 @@ pub struct FinchConfig {
     /// The shared secret Traefik adds to gRPC requests as `X-Finch-Proxy-Secret`; when set, the
     /// control plane refuses calls without it. New in 2.x; 1.x ignores the key.
     pub proxy_secret: Option<String>,
+    /// Agents per dashboard page (`dashboard_page_size`); `None` means
+    /// [`DEFAULT_DASHBOARD_PAGE_SIZE`]. New in 2.x; 1.x ignores the key.
+    pub dashboard_page_size: Option<u32>,
     /// The directory that holds `finch.json`.
     pub library_dir: PathBuf,
 }
+
+/// Agents per dashboard page unless `dashboard_page_size` says otherwise: 1.x's fixed 5 kept
+/// a page readable on a laptop without scrolling; 2.x keeps it as the default.
+pub const DEFAULT_DASHBOARD_PAGE_SIZE: u32 = 5;
+
+/// The largest `dashboard_page_size` accepted: every page is rendered and sent on each change,
+/// so a page stays a screenful rather than the whole fleet.
+pub const MAX_DASHBOARD_PAGE_SIZE: u32 = 200;
 
 /// Why `finch.json` could not be loaded. The messages are Finch 1.x's.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +63,16 @@ pub enum ConfigError {
     /// A required key is missing or empty. Named by its 1.x (Go) field name.
     #[error("invalid configuration data, missing field: {0}")]
     MissingField(&'static str),
+    /// An optional key has a value out of range.
+    #[error("invalid configuration data: {key} is {value}, expected {expected}")]
+    OutOfRange {
+        /// The key.
+        key: &'static str,
+        /// The value found.
+        value: u64,
+        /// What is accepted.
+        expected: &'static str,
+    },
 }
 
 /// The file as written; every key optional here so that missing ones get 1.x's message.
@@ -71,6 +92,8 @@ struct RawConfig {
     profiler: Option<String>,
     #[serde(default)]
     proxy_secret: Option<String>,
+    #[serde(default)]
+    dashboard_page_size: Option<u64>,
 }
 
 // === impl FinchConfig ===
@@ -107,6 +130,7 @@ impl FinchConfig {
             profiler: raw.profiler.filter(|p| !p.is_empty()),
             // An empty secret would let every caller "attest"; treat it as not configured.
             proxy_secret: raw.proxy_secret.filter(|p| !p.is_empty()),
+            dashboard_page_size: dashboard_page_size(raw.dashboard_page_size)?,
             library_dir,
         })
     }
@@ -114,6 +138,20 @@ impl FinchConfig {
     /// The directory of the operators' CA files: `<library>/traefik/etc/certs.d`.
     pub fn certs_dir(&self) -> PathBuf {
         self.library_dir.join("traefik").join("etc").join("certs.d")
+    }
+}
+
+fn dashboard_page_size(value: Option<u64>) -> Result<Option<u32>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some(n) if (1..=u64::from(MAX_DASHBOARD_PAGE_SIZE)).contains(&n) => {
+            Ok(u32::try_from(n).ok())
+        }
+        Some(n) => Err(ConfigError::OutOfRange {
+            key: "dashboard_page_size",
+            value: n,
+            expected: "a number from 1 to 200",
+        }),
     }
 }
 
@@ -137,6 +175,7 @@ impl std::fmt::Debug for FinchConfig {
                 "proxy_secret",
                 &self.proxy_secret.as_ref().map(|_| "REDACTED"),
             )
+            .field("dashboard_page_size", &self.dashboard_page_size)
             .field("library_dir", &self.library_dir)
             .finish()
     }
@@ -273,5 +312,27 @@ mod tests {
             !debug.contains("c2VjcmV0") && !debug.contains("hunter2"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn dashboard_page_size_is_optional_and_bounded() {
+        let config = FinchConfig::from_json(VALID.as_bytes(), PathBuf::from("/x")).expect("valid");
+        assert_eq!(config.dashboard_page_size, None);
+        let mut value: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        value["dashboard_page_size"] = 25.into();
+        let config = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+            .expect("valid");
+        assert_eq!(config.dashboard_page_size, Some(25));
+        for bad in [0, 201] {
+            value["dashboard_page_size"] = bad.into();
+            let err = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+                .expect_err("out of range");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid configuration data: dashboard_page_size is {bad}, expected a number from 1 to 200"
+                )
+            );
+        }
     }
 }

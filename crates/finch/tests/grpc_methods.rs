@@ -34,6 +34,15 @@ fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Cod
         (code, message),
         "{status:?}"
     );
+    // Authenticated calls carry the build metadata, errors included (as in 1.x).
+    assert!(
+        status.metadata().get("x-finch-release").is_some(),
+        "{status:?}"
+    );
+    assert!(
+        status.metadata().get("x-finch-commit").is_some(),
+        "{status:?}"
+    );
 }
 
 #[tokio::test]

@@ -12,154 +12,29 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use finchctl::client::{self, ConnectConfig, Verification};
 use finchctl::profile::Stack;
+use support::traefik::Traefik;
 use support::{Dir, H2cFinch, TEST_RID};
-
-/// Where the Traefik binary is: `FINCH_TEST_TRAEFIK`, else the one scripts/setup links.
-fn traefik_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("FINCH_TEST_TRAEFIK") {
-        return Some(PathBuf::from(path));
-    }
-    let linked = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/traefik");
-    linked.exists().then_some(linked)
-}
-
-struct Traefik {
-    _child: tokio::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-/// Starts Traefik on a free loopback port, routing `/finch.*` to `backend` over h2c.
-async fn start_traefik(binary: &PathBuf, backend: std::net::SocketAddr) -> Traefik {
-    let dir = tempfile::tempdir().unwrap();
-    // Traefik cannot report the port it bound, so take a free one and hand it over.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dynamic = dir.path().join("dynamic.yaml");
-    std::fs::write(
-        &dynamic,
-        format!(
-            "http:
-  routers:
-    finch-grpc:
-      rule: \"PathPrefix(`/finch.`)\"
-      entryPoints: [websecure]
-      service: finch-grpc
-      middlewares: [client-cert]
-      tls: {{}}
-  middlewares:
-    client-cert:
-      passTLSClientCert:
-        pem: true
-  services:
-    finch-grpc:
-      loadBalancer:
-        servers:
-          - url: \"h2c://{backend}\"
-tls:
-  options:
-    # TLS options chosen per router apply only to Host rules (by SNI); `default` applies to
-    # every connection, which is what the stack needs.
-    default:
-      clientAuth:
-        clientAuthType: RequestClientCert
-"
-        ),
-    )
-    .unwrap();
-    let static_config = dir.path().join("traefik.yaml");
-    std::fs::write(
-        &static_config,
-        format!(
-            "entryPoints:
-  websecure:
-    address: \"127.0.0.1:{port}\"
-providers:
-  file:
-    filename: \"{}\"
-log:
-  level: ERROR
-",
-            dynamic.display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("traefik.log")).unwrap();
-    let child = tokio::process::Command::new(binary)
-        .arg(format!("--configFile={}", static_config.display()))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    Traefik {
-        _child: child,
-        port,
-        _dir: dir,
-    }
-}
-
-/// Waits until a gRPC call through Traefik reaches the backend (the file provider loads
-/// after the port opens), under a deadline.
-async fn wait_ready(service: &str, stack: &Stack) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let config = ConnectConfig {
-            service: service.to_owned(),
-            cert_pem: stack.cert_pem.clone(),
-            key_pem: stack.key_pem.clone(),
-            verification: Verification::Skip,
-            user_agent: "readiness".into(),
-            timeout: Duration::from_secs(2),
-        };
-        if let Ok(channel) = client::connect(&config).await {
-            let mut info = finch_api::info_service_client::InfoServiceClient::new(channel);
-            if info
-                .get_service_info(finch_api::GetServiceInfoRequest {})
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Traefik did not route to the backend within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_grpc_command_through_real_traefik_with_a_pinned_default_certificate() {
-    let Some(binary) = traefik_binary() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Traefik is missing: run scripts/setup"
-        );
-        eprintln!("skipped: no Traefik binary (run scripts/setup or set FINCH_TEST_TRAEFIK)");
+    let Some(binary) = support::traefik::binary_or_skip() else {
         return;
     };
     let backend = H2cFinch::start().await;
-    let traefik = start_traefik(&binary, backend.addr).await;
-    let service = format!("127.0.0.1:{}", traefik.port);
+    let traefik = Traefik::start(&binary, backend.addr, None).await;
+    let service = traefik.service();
     let credentials =
         finchctl::mtls::generate("127.0.0.1", TEST_RID, time::OffsetDateTime::now_utc()).unwrap();
+    traefik
+        .wait_ready(&credentials.cert_pem, &credentials.key_pem)
+        .await;
     let stack = Stack {
         name: service.clone(),
         cert_pem: credentials.cert_pem,
         key_pem: credentials.key_pem,
         server_pin: None,
     };
-    wait_ready(&service, &stack).await;
     let dir = Dir::new().with_stacks(&[stack]);
 
     // Without a pin, Traefik's default certificate cannot be verified by name.

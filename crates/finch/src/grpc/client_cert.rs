@@ -68,6 +68,9 @@ pub fn parse_header(headers: &HeaderMap) -> Result<Vec<CertificateDer<'static>>,
         .into_iter()
         .enumerate()
         .map(|(index, part)| {
+            if part.is_empty() {
+                return Err(AuthFailure::NotBase64 { index });
+            }
             STANDARD
                 .decode(part)
                 .map(CertificateDer::from)

@@ -11,6 +11,7 @@
 //! cheaply; writes made through Finch return the version they produced so the directory can tell
 //! its own changes from foreign ones.
 
+mod page;
 mod rows;
 mod schema;
 mod sqlite;
@@ -20,6 +21,7 @@ mod tests;
 mod timestamp;
 mod uri;
 
+pub use page::{AgentPage, AgentQuery, AgentScope, AgentStats};
 pub use uri::{DatabaseTarget, UriError};
 
 use std::path::Path;

@@ -29,6 +29,7 @@ use super::{
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 
 mod health;
+mod page;
 
 /// How long SQLite waits for another connection's write lock, as 1.x's `_busy_timeout=5000`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -9,6 +9,8 @@
 
 #![allow(dead_code, missing_docs)]
 
+pub mod traefik;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

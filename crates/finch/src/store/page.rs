@@ -1,0 +1,184 @@
+//! One page of agents and the fleet's counters, for the dashboard.
+//!
+//! Finch 1.x listed every agent, filtered and paged in memory and then read each agent again (one
+//! query per agent) on every refresh of every open dashboard. Here the database does the work: a
+//! page is one `COUNT(*)` plus one `LIMIT`/`OFFSET` select in a single read transaction, and the
+//! counters are one aggregate query. Both honour the dashboard token's scope in SQL.
+
+use time::OffsetDateTime;
+
+use super::{Store, StoreError};
+use crate::agents::Agent;
+
+/// Which agents a dashboard may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentScope {
+    /// Every agent (a token whose scope is empty or absent).
+    All,
+    /// Agents whose resource id or hostname equals one of these entries exactly. Empty entries
+    /// are dropped: an empty resource id matches nothing, and a scope of only empty entries is
+    /// still a restriction that matches no agent.
+    Only(Vec<String>),
+}
+
+/// A request for one page of agents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentQuery {
+    /// Which agents are visible.
+    pub scope: AgentScope,
+    /// Case-insensitive (ASCII) substring of the hostname, resource id or any label; empty for
+    /// no filter.
+    pub search: String,
+    /// The page wanted, from 1; clamped to the last page.
+    pub page: u32,
+    /// Agents per page, at least 1.
+    pub page_size: u32,
+}
+
+/// One page of agents, in registration order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPage {
+    /// The agents on this page.
+    pub agents: Vec<Agent>,
+    /// The page returned (the one asked for, clamped to `1..=total_pages`).
+    pub page: u32,
+    /// How many pages the matching agents fill; at least 1.
+    pub total_pages: u32,
+    /// How many agents match the scope and search.
+    pub total_agents: u64,
+}
+
+/// Counters over the agents in a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AgentStats {
+    /// Agents in scope.
+    pub total: u64,
+    /// Of those, how many push metrics.
+    pub metrics: u64,
+    /// Of those, how many push profiles.
+    pub profiles: u64,
+    /// Of those, how many were last seen at or after the `active_since` given.
+    pub active: u64,
+}
+
+// === impl AgentScope ===
+
+impl AgentScope {
+    /// The scope of a dashboard token's list: empty means every agent.
+    pub fn from_claims(scope: &[String]) -> AgentScope {
+        if scope.is_empty() {
+            AgentScope::All
+        } else {
+            AgentScope::Only(scope.iter().filter(|s| !s.is_empty()).cloned().collect())
+        }
+    }
+
+    /// Whether an agent with `rid` and `hostname` is visible. An empty resource id never
+    /// matches a restricted scope.
+    pub fn allows(&self, rid: &str, hostname: &str) -> bool {
+        match self {
+            AgentScope::All => true,
+            AgentScope::Only(entries) => entries
+                .iter()
+                .any(|e| (!rid.is_empty() && e == rid) || (!hostname.is_empty() && e == hostname)),
+        }
+    }
+}
+
+// === impl AgentQuery ===
+
+impl AgentQuery {
+    /// `search` as a `LIKE` pattern with `\` as the escape character, or `None` for no filter.
+    pub(super) fn like_pattern(&self) -> Option<String> {
+        let search = self.search.trim();
+        if search.is_empty() {
+            return None;
+        }
+        let mut pattern = String::with_capacity(search.len() + 2);
+        pattern.push('%');
+        for c in search.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Some(pattern)
+    }
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Reads one page of the agents `query` selects: one count and one select.
+    pub async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.page_agents(query).await,
+        }
+    }
+
+    /// Counts the agents in `scope`; those last seen at or after `active_since` are active.
+    pub async fn agent_stats(
+        &self,
+        scope: &AgentScope,
+        active_since: OffsetDateTime,
+    ) -> Result<AgentStats, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.agent_stats(scope, active_since).await,
+        }
+    }
+}
+
+/// Pages needed for `total` items at `page_size` per page: at least one.
+pub(super) fn total_pages(total: u64, page_size: u32) -> u32 {
+    let size = u64::from(page_size.max(1));
+    u32::try_from(total.div_ceil(size).max(1)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(search: &str) -> AgentQuery {
+        AgentQuery {
+            scope: AgentScope::All,
+            search: search.to_owned(),
+            page: 1,
+            page_size: 5,
+        }
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(query("").like_pattern(), None);
+        assert_eq!(query("  ").like_pattern(), None);
+        assert_eq!(query("web").like_pattern().as_deref(), Some("%web%"));
+        assert_eq!(
+            query(r"50%_a\b").like_pattern().as_deref(),
+            Some(r"%50\%\_a\\b%")
+        );
+    }
+
+    #[test]
+    fn scope_matches_rid_or_hostname_exactly() {
+        let scope = AgentScope::from_claims(&["web-01".into(), "rid:finch:x:agent:1".into()]);
+        assert!(scope.allows("rid:finch:x:agent:9", "web-01"));
+        assert!(scope.allows("rid:finch:x:agent:1", "db"));
+        assert!(!scope.allows("rid:finch:x:agent:2", "WEB-01"));
+        assert!(!scope.allows("rid:finch:x:agent:2", "web"));
+        // "all" is not special, and an empty entry or rid matches nothing.
+        assert!(!AgentScope::from_claims(&["all".into()]).allows("rid:a", "web"));
+        let empty_entry = AgentScope::from_claims(&[String::new()]);
+        assert_eq!(empty_entry, AgentScope::Only(Vec::new()));
+        assert!(!empty_entry.allows("", ""));
+        assert!(AgentScope::from_claims(&[]).allows("rid:a", "web"));
+    }
+
+    #[test]
+    fn page_counts() {
+        assert_eq!(total_pages(0, 5), 1);
+        assert_eq!(total_pages(5, 5), 1);
+        assert_eq!(total_pages(6, 5), 2);
+        assert_eq!(total_pages(6, 0), 6);
+    }
+}
