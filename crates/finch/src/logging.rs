@@ -19,9 +19,9 @@ use tracing_subscriber::registry::LookupSpan;
 /// `--server.log-level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogLevel {
-    /// Everything, including each request.
+    /// Everything, including each allowed request.
     Debug,
-    /// Lifecycle events and refused requests.
+    /// Start, listeners and shutdown, plus warnings and errors.
     Info,
     /// Refused requests and problems.
     Warn,
