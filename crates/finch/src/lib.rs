@@ -9,6 +9,7 @@ pub mod agents;
 pub mod alloy;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod directory;
 pub mod forward_auth;
 pub mod grpc;

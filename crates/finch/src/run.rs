@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::config::{FinchConfig, redact_uri};
+use crate::dashboard::{self, DashboardState};
 use crate::directory::{DEFAULT_POLL_INTERVAL, Directory};
 use crate::forward_auth::{self, ForwardAuth};
 use crate::grpc::{self, GrpcState};
@@ -134,8 +134,14 @@ impl Service {
             registry.clone(),
             tokens.clone(),
         ));
-        // The dashboard's pages arrive with the dashboard itself; until then it answers 404.
-        let dashboard_router = Router::new();
+        // The dashboard's WebSockets are upgraded connections, which graceful shutdown does not
+        // drain: they watch the same token and close themselves.
+        let dashboard_router = dashboard::router(DashboardState::new(
+            Arc::clone(&config),
+            registry.clone(),
+            tokens.clone(),
+            shutdown.clone(),
+        ));
         let auth_router = forward_auth::router(ForwardAuth {
             tokens,
             directory: directory.clone(),

@@ -285,3 +285,72 @@ async fn proxy_attestation_refuses_a_valid_certificate_without_the_secret() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_method_refuses_a_call_without_a_certificate() {
+    let plane = ControlPlane::start().await;
+    let pki = Pki::new(OPERATOR);
+    plane.enroll(&pki);
+    let refused = |result: Result<(), tonic::Status>, method: &str| {
+        let status = result.expect_err(method);
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::Unauthenticated, "permission denied"),
+            "{method}"
+        );
+    };
+    let mut agents = plane.agents(plane.traefik(None)).await;
+    refused(
+        agents
+            .register_agent(finch_api::RegisterAgentRequest::default())
+            .await
+            .map(drop),
+        "RegisterAgent",
+    );
+    refused(
+        agents
+            .deregister_agent(finch_api::DeregisterAgentRequest::default())
+            .await
+            .map(drop),
+        "DeregisterAgent",
+    );
+    refused(
+        agents
+            .get_agent(finch_api::GetAgentRequest::default())
+            .await
+            .map(drop),
+        "GetAgent",
+    );
+    refused(list(&plane, plane.traefik(None)).await, "ListAgents");
+    refused(
+        agents
+            .get_agent_config(finch_api::GetAgentConfigRequest::default())
+            .await
+            .map(drop),
+        "GetAgentConfig",
+    );
+    refused(
+        agents
+            .update_agent(finch_api::UpdateAgentRequest::default())
+            .await
+            .map(drop),
+        "UpdateAgent",
+    );
+    let mut info = plane.info(plane.traefik(None)).await;
+    refused(
+        info.get_service_info(finch_api::GetServiceInfoRequest {})
+            .await
+            .map(drop),
+        "GetServiceInfo",
+    );
+    let mut dashboard = plane.dashboard(plane.traefik(None)).await;
+    refused(
+        dashboard
+            .get_dashboard_token(finch_api::GetDashboardTokenRequest::default())
+            .await
+            .map(drop),
+        "GetDashboardToken",
+    );
+    // Nothing was registered by the refused calls.
+    assert!(plane.registry.list().await.unwrap().is_empty());
+}

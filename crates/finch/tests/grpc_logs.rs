@@ -89,6 +89,7 @@ async fn each_call_is_logged_once_at_its_level() {
     assert_eq!(ok["code"], "OK");
     assert_eq!(ok["request_path"], "/finch.AgentService/ListAgents");
     assert!(ok["user_agent"].as_str().unwrap().contains("tonic"), "{ok}");
+    assert_eq!(ok["operator"], OPERATOR);
 
     let invalid = &records[1];
     assert_eq!(invalid["level"], "WARN");

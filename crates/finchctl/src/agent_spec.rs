@@ -189,15 +189,13 @@ impl AgentSettings {
             ..AgentSettings::default()
         };
         for source in log_sources {
-            if source == JOURNAL {
-                settings.journal = true;
-            } else if source == DOCKER {
-                settings.docker = true;
-            } else if let Some(path) = source.strip_prefix(FILE_PREFIX) {
-                settings.files.push(path.to_owned());
-            } else if let Some(name) = source.strip_prefix(EVENT_PREFIX) {
-                // The whole remainder, so `Microsoft-Windows-Sysmon/Operational` survives (B16).
-                settings.events.push(name.to_owned());
+            match parse_log_source(source) {
+                Some(LogSource::Journal) => settings.journal = true,
+                Some(LogSource::Docker) => settings.docker = true,
+                Some(LogSource::File(path)) => settings.files.push(path),
+                Some(LogSource::Event(name)) => settings.events.push(name),
+                // A scheme this release does not know: leave it out rather than guess.
+                None => {}
             }
         }
         settings
@@ -292,6 +290,67 @@ impl AgentSettings {
             )));
         }
         Ok(())
+    }
+}
+
+/// One log source as the service reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    /// `journal://` (stored `journal:`).
+    Journal,
+    /// `docker://` (stored `docker:`).
+    Docker,
+    /// A file path or glob.
+    File(String),
+    /// A Windows event log name.
+    Event(String),
+}
+
+/// Reads a log source in the form the service returns it: 1.x's stored form (Go's URLs:
+/// `journal:`, `docker:`, `file:///var/log/a%20b.log`, `event://System`, percent-escaped) or
+/// the input form (`journal://`, `file://<path>`). Schemes match in any case. The text after
+/// `file://` or `event://` is percent-decoded as a whole, so `/` and `?` in it survive (1.x cut
+/// event names at `/`, B16); a file URL's host is dropped, as Go does.
+///
+/// ```
+/// use finchctl::agent_spec::{LogSource, parse_log_source};
+/// assert_eq!(parse_log_source("journal:"), Some(LogSource::Journal));
+/// assert_eq!(parse_log_source("DOCKER://"), Some(LogSource::Docker));
+/// assert_eq!(
+///     parse_log_source("file:///var/log/a%20b.log"),
+///     Some(LogSource::File("/var/log/a b.log".into()))
+/// );
+/// assert_eq!(
+///     parse_log_source("event://Microsoft-Windows-Sysmon%2FOperational"),
+///     Some(LogSource::Event("Microsoft-Windows-Sysmon/Operational".into()))
+/// );
+/// ```
+pub fn parse_log_source(value: &str) -> Option<LogSource> {
+    let (scheme, rest) = value.split_once(':')?;
+    let scheme_is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    let bare = rest.is_empty() || rest == "//";
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned())
+            .filter(|s| !s.is_empty())
+    };
+    if scheme_is("journal") && bare {
+        Some(LogSource::Journal)
+    } else if scheme_is("docker") && bare {
+        Some(LogSource::Docker)
+    } else if scheme_is("file") {
+        // `file:///path`, `file://host/path` (host dropped) or `file:/path`.
+        let path = match rest.strip_prefix("//") {
+            Some(after) => &after[after.find('/')?..],
+            None => rest,
+        };
+        decode(path).map(LogSource::File)
+    } else if scheme_is("event") {
+        decode(rest.strip_prefix("//").unwrap_or(rest)).map(LogSource::Event)
+    } else {
+        None
     }
 }
 

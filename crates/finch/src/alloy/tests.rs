@@ -1,7 +1,6 @@
 //! Golden files of rendered configs (`golden/*.alloy`; rewrite them with `SNAPSHOTS=overwrite
 //! cargo test -p finch alloy` and review the diff) and syntax checks with a small Alloy lexer.
 
-use snapbox::file;
 use time::macros::datetime;
 
 use super::*;
@@ -58,7 +57,7 @@ fn unix_journal_and_docker_with_skip_verify() {
     let agent = agent(Node::Unix, vec![LogSource::Journal, LogSource::Docker]);
     golden().eq(
         rendered(&agent, true),
-        file!["golden/unix_journal_docker_skip_verify.alloy"],
+        snapbox::file!["golden/unix_journal_docker_skip_verify.alloy"],
     );
 }
 
@@ -79,7 +78,7 @@ fn unix_files_and_metrics_with_http_and_https_targets() {
     ];
     golden().eq(
         rendered(&agent, false),
-        file!["golden/unix_files_metrics.alloy"],
+        snapbox::file!["golden/unix_files_metrics.alloy"],
     );
 }
 
@@ -96,7 +95,7 @@ fn windows_events_files_and_metrics() {
     agent.metrics = true;
     golden().eq(
         rendered(&agent, true),
-        file!["golden/windows_events_files_metrics.alloy"],
+        snapbox::file!["golden/windows_events_files_metrics.alloy"],
     );
 }
 
@@ -105,7 +104,10 @@ fn unix_profiles_without_metrics() {
     let mut agent = agent(Node::Unix, vec![LogSource::Journal]);
     agent.profiles = true;
     agent.labels.clear();
-    golden().eq(rendered(&agent, false), file!["golden/unix_profiles.alloy"]);
+    golden().eq(
+        rendered(&agent, false),
+        snapbox::file!["golden/unix_profiles.alloy"],
+    );
 }
 
 #[test]
@@ -123,7 +125,7 @@ fn unix_everything() {
     agent.metrics_targets = vec!["http://localhost:9090/metrics".into()];
     golden().eq(
         rendered(&agent, true),
-        file!["golden/unix_everything.alloy"],
+        snapbox::file!["golden/unix_everything.alloy"],
     );
 }
 
@@ -170,6 +172,36 @@ fn injection_stays_one_string() {
     assert!(strings.contains(&format!("h{evil}\n}}")), "{strings:?}");
     assert!(strings.contains(&format!("{evil}\\")), "{strings:?}");
     assert!(strings.contains(&format!(r"C:\{evil}")), "{strings:?}");
+}
+
+proptest::proptest! {
+    /// Whatever text reaches the renderer, the config lexes and each value is one string token.
+    #[test]
+    fn any_values_stay_strings(
+        label in ".*",
+        hostname in ".*",
+        path in ".*",
+        channel in ".*",
+    ) {
+        let mut agent = agent(
+            Node::Windows,
+            vec![LogSource::File(path.clone()), LogSource::Event(channel.clone())],
+        );
+        agent.labels = vec![format!("k={label}")];
+        agent.hostname = hostname.clone();
+        let token = token();
+        let text = render(&AlloyConfig {
+            agent: &agent,
+            service_hostname: "finch.example.com",
+            token: &token,
+            skip_verify: true,
+        })
+        .expect("renders");
+        let tokens = lex(&text).map_err(proptest::test_runner::TestCaseError::fail)?;
+        for value in [label, hostname, path, channel] {
+            proptest::prop_assert!(tokens.contains(&Token::Str(value.clone())), "{value:?}");
+        }
+    }
 }
 
 #[test]

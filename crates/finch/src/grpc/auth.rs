@@ -126,15 +126,7 @@ impl Authenticator {
         // The CN is checked here, before it becomes part of a path.
         let cn = operator_cn(leaf)?;
         let ca_pem = read_ca_file(&self.certs_dir, &cn).await?;
-        verify_chain(leaf, intermediates, &ca_pem, UnixTime::now()).map_err(
-            |failure| match failure {
-                AuthFailure::CaUnusable { reason, .. } => AuthFailure::CaUnusable {
-                    cn: cn.clone(),
-                    reason,
-                },
-                other => other,
-            },
-        )?;
+        verify_chain(&cn, leaf, intermediates, &ca_pem, UnixTime::now())?;
         Ok(Operator { cn })
     }
 
@@ -192,16 +184,17 @@ async fn read_ca_file(certs_dir: &Path, cn: &str) -> Result<Vec<u8>, AuthFailure
         .map_err(|e| unusable(e.to_string()))
 }
 
-/// Verifies `leaf` (with `intermediates`) against every CA certificate in `ca_pem` at `now`, for
-/// client authentication.
+/// Verifies `leaf` of operator `cn` (with `intermediates`) against every CA certificate in
+/// `ca_pem` at `now`, for client authentication.
 pub fn verify_chain(
+    cn: &str,
     leaf: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
     ca_pem: &[u8],
     now: UnixTime,
 ) -> Result<(), AuthFailure> {
     let unusable = |reason: &str| AuthFailure::CaUnusable {
-        cn: String::new(),
+        cn: cn.to_owned(),
         reason: reason.to_owned(),
     };
     let mut ca_ders = Vec::new();
@@ -281,6 +274,57 @@ mod tests {
     fn debug_hides_the_proxy_secret() {
         let auth = Authenticator::new("/x".into(), Some("hunter2".into()));
         assert!(!format!("{auth:?}").contains("hunter2"));
+    }
+
+    fn self_signed(is_ca: bool) -> rcgen::Certificate {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "rid:finchctl:abc");
+        if is_ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        params.self_signed(&key).expect("self-signed")
+    }
+
+    #[test]
+    fn a_ca_file_without_a_ca_certificate_is_unusable() {
+        let leaf = self_signed(false);
+        for ca_pem in [leaf.pem(), String::new(), "garbage".to_owned()] {
+            let failure = verify_chain(
+                "rid:finchctl:abc",
+                leaf.der(),
+                &[],
+                ca_pem.as_bytes(),
+                UnixTime::now(),
+            )
+            .expect_err("no anchor");
+            assert_eq!(
+                failure,
+                AuthFailure::CaUnusable {
+                    cn: "rid:finchctl:abc".into(),
+                    reason: "it holds no CA certificate".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_certificate_is_no_client_certificate() {
+        let ca = self_signed(true);
+        let failure = verify_chain(
+            "rid:finchctl:abc",
+            ca.der(),
+            &[],
+            ca.pem().as_bytes(),
+            UnixTime::now(),
+        )
+        .expect_err("CA as leaf");
+        assert!(
+            matches!(failure, AuthFailure::NotValid { .. }),
+            "{failure:?}"
+        );
     }
 
     #[tokio::test]

@@ -33,19 +33,21 @@ struct CallInfo {
     request_path: String,
     remote_addr: String,
     user_agent: String,
+    /// The authenticated operator's CN, for the audit trail (empty when refused).
+    operator: String,
 }
 
 /// Authenticates, runs the call, and logs it.
 pub(crate) async fn call_layer(
     State(state): State<GrpcState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let call = CallInfo {
+    let mut call = CallInfo {
         request_path: request.uri().path().to_owned(),
         remote_addr: remote_addr(request.headers(), peer),
         user_agent: request
@@ -54,10 +56,18 @@ pub(crate) async fn call_layer(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned(),
+        operator: String::new(),
     };
-    if let Err(failure) = state.authenticator().authenticate(request.headers()).await {
-        log_refusal(&call, &failure);
-        return Status::unauthenticated(PERMISSION_DENIED).into_http();
+    match state.authenticator().authenticate(request.headers()).await {
+        Ok(operator) => {
+            call.operator.clone_from(&operator.cn);
+            // Handlers may read who calls; nothing authorises by it yet (1.x neither).
+            request.extensions_mut().insert(operator);
+        }
+        Err(failure) => {
+            log_refusal(&call, &failure);
+            return Status::unauthenticated(PERMISSION_DENIED).into_http();
+        }
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -126,6 +136,7 @@ fn log_call(call: &CallInfo, code: Code, message: &str, error: Option<&str>) {
                 request_path = %call.request_path,
                 remote_addr = %call.remote_addr,
                 user_agent = %call.user_agent,
+                operator = %call.operator,
                 error,
                 "{msg}"
             )
@@ -224,5 +235,32 @@ impl http_body::Body for LoggedBody {
 impl Drop for LoggedBody {
     fn drop(&mut self) {
         self.finish(Code::Cancelled, "call cancelled by the client");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_names_are_grpc_gos() {
+        assert_eq!(code_name(Code::Ok), "OK");
+        assert_eq!(code_name(Code::Cancelled), "Canceled");
+        assert_eq!(code_name(Code::Unauthenticated), "Unauthenticated");
+    }
+
+    #[test]
+    fn status_is_read_from_headers_with_its_message_decoded() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(status_code(&headers), None);
+        headers.insert("grpc-status", HeaderValue::from_static("5"));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static("label%20%22x%22%20is%20bad"),
+        );
+        assert_eq!(status_code(&headers), Some(Code::NotFound));
+        assert_eq!(status_message(&headers), "label \"x\" is bad");
+        headers.insert("grpc-status", HeaderValue::from_static("x"));
+        assert_eq!(status_code(&headers), None);
     }
 }

@@ -185,3 +185,37 @@ fn validation_names_the_flag() {
     assert!(validate_node("windows").is_ok());
     assert!(validate_node("mac").is_err());
 }
+
+#[test]
+fn the_stored_form_the_service_returns_is_read() {
+    let stored = [
+        "journal:".to_owned(),
+        "docker:".to_owned(),
+        "file:///var/log/a%20b%3F.log".to_owned(),
+        "file://localhost/var/log/x".to_owned(),
+        "event://Microsoft-Windows-Sysmon%2FOperational".to_owned(),
+        "event://System".to_owned(),
+        "unknown://x".to_owned(),
+    ];
+    let settings = AgentSettings::from_service(vec![], &stored, false, vec![], false);
+    assert!(settings.journal && settings.docker);
+    assert_eq!(settings.files, ["/var/log/a b?.log", "/var/log/x"]);
+    assert_eq!(
+        settings.events,
+        ["Microsoft-Windows-Sysmon/Operational", "System"]
+    );
+    // Sent back in the input form, which the service takes literally.
+    assert_eq!(
+        settings.log_sources(),
+        [
+            "journal://",
+            "docker://",
+            "file:///var/log/a b?.log",
+            "file:///var/log/x",
+            "event://Microsoft-Windows-Sysmon/Operational",
+            "event://System"
+        ]
+    );
+    assert_eq!(parse_log_source("file://"), None);
+    assert_eq!(parse_log_source("journal:/x"), None);
+}

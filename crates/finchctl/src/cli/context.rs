@@ -173,9 +173,9 @@ fn rpc_problem(service: &str, what: &str, status: &tonic::Status, timeout: u64) 
     use tonic::Code;
     let host = mtls::service_host(service);
     let detail = if status.message().is_empty() {
-        format!("{}", status.code())
+        format!("{:?}", status.code())
     } else {
-        format!("{}: {}", status.code(), status.message())
+        format!("{:?}: {}", status.code(), status.message())
     };
     let problem = Problem::failed(format!("cannot {what} on {service}: {detail}"));
     match status.code() {

@@ -497,3 +497,23 @@ fn the_command_tree_is_1x_plus_pin() {
         ]
     );
 }
+
+#[test]
+fn test_service_pin_flags() {
+    let ServiceCommand::Pin(a) = service(&["pin", "finch.example.com"]) else {
+        panic!()
+    };
+    assert_eq!((a.pin, a.unset), (None, None));
+    let ServiceCommand::Pin(a) = service(&["pin", "svc", "--server.pin", "sha256/AAAA"]) else {
+        panic!()
+    };
+    assert_eq!(a.pin.as_deref(), Some("sha256/AAAA"));
+    let ServiceCommand::Pin(a) = service(&["pin", "svc", "--unset"]) else {
+        panic!()
+    };
+    assert_eq!(a.unset, Some(true));
+    assert_eq!(
+        parse_err(&["service", "pin", "s", "--unset", "--server.pin=sha256/AAAA"]),
+        ErrorKind::ArgumentConflict
+    );
+}

@@ -179,3 +179,7 @@ fn sqlite_time(at: OffsetDateTime) -> Result<String, StoreError> {
 fn arg_error(e: sqlx::error::BoxDynError) -> StoreError {
     StoreError::Database(e)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests;

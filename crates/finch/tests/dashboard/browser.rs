@@ -1,0 +1,357 @@
+//! Headless Chromium (Debian's `chromium`, driven through `chromedriver`) using the dashboard as
+//! a person would: sign in through the fragment link, read, search, page, watch an agent
+//! appear, download a config, see the session expire, sign in as a viewer, log out.
+//! Screenshots of each step go to `target/test-artifacts/dashboard/`.
+//!
+//! The browser is required: `scripts/setup` installs it. Set `FINCH_SKIP_BROWSER_TESTS=1` to
+//! skip this test on a machine without it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use finch::tokens::Role;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::support::{DEADLINE, Options, Server, eventually};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    downloads: PathBuf,
+    artifacts: PathBuf,
+    _profile: tempfile::TempDir,
+    _downloads: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts (install Debian's chromium-driver: scripts/setup)");
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let status = format!("{webdriver}/status");
+        let ready = eventually(DEADLINE, || {
+            let status = status.clone();
+            async move {
+                reqwest::get(&status)
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+            }
+        })
+        .await;
+        assert!(
+            ready.is_some(),
+            "chromedriver did not answer on {webdriver}"
+        );
+
+        let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                "prefs": {
+                    "download.default_directory": downloads.path().display().to_string(),
+                    "download.prompt_for_download": false,
+                    "safebrowsing.enabled": false,
+                },
+            }
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object")
+        };
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .expect("a Chromium session");
+        let artifacts =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts/dashboard");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        Browser {
+            client,
+            driver,
+            downloads: downloads.path().to_owned(),
+            artifacts,
+            _profile: profile,
+            _downloads: downloads,
+        }
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.artifacts.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, Vec::new()).await.unwrap()
+    }
+
+    async fn hostnames(&self) -> Vec<String> {
+        let value = self
+            .js("return Array.from(document.querySelectorAll('.agent-hostname')).map(e => e.textContent);")
+            .await;
+        serde_json::from_value(value).unwrap_or_default()
+    }
+
+    /// Waits until the page shows exactly `expected` agents, in order.
+    async fn wait_for_agents(&self, expected: &[&str], step: &str) {
+        let found = eventually(DEADLINE, || async {
+            (self.hostnames().await == expected).then_some(())
+        })
+        .await;
+        assert!(
+            found.is_some(),
+            "{step}: expected {expected:?}, the page shows {:?}",
+            self.hostnames().await
+        );
+    }
+
+    /// Waits until `script` returns true.
+    async fn wait_until(&self, script: &str, step: &str) {
+        let ok = eventually(DEADLINE, || async {
+            (self.js(script).await == Value::Bool(true)).then_some(())
+        })
+        .await;
+        if ok.is_none() {
+            self.screenshot(&format!("failed-{step}")).await;
+            panic!("{step}: `{script}` never became true");
+        }
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_uses_the_dashboard_in_chromium() {
+    if std::env::var_os("FINCH_SKIP_BROWSER_TESTS").is_some() {
+        eprintln!("FINCH_SKIP_BROWSER_TESTS is set: skipping the Chromium test");
+        return;
+    }
+    assert!(
+        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
+        "Chromium and chromedriver are required (Debian chromium, chromium-driver: scripts/setup)"
+    );
+    let server = Server::start(Options {
+        hostname: "127.0.0.1",
+        page_size: 2,
+        ..Options::default()
+    })
+    .await;
+    for host in ["web-01", "web-02", "db-01"] {
+        server.register(host).await;
+    }
+    let browser = Browser::start().await;
+    let result = tokio::time::timeout(Duration::from_secs(120), journey(&server, &browser)).await;
+    if result.is_err() {
+        browser.screenshot("failed-timeout").await;
+    }
+    browser.stop().await;
+    result.expect("the journey finished in time");
+}
+
+async fn journey(server: &Server, browser: &Browser) {
+    let b = browser;
+    // Sign in through the fragment: the token never appears in a request line.
+    let admin = server.token(Role::Admin, &[]);
+    b.client
+        .goto(&server.url(&format!("/login#token={admin}")))
+        .await
+        .unwrap();
+    b.wait_for_agents(&["web-01", "web-02"], "login through the fragment")
+        .await;
+    assert_eq!(b.path().await, "/dashboard");
+    let url = b.client.current_url().await.unwrap();
+    assert!(url.fragment().is_none() && url.query().is_none(), "{url}");
+    b.wait_until(
+        "return document.querySelector('[data-stat=\"total_agents\"]').textContent === '3';",
+        "stats",
+    )
+    .await;
+    b.screenshot("01-signed-in").await;
+
+    // Page.
+    b.click("#pagination button[data-page='2']").await;
+    b.wait_for_agents(&["db-01"], "page 2").await;
+    b.wait_until(
+        "return document.getElementById('page-info').textContent === 'Page 2 of 2';",
+        "page info",
+    )
+    .await;
+    b.screenshot("02-page-2").await;
+
+    // Search.
+    let search = b.client.find(Locator::Css("#search")).await.unwrap();
+    search.send_keys("web-02").await.unwrap();
+    b.wait_for_agents(&["web-02"], "search").await;
+    b.screenshot("03-search").await;
+
+    // A new agent appears without reloading.
+    search.clear().await.unwrap();
+    search.send_keys("cache").await.unwrap();
+    b.wait_until(
+        "return document.querySelector('#agents .empty')?.textContent === 'No agents found matching \"cache\"';",
+        "empty search",
+    )
+    .await;
+    b.js("window.__finchNoReload = true; return true;").await;
+    let cache = server.register("cache-01").await;
+    b.wait_for_agents(&["cache-01"], "live registration").await;
+    assert_eq!(
+        b.js("return window.__finchNoReload === true;").await,
+        json!(true)
+    );
+    b.screenshot("04-new-agent-live").await;
+
+    // An admin downloads the config.
+    b.click(&format!(
+        "button[data-action='download-config'][data-rid='{}']",
+        cache.rid
+    ))
+    .await;
+    let downloads = b.downloads.clone();
+    let config = eventually(DEADLINE, || {
+        let downloads = downloads.clone();
+        async move {
+            std::fs::read_dir(&downloads)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| {
+                    p.extension().is_some_and(|e| e == "cfg")
+                        && p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with("alloy-"))
+                })
+                .and_then(|p| std::fs::read_to_string(p).ok())
+        }
+    })
+    .await
+    .expect("the config was downloaded");
+    assert!(
+        config.contains("cache-01") && config.contains("127.0.0.1"),
+        "{config}"
+    );
+    b.screenshot("05-config-downloaded").await;
+
+    // And views a token.
+    b.click(&format!(
+        "button[data-action='show-token'][data-rid='{}']",
+        cache.rid
+    ))
+    .await;
+    b.wait_until(
+        "return (document.querySelector('.token-value')?.value || '').split('.').length === 3;",
+        "token shown",
+    )
+    .await;
+    b.screenshot("06-token").await;
+
+    // The server goes away: the page says the connection is lost, stays, and reconnects to the
+    // server that comes back on the same address, keeping its search.
+    server.shutdown.cancel();
+    b.wait_until(
+        "return document.getElementById('status').textContent.startsWith('Connection lost');",
+        "connection lost",
+    )
+    .await;
+    assert_eq!(b.path().await, "/dashboard");
+    b.screenshot("07-connection-lost").await;
+    let server = Server::start(Options {
+        hostname: "127.0.0.1",
+        page_size: 2,
+        bind: Some(server.addr),
+        ..Options::default()
+    })
+    .await;
+    server.register("cache-02").await;
+    b.wait_for_agents(&["cache-02"], "reconnected").await;
+    b.wait_until(
+        "return document.getElementById('status').classList.contains('hidden');",
+        "status cleared",
+    )
+    .await;
+    assert_eq!(
+        b.js("return window.__finchNoReload === true;").await,
+        json!(true)
+    );
+    let server = &server;
+
+    // The session expires: the page lands on the login page, which says so.
+    server.clock.advance(time::Duration::minutes(31));
+    b.wait_until(
+        "return location.pathname === '/login' && document.getElementById('login-message').textContent.includes('Your session has expired');",
+        "expired session",
+    )
+    .await;
+    b.screenshot("08-expired").await;
+
+    // A viewer sees the agents but no token or config buttons.
+    let viewer = server.token(Role::Viewer, &[]);
+    b.client
+        .goto(&server.url(&format!("/login#token={viewer}")))
+        .await
+        .unwrap();
+    b.wait_for_agents(&["cache-02"], "viewer login").await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('[data-action]').length;")
+            .await,
+        json!(0)
+    );
+    b.screenshot("09-viewer").await;
+
+    // Log out: back on the login page, and the dashboard is closed to this browser.
+    b.click("#logout").await;
+    b.wait_until("return location.pathname === '/login';", "logout")
+        .await;
+    b.client.goto(&server.url("/dashboard")).await.unwrap();
+    b.wait_until(
+        "return location.pathname === '/login' && !!document.getElementById('token');",
+        "signed out",
+    )
+    .await;
+    b.screenshot("10-logged-out").await;
+}
