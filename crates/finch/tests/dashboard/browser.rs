@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use finch::tokens::Role;
 use serde_json::{Value, json};
@@ -160,6 +162,15 @@ impl Browser {
             .unwrap();
     }
 
+    /// Presses and releases `key` wherever the focus is, as a keyboard would.
+    async fn press(&self, key: Key) {
+        let key: char = key.into();
+        let actions = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(actions).await.unwrap();
+    }
+
     async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill().await;
@@ -185,6 +196,16 @@ async fn a_person_uses_the_dashboard_in_chromium() {
     for host in ["web-01", "web-02", "db-01"] {
         server.register(host).await;
     }
+    // web-01 pushed a moment ago (as `/auth` records it); the others never did.
+    let web01 = server.registry.list().await.unwrap().remove(0);
+    server
+        .registry
+        .record_last_seen(&[(
+            web01.rid,
+            finch::dashboard::clock::Clock::now(server.clock.as_ref()),
+        )])
+        .await
+        .unwrap();
     let browser = Browser::start().await;
     let result = tokio::time::timeout(Duration::from_secs(120), journey(&server, &browser)).await;
     if result.is_err() {
@@ -195,6 +216,14 @@ async fn a_person_uses_the_dashboard_in_chromium() {
 }
 
 async fn journey(server: &Server, browser: &Browser) {
+    sign_in_through_the_fragment(server, browser).await;
+    page_and_search(browser).await;
+    live_agent_and_admin_actions(server, browser).await;
+    let server = reconnect_after_a_restart(server, browser).await;
+    expiry_viewer_keyboard_and_logout(&server, browser).await;
+}
+
+async fn sign_in_through_the_fragment(server: &Server, browser: &Browser) {
     let b = browser;
     // Sign in through the fragment: the token never appears in a request line.
     let admin = server.token(Role::Admin, &[]);
@@ -212,8 +241,17 @@ async fn journey(server: &Server, browser: &Browser) {
         "stats",
     )
     .await;
+    b.wait_until(
+        "return Array.from(document.querySelectorAll('.agent .badge')).map(e => e.textContent).join(',') === 'Active,Never seen' \
+         && document.querySelector('[data-stat=\"active_agents\"]').textContent === '1';",
+        "liveness badges",
+    )
+    .await;
     b.screenshot("01-signed-in").await;
+}
 
+async fn page_and_search(browser: &Browser) {
+    let b = browser;
     // Page.
     b.click("#pagination button[data-page='2']").await;
     b.wait_for_agents(&["db-01"], "page 2").await;
@@ -229,7 +267,11 @@ async fn journey(server: &Server, browser: &Browser) {
     search.send_keys("web-02").await.unwrap();
     b.wait_for_agents(&["web-02"], "search").await;
     b.screenshot("03-search").await;
+}
 
+async fn live_agent_and_admin_actions(server: &Server, browser: &Browser) {
+    let b = browser;
+    let search = b.client.find(Locator::Css("#search")).await.unwrap();
     // A new agent appears without reloading.
     search.clear().await.unwrap();
     search.send_keys("cache").await.unwrap();
@@ -289,7 +331,10 @@ async fn journey(server: &Server, browser: &Browser) {
     )
     .await;
     b.screenshot("06-token").await;
+}
 
+async fn reconnect_after_a_restart(server: &Server, browser: &Browser) -> Server {
+    let b = browser;
     // The server goes away: the page says the connection is lost, stays, and reconnects to the
     // server that comes back on the same address, keeping its search.
     server.shutdown.cancel();
@@ -318,8 +363,12 @@ async fn journey(server: &Server, browser: &Browser) {
         b.js("return window.__finchNoReload === true;").await,
         json!(true)
     );
-    let server = &server;
 
+    server
+}
+
+async fn expiry_viewer_keyboard_and_logout(server: &Server, browser: &Browser) {
+    let b = browser;
     // The session expires: the page lands on the login page, which says so.
     server.clock.advance(time::Duration::minutes(31));
     b.wait_until(
@@ -343,6 +392,38 @@ async fn journey(server: &Server, browser: &Browser) {
     );
     b.screenshot("09-viewer").await;
 
+    // On a wall screen the same page scales up.
+    b.client.set_window_size(2560, 1440).await.unwrap();
+    b.screenshot("10-wall-screen").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
+
+    // The keyboard reaches everything: the skip link first, then the header, then the search.
+    b.press(Key::Tab).await;
+    b.wait_until(
+        "return document.activeElement.textContent === 'Skip to agents';",
+        "skip link",
+    )
+    .await;
+    for _ in 0..3 {
+        b.press(Key::Tab).await;
+    }
+    b.wait_until(
+        "return document.activeElement.id === 'search';",
+        "search by keyboard",
+    )
+    .await;
+    for c in "zzz".chars() {
+        let actions = KeyActions::new("typing".to_owned())
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
+        b.client.perform_actions(actions).await.unwrap();
+    }
+    b.wait_until(
+        "return document.querySelector('#agents .empty')?.textContent === 'No agents found matching \"zzz\"';",
+        "typed search",
+    )
+    .await;
+
     // Log out: back on the login page, and the dashboard is closed to this browser.
     b.click("#logout").await;
     b.wait_until("return location.pathname === '/login';", "logout")
@@ -353,5 +434,5 @@ async fn journey(server: &Server, browser: &Browser) {
         "signed out",
     )
     .await;
-    b.screenshot("10-logged-out").await;
+    b.screenshot("11-logged-out").await;
 }

@@ -49,6 +49,7 @@ pub struct Options {
     pub page_size: u32,
     pub revalidate_every: Duration,
     pub refresh_interval: Duration,
+    pub liveness_refresh: Duration,
     /// Listen here instead of a fresh port (to stand in for a restarted server).
     pub bind: Option<SocketAddr>,
 }
@@ -60,6 +61,7 @@ impl Default for Options {
             page_size: 5,
             revalidate_every: Duration::from_millis(100),
             refresh_interval: Duration::from_millis(100),
+            liveness_refresh: Duration::from_secs(30),
             bind: None,
         }
     }
@@ -89,6 +91,7 @@ impl Server {
         settings.page_size = options.page_size;
         settings.revalidate_every = options.revalidate_every;
         settings.refresh_interval = options.refresh_interval;
+        settings.liveness_refresh = options.liveness_refresh;
         let state = DashboardState::new(
             Arc::new(config),
             registry.clone(),

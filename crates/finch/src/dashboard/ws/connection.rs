@@ -9,7 +9,8 @@
 //! before it is aborted.
 //!
 //! Agent changes only mark the page dirty; a refresh (agents, then stats) follows at most once
-//! per refresh interval. A lagging subscription (`Lagged`) is a missed burst, which the same
+//! per refresh interval. The page is also marked dirty every liveness interval, since
+//! `last_seen` moves without any change event. A lagging subscription (`Lagged`) is a missed burst, which the same
 //! refresh resyncs.
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
+use tracing::{Instrument as _, Span};
 
 use super::actions::{self, Viewer, clean_search};
 use super::protocol::{ClientMessage, ServerMessage};
@@ -50,9 +52,16 @@ const CLOSE_POLICY: u16 = 1008;
 
 /// Serves one upgraded connection until it ends.
 pub async fn run(socket: WebSocket, state: DashboardState, session: Session) {
+    let span = tracing::debug_span!("dashboard.ws", role = %session.claims.role);
+    serve(socket, state, session, span.clone())
+        .instrument(span)
+        .await;
+}
+
+async fn serve(socket: WebSocket, state: DashboardState, session: Session, span: Span) {
     let (sink, stream) = socket.split();
     let (outbox, queued) = mpsc::channel(OUTBOX_CAPACITY);
-    let mut writer = tokio::spawn(write_loop(sink, queued));
+    let mut writer = tokio::spawn(write_loop(sink, queued).instrument(span));
     // Subscribe before the first page is read, so no change falls between the two.
     let subscription = state.subscribe();
     let mut loop_state = SessionLoop::new(state, session, outbox);
@@ -131,6 +140,9 @@ impl SessionLoop {
         revalidate.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut ping = interval_at(start + settings.ping_every, settings.ping_every);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut liveness =
+            interval_at(start + settings.liveness_refresh, settings.liveness_refresh);
+        liveness.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let shutdown = self.state.shutdown().clone();
         let outbox = self.outbox.clone();
         loop {
@@ -151,6 +163,10 @@ impl SessionLoop {
                 () = sleep_until(self.next_refresh), if self.dirty => self.refresh().await,
                 _ = revalidate.tick() => self.revalidate().await,
                 _ = ping.tick() => self.ping(settings.ping_every).await,
+                _ = liveness.tick() => {
+                    self.dirty = true;
+                    Ok(())
+                }
             };
             if let Err(ended) = step {
                 return ended;
