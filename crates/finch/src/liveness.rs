@@ -6,6 +6,7 @@
 //! queue is full a mark is dropped (and counted), and the agent's next request after the interval
 //! queues a new one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -31,7 +32,7 @@ const BATCH_WINDOW: Duration = Duration::from_secs(1);
 /// The request-path half: queues marks without waiting.
 #[derive(Clone, Debug)]
 pub struct LivenessRecorder {
-    queue: mpsc::Sender<(AgentRid, i64)>,
+    queue: mpsc::Sender<(Arc<str>, i64)>,
     dropped: Counter,
 }
 
@@ -52,7 +53,7 @@ impl LivenessRecorder {
     /// Notes that `entry`'s agent was seen at `now` (Unix seconds). Never blocks.
     pub fn mark(&self, entry: &DirectoryEntry, now: i64) {
         if entry.claim_seen_mark(now, MARK_INTERVAL_SECS)
-            && self.queue.try_send((entry.rid.clone(), now)).is_err()
+            && self.queue.try_send((entry.rid().into(), now)).is_err()
         {
             self.dropped.inc();
         }
@@ -61,7 +62,7 @@ impl LivenessRecorder {
 
 async fn write_marks(
     registry: Registry,
-    mut receiver: mpsc::Receiver<(AgentRid, i64)>,
+    mut receiver: mpsc::Receiver<(Arc<str>, i64)>,
     shutdown: CancellationToken,
 ) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
@@ -93,13 +94,18 @@ async fn write_marks(
     flush(&registry, &mut batch).await;
 }
 
-async fn flush(registry: &Registry, batch: &mut Vec<(AgentRid, i64)>) {
+async fn flush(registry: &Registry, batch: &mut Vec<(Arc<str>, i64)>) {
     if batch.is_empty() {
         return;
     }
     let marks: Vec<(AgentRid, OffsetDateTime)> = batch
         .drain(..)
-        .filter_map(|(rid, at)| Some((rid, OffsetDateTime::from_unix_timestamp(at).ok()?)))
+        .filter_map(|(rid, at)| {
+            Some((
+                AgentRid::parse(&rid).ok()?,
+                OffsetDateTime::from_unix_timestamp(at).ok()?,
+            ))
+        })
         .collect();
     if let Err(error) = registry.record_last_seen(&marks).await {
         tracing::warn!(%error, agents = marks.len(), "cannot record when agents were last seen");

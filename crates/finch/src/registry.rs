@@ -96,7 +96,6 @@ impl Registry {
 fn directory_row(agent: &Agent) -> DirectoryRow {
     DirectoryRow {
         rid: agent.rid.clone(),
-        hostname: agent.hostname.clone(),
         metrics: agent.metrics,
         profiles: agent.profiles,
     }

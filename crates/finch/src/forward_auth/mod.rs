@@ -165,9 +165,9 @@ fn check(state: &ForwardAuth, route: Option<Signal>, request: &Request) -> Respo
     let (result, reason, response) = match state.decide(route, headers, now) {
         Ok(entry) => {
             state.liveness.mark(&entry, now);
-            tracing::debug!(agent.rid = %entry.rid, "Auth request succeeded");
+            tracing::debug!(agent.rid = entry.rid(), "Auth request succeeded");
             let mut response = StatusCode::OK.into_response();
-            if let Ok(value) = HeaderValue::from_str(entry.rid.as_str()) {
+            if let Ok(value) = HeaderValue::from_str(entry.rid()) {
                 response.headers_mut().insert(AGENT_HEADER, value);
             }
             (AuthResult::Allowed, "ok", response)
@@ -220,7 +220,7 @@ fn log_refusal(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let reason = refusal.describe();
-    let rid = entry.map(|e| e.rid.as_str()).unwrap_or_default();
+    let rid = entry.map(DirectoryEntry::rid).unwrap_or_default();
     match refusal {
         Refusal::MissingHeader => tracing::warn!(
             remote_addr,

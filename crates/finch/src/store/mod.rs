@@ -72,8 +72,6 @@ pub struct ChangeVersion(pub i64);
 pub struct DirectoryRow {
     /// Resource id.
     pub rid: AgentRid,
-    /// Host name.
-    pub hostname: String,
     /// May push metrics.
     pub metrics: bool,
     /// May push profiles.

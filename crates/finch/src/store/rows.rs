@@ -20,8 +20,8 @@ pub(super) const AGENT_COLUMNS: &str = "CAST(resource_id AS TEXT), CAST(hostname
      CAST(created_at AS TEXT), CAST(registered_at AS TEXT), CAST(last_seen AS TEXT)";
 
 /// The select list [`directory_row`] expects, in order.
-pub(super) const DIRECTORY_COLUMNS: &str = "CAST(resource_id AS TEXT), CAST(hostname AS TEXT), \
-     CAST(metrics AS TEXT), CAST(profiles AS TEXT)";
+pub(super) const DIRECTORY_COLUMNS: &str =
+    "CAST(resource_id AS TEXT), CAST(metrics AS TEXT), CAST(profiles AS TEXT)";
 
 /// Builds an agent from a row selected with [`AGENT_COLUMNS`].
 pub(super) fn agent_from_row(row: &SqliteRow) -> Result<Agent, StoreError> {
@@ -68,9 +68,8 @@ pub(super) fn directory_row(row: &SqliteRow) -> Result<Option<DirectoryRow>, Sto
     };
     let rid = AgentRid::parse(&raw_rid).map_err(|e| corrupt(e.to_string()))?;
     Ok(Some(DirectoryRow {
-        hostname: text(row, 1)?.ok_or_else(|| corrupt("hostname is NULL".to_owned()))?,
-        metrics: parse_bool("metrics", text(row, 2)?.as_deref()).map_err(corrupt)?,
-        profiles: parse_bool("profiles", text(row, 3)?.as_deref()).map_err(corrupt)?,
+        metrics: parse_bool("metrics", text(row, 1)?.as_deref()).map_err(corrupt)?,
+        profiles: parse_bool("profiles", text(row, 2)?.as_deref()).map_err(corrupt)?,
         rid,
     }))
 }

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::TryStreamExt as _;
 use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{
@@ -241,17 +242,17 @@ impl SqliteStore {
         // rows are exactly those the version describes.
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         let version = read_version(&mut tx).await?;
-        let found = sqlx::query(&format!(
-            "SELECT {DIRECTORY_COLUMNS} FROM agents ORDER BY id"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-        tx.commit().await.map_err(map_sqlx)?;
-        let mut rows = Vec::with_capacity(found.len());
-        for row in &found {
-            rows.extend(rows::directory_row(row)?);
+        // Rows are converted as they stream in: holding 100,000 raw rows at once would
+        // multiply the memory this takes, and the allocator keeps what it once grew to.
+        let mut rows = Vec::new();
+        {
+            let query = format!("SELECT {DIRECTORY_COLUMNS} FROM agents ORDER BY id");
+            let mut found = sqlx::query(&query).fetch(&mut *tx);
+            while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
+                rows.extend(rows::directory_row(&row)?);
+            }
         }
+        tx.commit().await.map_err(map_sqlx)?;
         Ok(DirectorySnapshot { version, rows })
     }
 

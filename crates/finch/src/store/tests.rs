@@ -297,13 +297,11 @@ async fn directory_snapshot_reads_rows_and_version_together() {
         [
             DirectoryRow {
                 rid: web,
-                hostname: "web-1".to_owned(),
                 metrics: true,
                 profiles: false,
             },
             DirectoryRow {
                 rid: db_rid,
-                hostname: "db-1".to_owned(),
                 metrics: false,
                 profiles: true,
             },
