@@ -88,8 +88,8 @@ impl Browser {
         let Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object")
         };
-        let client = ClientBuilder::rustls()
-            .unwrap()
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&webdriver)
             .await
