@@ -32,6 +32,10 @@ use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 mod health;
 mod page;
 
+/// Resource ids per `last_seen` statement: well under SQLite's 32,766 bound parameters, and
+/// large enough that a burst of marks from a whole fleet is a few statements.
+const LAST_SEEN_CHUNK: usize = 500;
+
 /// How long SQLite waits for another connection's write lock, as 1.x's `_busy_timeout=5000`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -263,14 +267,29 @@ impl SqliteStore {
         if seen.is_empty() {
             return Ok(());
         }
+        // Marks arrive in batches that mostly share a handful of seconds: one statement per
+        // second and chunk of ids, instead of one per agent, keeps a fleet-wide burst of marks
+        // to a few statements.
+        let mut by_time: Vec<(OffsetDateTime, &str)> = seen
+            .iter()
+            .filter(|(rid, _)| !rid.as_str().is_empty())
+            .map(|(rid, at)| (*at, rid.as_str()))
+            .collect();
+        by_time.sort_unstable();
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        for (rid, at) in seen.iter().filter(|(rid, _)| !rid.as_str().is_empty()) {
-            sqlx::query("UPDATE agents SET last_seen = ? WHERE resource_id = ?")
-                .bind(format_time(*at)?)
-                .bind(rid.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
+        for same_time in by_time.chunk_by(|a, b| a.0 == b.0) {
+            let at = format_time(same_time[0].0)?;
+            for chunk in same_time.chunks(LAST_SEEN_CHUNK) {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                let sql = format!(
+                    "UPDATE agents SET last_seen = ? WHERE resource_id IN ({placeholders})"
+                );
+                let mut query = sqlx::query(&sql).bind(&at);
+                for (_, rid) in chunk {
+                    query = query.bind(*rid);
+                }
+                query.execute(&mut *tx).await.map_err(map_sqlx)?;
+            }
         }
         tx.commit().await.map_err(map_sqlx)
     }

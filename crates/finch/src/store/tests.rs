@@ -261,6 +261,29 @@ async fn change_version_counts_writes_but_not_last_seen() {
 }
 
 #[tokio::test]
+async fn last_seen_marks_for_many_agents_and_seconds_land_on_the_right_rows() {
+    let db = TestDb::new();
+    let store = db.open().await;
+    let mut marks = Vec::new();
+    // More agents than one statement takes, spread over two seconds, plus an unknown id.
+    for i in 0..1_100 {
+        let rid = rid();
+        store
+            .insert_agent(&rid, &spec(&format!("host-{i}")))
+            .await
+            .unwrap();
+        let at = datetime!(2026-03-01 12:00:00 UTC) + time::Duration::seconds(i % 2);
+        marks.push((rid, at));
+    }
+    marks.push((rid(), datetime!(2026-03-01 12:00:00 UTC)));
+    store.record_last_seen(&marks).await.unwrap();
+    for (rid, at) in &marks[..1_100] {
+        assert_eq!(store.get_agent(rid).await.unwrap().last_seen, Some(*at));
+    }
+    store.close().await;
+}
+
+#[tokio::test]
 async fn foreign_delete_by_sqlite3_bumps_the_version() {
     let db = TestDb::new();
     let store = db.open().await;
