@@ -5,6 +5,7 @@
 
 #[path = "dashboard/browser.rs"]
 mod browser;
+mod common;
 #[path = "dashboard/roles.rs"]
 mod roles;
 #[path = "dashboard/stress.rs"]

@@ -5,8 +5,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use crate::common::eventually;
 use finch::agents::{Agent, AgentSpec, LogSource, Node};
 use finch::config::FinchConfig;
 use finch::dashboard::clock::{Clock, ManualClock};
@@ -289,22 +290,4 @@ pub fn hostnames(agents: &Value) -> Vec<String> {
         .iter()
         .map(|a| a["hostname"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Waits until `check` returns `Some`, polling every 20 ms, for at most `deadline`.
-pub async fn eventually<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if started.elapsed() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
