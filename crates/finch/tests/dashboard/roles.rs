@@ -72,7 +72,7 @@ async fn role_matrix_for_tokens_and_configs() {
 async fn scope_filters_the_list_the_counts_and_the_actions() {
     let server = Server::start(Options::default()).await;
     let web = server.register("web-01").await;
-    let db = server.register("db-01").await;
+    let db = server.register("postgres-01").await;
     server.register("all").await;
 
     // By hostname.
@@ -93,9 +93,10 @@ async fn scope_filters_the_list_the_counts_and_the_actions() {
         ask(&mut client, "get_token", web.rid.as_str()).await["type"],
         "token"
     );
-    // A search does not reach outside the scope.
+    // A search does not reach outside the scope. The term has letters no resource id can hold
+    // (hex, `rid:finch:…:agent:`), so only the out-of-scope host name could match it.
     client
-        .send(json!({"type": "get_agents", "data": {"search": "db"}}))
+        .send(json!({"type": "get_agents", "data": {"search": "postgres"}}))
         .await;
     assert!(hostnames(&client.next_of("agents").await).is_empty());
 
@@ -104,7 +105,7 @@ async fn scope_filters_the_list_the_counts_and_the_actions() {
         .ws(&server.token(Role::Viewer, &[db.rid.as_str()]))
         .await;
     let (_, _, agents) = client.greeting().await;
-    assert_eq!(hostnames(&agents), ["db-01"]);
+    assert_eq!(hostnames(&agents), ["postgres-01"]);
 
     // "all" is a hostname like any other; an empty entry matches nothing.
     let mut client = server.ws(&server.token(Role::Viewer, &["all"])).await;
