@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 
 use crate::directory::Directory;
 use crate::metrics::Metrics;
@@ -73,11 +73,6 @@ async fn metrics(State(state): State<Arc<HealthState>>) -> Response {
 
 /// Adds `X-Finch-Release` and `X-Finch-Commit`, as 1.x does on healthz.
 pub async fn version_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        "x-finch-release",
-        HeaderValue::from_static(version::RELEASE),
-    );
-    headers.insert("x-finch-commit", HeaderValue::from_static(version::COMMIT));
+    version::add_headers(response.headers_mut());
     response
 }

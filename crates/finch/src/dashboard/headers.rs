@@ -48,13 +48,12 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         ("x-content-type-options", "nosniff"),
         ("x-xss-protection", "1; mode=block"),
         ("referrer-policy", "strict-origin-when-cross-origin"),
-        ("x-finch-commit", version::COMMIT),
-        ("x-finch-release", version::RELEASE),
     ] {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     }
+    version::add_headers(headers);
     if https {
         headers.insert("strict-transport-security", HeaderValue::from_static(HSTS));
     }

@@ -15,14 +15,14 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use http_body::{Frame, SizeHint};
 use tonic::{Code, Status};
 
 use super::GrpcState;
 use super::auth::AuthFailure;
 use crate::remote_addr::remote_addr;
-use crate::version::{COMMIT, RELEASE};
+use crate::version;
 
 /// The message of every refused call, as in 1.x.
 pub const PERMISSION_DENIED: &str = "permission denied";
@@ -70,9 +70,7 @@ pub(crate) async fn call_layer(
         }
     }
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert("x-finch-release", header_value(RELEASE));
-    headers.insert("x-finch-commit", header_value(COMMIT));
+    version::add_headers(response.headers_mut());
     if let Some(code) = status_code(response.headers()) {
         // Trailers-only: the status is in the head; the detail of an internal error is the
         // source of the `Status` tonic left in the extensions.
@@ -90,10 +88,6 @@ pub(crate) async fn call_layer(
             call: Some(call),
         })
     })
-}
-
-fn header_value(text: &'static str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 fn status_code(headers: &HeaderMap) -> Option<Code> {
@@ -251,6 +245,7 @@ mod tests {
 
     #[test]
     fn status_is_read_from_headers_with_its_message_decoded() {
+        use http::HeaderValue;
         let mut headers = HeaderMap::new();
         assert_eq!(status_code(&headers), None);
         headers.insert("grpc-status", HeaderValue::from_static("5"));
