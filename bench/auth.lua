@@ -7,24 +7,45 @@
 -- response and its next request (wrk's delay(), in whole milliseconds, so the fractions are
 -- carried over): a paced run at a fixed fraction of the maximum rate.
 --
+-- bench/run-traefik reuses it for pushes through Traefik: $FINCH_BENCH_METHOD (default GET) is
+-- the method, $FINCH_BENCH_HOST (if set) the Host header that picks Traefik's router, and
+-- $FINCH_BENCH_FORWARDED=0 leaves out the X-Forwarded-* headers (Traefik sets its own), and
+-- $FINCH_BENCH_BODY_BYTES (default 0) gives each request a body of that many bytes.
+--
 -- All requests are formatted up front (one per token), so wrk spends its CPU on I/O, not on Lua
 -- string building. At the end the aggregated results are printed as one `BENCH_JSON {...}` line.
 
 local path = os.getenv("FINCH_BENCH_TOKENS")
+local method = os.getenv("FINCH_BENCH_METHOD") or "GET"
+local host = os.getenv("FINCH_BENCH_HOST")
+local forwarded = os.getenv("FINCH_BENCH_FORWARDED") ~= "0"
+local body_bytes = tonumber(os.getenv("FINCH_BENCH_BODY_BYTES") or "") or 0
+local body = nil
+if body_bytes > 0 then
+    body = string.rep("x", body_bytes)
+end
 local requests = {}
+
+local function headers_for(token)
+    local h = { ["Authorization"] = "Bearer " .. token }
+    if host and #host > 0 then
+        h["Host"] = host
+    end
+    if forwarded then
+        h["X-Forwarded-Method"] = "POST"
+        h["X-Forwarded-Proto"] = "https"
+        h["X-Forwarded-Host"] = "finch.example"
+        h["X-Forwarded-Uri"] = "/loki/api/v1/push"
+        h["X-Forwarded-For"] = "127.0.0.1"
+    end
+    return h
+end
 
 local function load_requests()
     local f = assert(io.open(path, "r"), "cannot open token file " .. tostring(path))
     for line in f:lines() do
         if #line > 0 then
-            requests[#requests + 1] = wrk.format("GET", nil, {
-                ["Authorization"] = "Bearer " .. line,
-                ["X-Forwarded-Method"] = "POST",
-                ["X-Forwarded-Proto"] = "https",
-                ["X-Forwarded-Host"] = "finch.example",
-                ["X-Forwarded-Uri"] = "/loki/api/v1/push",
-                ["X-Forwarded-For"] = "127.0.0.1",
-            })
+            requests[#requests + 1] = wrk.format(method, nil, headers_for(line), body)
         end
     end
     f:close()

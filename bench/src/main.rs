@@ -3,11 +3,14 @@
 //! `finch-bench seed --config <finch.json> --agents N --tokens-out <file>` registers N agents in
 //! the store that `finch.json` names, through the `finch` library (the same validation, store and
 //! registry the service uses), and writes one agent token per line, in registration order.
+//!
+//! `finch-bench control-plane --agents N` starts the service in this process and measures
+//! RegisterAgent, ListAgents and the dashboard's agent page at N agents (see `control_plane`).
 
 use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -18,6 +21,8 @@ use finch::registry::Registry;
 use finch::store::Store;
 use finch::tokens::TokenKey;
 use time::OffsetDateTime;
+
+mod control_plane;
 
 /// Benchmark helpers for Finch.
 #[derive(Debug, Parser)]
@@ -31,6 +36,9 @@ struct Cli {
 enum Command {
     /// Registers agents in a library's store and writes one agent token per line.
     Seed(SeedArgs),
+    /// Measures RegisterAgent, ListAgents and the dashboard's agent page at fleet scale, against
+    /// the service started in this process over a temporary library.
+    ControlPlane(control_plane::ControlPlaneArgs),
 }
 
 #[derive(Debug, Args)]
@@ -51,12 +59,18 @@ struct SeedArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
     match cli.command {
-        Command::Seed(args) => runtime.block_on(seed(args)),
+        Command::Seed(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?
+            .block_on(seed(args)),
+        // The service gets the runtime `finch run` has: one worker thread per CPU.
+        Command::ControlPlane(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?
+            .block_on(control_plane::run(args)),
     }
 }
 
@@ -72,14 +86,42 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let file = File::create(&args.tokens_out)
         .with_context(|| format!("creating {}", args.tokens_out.display()))?;
     let mut tokens = BufWriter::new(file);
-    let width = args.agents.to_string().len().max(6);
+    let elapsed = register_agents(
+        &registry,
+        args.agents,
+        &args.hostname_prefix,
+        Some((&key, &mut tokens)),
+    )
+    .await?
+    .as_secs_f64();
+    tokens.flush().context("writing the tokens")?;
+    store.close().await;
+
+    println!(
+        "seed: registered {} agents in {elapsed:.2} s ({:.0} agents/s), tokens in {}",
+        args.agents,
+        f64::from(args.agents) / elapsed.max(1e-9),
+        args.tokens_out.display()
+    );
+    Ok(())
+}
+
+/// Registers `count` agents through `registry` (`<prefix>-000001`, …: unix, journal logs,
+/// metrics on, so that `/auth/mimir` accepts them), one by one as RegisterAgent does, and writes
+/// a fresh token per agent, one a line, if `tokens` is given. Returns how long it took.
+pub(crate) async fn register_agents(
+    registry: &Registry,
+    count: u32,
+    prefix: &str,
+    mut tokens: Option<(&TokenKey, &mut dyn Write)>,
+) -> anyhow::Result<Duration> {
+    let width = count.to_string().len().max(6);
     let now = OffsetDateTime::now_utc();
     let started = Instant::now();
     let mut last_report = Instant::now();
-
-    for n in 1..=args.agents {
+    for n in 1..=count {
         let spec = AgentInput {
-            hostname: format!("{}-{n:0width$}", args.hostname_prefix),
+            hostname: format!("{prefix}-{n:0width$}"),
             node: "unix".into(),
             log_sources: vec!["journal://".into()],
             metrics: true,
@@ -92,22 +134,14 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             .register(&spec)
             .await
             .with_context(|| format!("registering {}", spec.hostname))?;
-        let token = key.mint_agent(agent.rid.as_str(), now);
-        writeln!(tokens, "{}", token.token).context("writing a token")?;
+        if let Some((key, out)) = tokens.as_mut() {
+            let token = key.mint_agent(agent.rid.as_str(), now);
+            writeln!(out, "{}", token.token).context("writing a token")?;
+        }
         if last_report.elapsed().as_secs() >= 5 {
-            eprintln!("seed: {n} of {} agents registered", args.agents);
+            eprintln!("seed: {n} of {count} agents registered");
             last_report = Instant::now();
         }
     }
-    tokens.flush().context("writing the tokens")?;
-    let elapsed = started.elapsed().as_secs_f64();
-    store.close().await;
-
-    println!(
-        "seed: registered {} agents in {elapsed:.2} s ({:.0} agents/s), tokens in {}",
-        args.agents,
-        f64::from(args.agents) / elapsed.max(1e-9),
-        args.tokens_out.display()
-    );
-    Ok(())
+    Ok(started.elapsed())
 }
