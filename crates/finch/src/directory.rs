@@ -142,10 +142,12 @@ impl Directory {
             return Ok(false);
         }
         let mut writer = self.lock().await;
-        let snapshot = store.directory_snapshot().await?;
-        if snapshot.version == *writer.applied {
+        // A write through this process may have applied the change while we waited for the
+        // lock; only a version still unexplained is worth a full reload.
+        if store.change_version().await? == *writer.applied {
             return Ok(false);
         }
+        let snapshot = store.directory_snapshot().await?;
         writer.replace_all(snapshot.rows);
         *writer.applied = snapshot.version;
         drop(writer);
@@ -296,6 +298,44 @@ impl DirectoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agents::{AgentSpec, LogSource, Node};
+    use crate::registry::Registry;
+
+    fn spec(hostname: &str) -> AgentSpec {
+        AgentSpec {
+            hostname: hostname.to_owned(),
+            node: Node::Unix,
+            log_sources: vec![LogSource::Journal],
+            metrics: false,
+            metrics_targets: Vec::new(),
+            profiles: false,
+            labels: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn own_writes_need_no_reload_and_foreign_writes_get_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open("sqlite://:memory:", dir.path())
+            .await
+            .expect("store");
+        let directory = Directory::load(&store).await.expect("directory");
+        let registry = Registry::new(store.clone(), directory.clone(), "svc".into());
+        let own = registry.register(&spec("own")).await.expect("register");
+        assert!(directory.lookup(own.rid.as_str()).is_some());
+        assert!(!directory.refresh(&store).await.expect("refresh"));
+
+        // Written past the registry, as a second Finch sharing the database would.
+        let foreign = AgentRid::mint("svc");
+        store
+            .insert_agent(&foreign, &spec("foreign"))
+            .await
+            .expect("insert");
+        assert!(directory.lookup(foreign.as_str()).is_none());
+        assert!(directory.refresh(&store).await.expect("refresh"));
+        assert!(directory.lookup(foreign.as_str()).is_some());
+        assert!(!directory.refresh(&store).await.expect("refresh"));
+    }
 
     #[test]
     fn seen_marks_are_claimed_once_per_interval() {

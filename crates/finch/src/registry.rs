@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 use crate::directory::Directory;
-use crate::store::{DirectoryRow, Store, StoreError};
+use crate::store::{AgentSummary, DirectoryRow, Store, StoreError};
 
 /// Agents, stored and live.
 #[derive(Clone, Debug)]
@@ -67,6 +67,11 @@ impl Registry {
     /// Reads every agent, in registration order.
     pub async fn list(&self) -> Result<Vec<Agent>, StoreError> {
         self.store.list_agents().await
+    }
+
+    /// Reads every agent's resource id and host name, in registration order.
+    pub async fn list_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
+        self.store.list_agent_summaries().await
     }
 
     /// Records when agents were last seen (see [`crate::liveness`]).

@@ -78,7 +78,12 @@ impl AgentService for AgentApi {
     }
 
     async fn list_agents(&self, _: Request<ListAgentsRequest>) -> Reply<ListAgentsResponse> {
-        let agents = self.state.registry().list().await.map_err(ApiError::from)?;
+        let agents = self
+            .state
+            .registry()
+            .list_summaries()
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(ListAgentsResponse {
             agents: agents
                 .into_iter()

@@ -78,6 +78,15 @@ pub struct DirectoryRow {
     pub profiles: bool,
 }
 
+/// An agent's resource id and host name: what a fleet-wide listing needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSummary {
+    /// Resource id.
+    pub rid: AgentRid,
+    /// Host name.
+    pub hostname: String,
+}
+
 /// All directory rows, read in one transaction together with the change version they reflect.
 #[derive(Debug, Clone, Default)]
 pub struct DirectorySnapshot {
@@ -141,6 +150,14 @@ impl Store {
     pub async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_agents().await,
+        }
+    }
+
+    /// Reads every agent's resource id and host name, in registration order: a listing that
+    /// stays small at 100,000 agents.
+    pub async fn list_agent_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list_agent_summaries().await,
         }
     }
 

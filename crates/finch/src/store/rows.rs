@@ -10,7 +10,7 @@
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{DirectoryRow, StoreError, timestamp};
+use super::{AgentSummary, DirectoryRow, StoreError, timestamp};
 use crate::agents::{Agent, AgentRid, LogSource, Node};
 
 /// The select list [`agent_from_row`] expects, in order.
@@ -72,6 +72,19 @@ pub(super) fn directory_row(row: &SqliteRow) -> Result<Option<DirectoryRow>, Sto
         profiles: parse_bool("profiles", text(row, 2)?.as_deref()).map_err(corrupt)?,
         rid,
     }))
+}
+
+/// Builds a summary from `resource_id, hostname`.
+pub(super) fn summary_from_row(row: &SqliteRow) -> Result<AgentSummary, StoreError> {
+    let raw_rid = text(row, 0)?.unwrap_or_default();
+    let corrupt = |reason: String| StoreError::Corrupt {
+        rid: raw_rid.clone(),
+        reason,
+    };
+    Ok(AgentSummary {
+        rid: AgentRid::parse(&raw_rid).map_err(|e| corrupt(e.to_string()))?,
+        hostname: text(row, 1)?.ok_or_else(|| corrupt("hostname is NULL".to_owned()))?,
+    })
 }
 
 /// Encodes a list column as a JSON array.

@@ -25,7 +25,8 @@ use time::OffsetDateTime;
 
 use super::rows::{self, AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use super::{
-    ChangeVersion, DatabaseTarget, DirectorySnapshot, StoreError, UriError, schema, timestamp,
+    AgentSummary, ChangeVersion, DatabaseTarget, DirectorySnapshot, StoreError, UriError, schema,
+    timestamp,
 };
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 
@@ -227,13 +228,26 @@ impl SqliteStore {
     }
 
     pub(super) async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        sqlx::query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_sqlx)?
-            .iter()
-            .map(rows::agent_from_row)
-            .collect()
+        // Converted as the rows stream in, as for the directory snapshot: a fleet's raw rows
+        // held at once cost many times the agents they become.
+        let query = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id");
+        let mut found = sqlx::query(&query).fetch(&self.pool);
+        let mut agents = Vec::new();
+        while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
+            agents.push(rows::agent_from_row(&row)?);
+        }
+        Ok(agents)
+    }
+
+    pub(super) async fn list_agent_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
+        let query = "SELECT CAST(resource_id AS TEXT), CAST(hostname AS TEXT) FROM agents \
+                     WHERE resource_id <> '' ORDER BY id";
+        let mut found = sqlx::query(query).fetch(&self.pool);
+        let mut summaries = Vec::new();
+        while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
+            summaries.push(rows::summary_from_row(&row)?);
+        }
+        Ok(summaries)
     }
 
     pub(super) async fn change_version(&self) -> Result<ChangeVersion, StoreError> {

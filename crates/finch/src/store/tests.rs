@@ -284,6 +284,26 @@ async fn last_seen_marks_for_many_agents_and_seconds_land_on_the_right_rows() {
 }
 
 #[tokio::test]
+async fn summaries_list_ids_and_host_names_in_registration_order() {
+    let db = TestDb::new();
+    let store = db.open().await;
+    let first = rid();
+    let second = rid();
+    store.insert_agent(&first, &spec("web-1")).await.unwrap();
+    store.insert_agent(&second, &spec("db-1")).await.unwrap();
+    let summaries = store.list_agent_summaries().await.unwrap();
+    let listed: Vec<(&str, &str)> = summaries
+        .iter()
+        .map(|s| (s.rid.as_str(), s.hostname.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [(first.as_str(), "web-1"), (second.as_str(), "db-1")]
+    );
+    store.close().await;
+}
+
+#[tokio::test]
 async fn foreign_delete_by_sqlite3_bumps_the_version() {
     let db = TestDb::new();
     let store = db.open().await;

@@ -29,11 +29,16 @@ pub struct AgentItem {
     pub rid: String,
 }
 
+/// The largest agent list accepted: about 90 bytes an agent, so room for a million agents.
+/// gRPC's default of 4 MiB stops at about 45,000.
+const MAX_LIST_BYTES: usize = 128 * 1024 * 1024;
+
 /// Lists the agents; an empty list is `[]` in JSON (1.x printed text, B13).
 pub async fn run(args: &ListArgs, cx: &Context) -> anyhow::Result<()> {
     let service = &args.service.service;
     let channel = cx.connect(service).await?;
     let reply = AgentServiceClient::new(channel)
+        .max_decoding_message_size(MAX_LIST_BYTES)
         .list_agents(request(finch_api::ListAgentsRequest {}, cx.rpc_timeout()))
         .await
         .map_err(|s| cx.rpc_error(service, "list agents", s))?
