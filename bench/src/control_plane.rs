@@ -13,7 +13,7 @@
 //! - the dashboard's `get_agents`: `Store::page_agents` called directly, as the WebSocket handler
 //!   does (without the WebSocket and JSON around it), for a few searches, and `agent_stats`.
 //!
-//! It prints one Markdown table with p50, p99 and the goals of the benchmark issue.
+//! It prints one Markdown table with p50, p99 and the performance goals.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,9 +44,9 @@ use crate::register_agents;
 
 /// ListAgents' decoding limit once raised: far above any fleet's list.
 const LARGE_MESSAGE: usize = 256 * 1024 * 1024;
-/// A goal of the benchmark issue: ListAgents of 100,000 agents.
+/// A performance goal: ListAgents of 100,000 agents.
 const LIST_GOAL: Duration = Duration::from_secs(1);
-/// A goal of the benchmark issue: a dashboard page with search.
+/// A performance goal: a dashboard page with search.
 const PAGE_GOAL: Duration = Duration::from_millis(20);
 
 /// Options of `finch-bench control-plane`.

@@ -1,4 +1,4 @@
-//! The authentication matrix of the control plane (issue 3): only a certificate issued by the
+//! The authentication matrix of the control plane: only a certificate issued by the
 //! operator's own CA file, valid now and marked for clientAuth, passes, on every route.
 
 #![allow(clippy::unwrap_used)]

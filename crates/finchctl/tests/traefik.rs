@@ -6,7 +6,7 @@
 //! TLS connector, the user agent, the client certificate reaching the backend in Traefik's
 //! header, and pinning Traefik's `TRAEFIK DEFAULT CERT` without `--tls.skip-verify`. The test
 //! through the real `finch`, with the Traefik configuration the stack renders, replaces the
-//! fake once both land (issue 5's harness).
+//! fake once both land.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 

@@ -1,6 +1,6 @@
 //! `finchctl agent teardown`: removes Alloy and its config from a host.
 //!
-//! Runs over SSH; its body lands in a later issue, so for now it parses its flags and exits 2.
+//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
 
 use clap::Args;
 

@@ -1,6 +1,6 @@
 //! `finchctl agent update`: replaces the agent config and/or the Alloy binary on a host.
 //!
-//! Runs over SSH; its body lands in a later issue, so for now it parses its flags and exits 2.
+//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
 
 use clap::Args;
 

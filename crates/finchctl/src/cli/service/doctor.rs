@@ -1,6 +1,6 @@
 //! `finchctl service doctor`: checks that a host can run the stack.
 //!
-//! Runs over SSH; its body lands in a later issue, so for now it parses its flags and exits 2.
+//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
 
 use clap::Args;
 

@@ -1,6 +1,6 @@
 //! `finchctl service rotate-certificate`: renews this workstation's CA and client certificate.
 //!
-//! Runs over SSH; its body lands in a later issue, so for now it parses its flags and exits 2.
+//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
 
 use clap::Args;
 
