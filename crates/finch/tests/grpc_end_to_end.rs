@@ -8,9 +8,9 @@ mod common;
 mod control_plane;
 
 use common::{Library, forward_auth, http};
-use control_plane::{Headers, OPERATOR, Pki, header};
+use control_plane::{Headers, OPERATOR, Pki, agent_config, bearer_token, header};
 use finch_api::agent_service_client::AgentServiceClient;
-use finch_api::{DeregisterAgentRequest, GetAgentConfigRequest, RegisterAgentRequest};
+use finch_api::{DeregisterAgentRequest, RegisterAgentRequest};
 use tonic::transport::Channel;
 
 #[tokio::test]
@@ -45,19 +45,7 @@ async fn config_token_passes_auth_until_the_agent_is_deregistered() {
         .unwrap()
         .into_inner()
         .rid;
-    let config = agents
-        .get_agent_config(GetAgentConfigRequest { rid: rid.clone() })
-        .await
-        .unwrap()
-        .into_inner()
-        .config;
-    let config = String::from_utf8(config).unwrap();
-    let token = config
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("bearer_token = "))
-        .unwrap()
-        .trim_matches('"')
-        .to_owned();
+    let token = bearer_token(&agent_config(&mut agents, &rid).await);
 
     let client = http();
     let url = format!("http://{}/auth", addresses.auth);

@@ -6,7 +6,7 @@
 
 mod control_plane;
 
-use control_plane::{ControlPlane, SERVICE_HOST, SERVICE_ID};
+use control_plane::{ControlPlane, SERVICE_HOST, SERVICE_ID, agent_config, bearer_token};
 use finch_api::{
     DeregisterAgentRequest, GetAgentConfigRequest, GetAgentRequest, ListAgentsRequest,
     RegisterAgentRequest, UpdateAgentRequest,
@@ -151,13 +151,7 @@ async fn agent_config_embeds_a_fresh_valid_token_and_escapes_labels() {
         .into_inner()
         .rid;
 
-    let config = agents
-        .get_agent_config(GetAgentConfigRequest { rid: rid.clone() })
-        .await
-        .unwrap()
-        .into_inner()
-        .config;
-    let config = String::from_utf8(config).unwrap();
+    let config = agent_config(&mut agents, &rid).await;
     assert!(config.contains(&format!("\"rid\" = \"{rid}\"")), "{config}");
     assert!(config.contains(&format!("https://{SERVICE_HOST}/loki/loki/api/v1/push")));
     assert!(
@@ -175,28 +169,8 @@ async fn agent_config_embeds_a_fresh_valid_token_and_escapes_labels() {
 
     // A real certificate in certs.d: agents verify.
     std::fs::write(plane.certs_dir().join("acme.json"), "{}").unwrap();
-    let config = agents
-        .get_agent_config(GetAgentConfigRequest { rid })
-        .await
-        .unwrap()
-        .into_inner()
-        .config;
-    assert!(
-        !String::from_utf8(config)
-            .unwrap()
-            .contains("insecure_skip_verify")
-    );
-}
-
-fn bearer_token(config: &str) -> String {
-    let line = config
-        .lines()
-        .find(|l| l.trim_start().starts_with("bearer_token = "))
-        .unwrap();
-    line.trim()
-        .trim_start_matches("bearer_token = ")
-        .trim_matches('"')
-        .to_owned()
+    let config = agent_config(&mut agents, &rid).await;
+    assert!(!config.contains("insecure_skip_verify"));
 }
 
 #[tokio::test]

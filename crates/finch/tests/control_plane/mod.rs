@@ -253,6 +253,32 @@ impl ControlPlane {
     }
 }
 
+/// The rendered agent config GetAgentConfig returns for `rid`.
+pub async fn agent_config(
+    agents: &mut AgentServiceClient<InterceptedService<Channel, Headers>>,
+    rid: &str,
+) -> String {
+    let config = agents
+        .get_agent_config(finch_api::GetAgentConfigRequest {
+            rid: rid.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .config;
+    String::from_utf8(config).unwrap()
+}
+
+/// The bearer token a rendered agent config carries.
+pub fn bearer_token(config: &str) -> String {
+    config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("bearer_token = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned()
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         self.server.abort();

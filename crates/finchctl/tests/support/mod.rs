@@ -301,21 +301,37 @@ pub struct H2cFinch {
     pub state: Arc<Mutex<State>>,
 }
 
+/// Serves a fresh fake Finch (all three services) on `incoming` and returns its state.
+fn serve_fake<S, IO, E>(incoming: S) -> Arc<Mutex<State>>
+where
+    S: tokio_stream::Stream<Item = Result<IO, E>> + Send + 'static,
+    IO: tonic::transport::server::Connected
+        + tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let fake = Fake::default();
+    let state = fake.state.clone();
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(AgentServiceServer::new(fake.clone()))
+            .add_service(InfoServiceServer::new(fake.clone()))
+            .add_service(DashboardServiceServer::new(fake))
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    state
+}
+
 impl H2cFinch {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let fake = Fake::default();
-        let state = fake.state.clone();
-        tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            let _ = tonic::transport::Server::builder()
-                .add_service(AgentServiceServer::new(fake.clone()))
-                .add_service(InfoServiceServer::new(fake.clone()))
-                .add_service(DashboardServiceServer::new(fake))
-                .serve_with_incoming(incoming)
-                .await;
-        });
+        let state = serve_fake(tokio_stream::wrappers::TcpListenerStream::new(listener));
         H2cFinch { addr, state }
     }
 }
@@ -366,17 +382,7 @@ impl FakeFinch {
             }
         });
 
-        let fake = Fake::default();
-        let state = fake.state.clone();
-        tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::ReceiverStream::new(rx);
-            let _ = tonic::transport::Server::builder()
-                .add_service(AgentServiceServer::new(fake.clone()))
-                .add_service(InfoServiceServer::new(fake.clone()))
-                .add_service(DashboardServiceServer::new(fake))
-                .serve_with_incoming(incoming)
-                .await;
-        });
+        let state = serve_fake(tokio_stream::wrappers::ReceiverStream::new(rx));
         FakeFinch {
             addr,
             pin,
