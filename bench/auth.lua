@@ -12,6 +12,10 @@
 -- $FINCH_BENCH_FORWARDED=0 leaves out the X-Forwarded-* headers (Traefik sets its own), and
 -- $FINCH_BENCH_BODY_BYTES (default 0) gives each request a body of that many bytes.
 --
+-- $FINCH_BENCH_CLOSE=1 adds `Connection: close` to every request, so each request pays for a new
+-- connection (wrk reconnects after every answer): what a ForwardAuth check costs when Traefik
+-- opens a connection for it.
+--
 -- All requests are formatted up front (one per token), so wrk spends its CPU on I/O, not on Lua
 -- string building. At the end the aggregated results are printed as one `BENCH_JSON {...}` line.
 
@@ -20,6 +24,7 @@ local method = os.getenv("FINCH_BENCH_METHOD") or "GET"
 local host = os.getenv("FINCH_BENCH_HOST")
 local forwarded = os.getenv("FINCH_BENCH_FORWARDED") ~= "0"
 local body_bytes = tonumber(os.getenv("FINCH_BENCH_BODY_BYTES") or "") or 0
+local close = os.getenv("FINCH_BENCH_CLOSE") == "1"
 local body = nil
 if body_bytes > 0 then
     body = string.rep("x", body_bytes)
@@ -28,6 +33,9 @@ local requests = {}
 
 local function headers_for(token)
     local h = { ["Authorization"] = "Bearer " .. token }
+    if close then
+        h["Connection"] = "close"
+    end
     if host and #host > 0 then
         h["Host"] = host
     end

@@ -142,12 +142,12 @@ impl Service {
             tokens.clone(),
             shutdown.clone(),
         ));
-        let auth_router = forward_auth::router(ForwardAuth {
+        let forward_auth = ForwardAuth {
             tokens,
             directory: directory.clone(),
             liveness,
             metrics: metrics.auth.clone(),
-        });
+        };
         let health_router = health::router(HealthState {
             store,
             directory,
@@ -157,7 +157,6 @@ impl Service {
         for (name, listener, router) in [
             ("gRPC", listeners.grpc, grpc_router),
             ("HTTP", listeners.http, dashboard_router),
-            ("Auth", listeners.auth, auth_router),
             ("Healthz", listeners.healthz, health_router),
         ] {
             servers.spawn(serve(
@@ -168,6 +167,12 @@ impl Service {
                 DRAIN_DEADLINE,
             ));
         }
+        servers.spawn(forward_auth::server::serve(
+            listeners.auth,
+            forward_auth,
+            shutdown.clone(),
+            DRAIN_DEADLINE,
+        ));
         Ok(Service {
             registry,
             addresses,

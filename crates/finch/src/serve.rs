@@ -1,26 +1,27 @@
 //! Serving a router on a bound listener, and draining it on shutdown.
 //!
-//! All four listeners use this: HTTP/1.1 and HTTP/2 with prior knowledge (h2c, which gRPC
-//! through Traefik needs) on the same port, the peer address handed to handlers as
-//! `ConnectInfo`, and a graceful drain: on shutdown the listener stops accepting, open
-//! connections finish their in-flight requests, and whatever is still open at the deadline is
-//! dropped (and logged).
+//! The dashboard, gRPC and health listeners use [`serve`]: HTTP/1.1 and HTTP/2 with prior
+//! knowledge (h2c, which gRPC through Traefik needs) on the same port, the peer address handed to
+//! handlers as `ConnectInfo`. The ForwardAuth listener has its own connection handling
+//! ([`crate::forward_auth::server`]) but the same accept loop, [`accept_until`]: on shutdown the
+//! listener stops accepting, open connections finish their in-flight requests, and whatever is
+//! still open at the deadline is dropped (and logged).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 /// How long a slow client may take to send request headers before the connection is closed.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown`, then drains for at most `drain`.
 pub async fn serve(
@@ -33,23 +34,9 @@ pub async fn serve(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
+        .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: log, breathe, go on.
-                    tracing::warn!(server = name, %error, "failed to accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
+    accept_until(name, listener, shutdown, drain, |stream, peer, graceful| {
         let service =
             router
                 .clone()
@@ -68,6 +55,36 @@ pub async fn serve(
                 tracing::debug!(server = name, %error, "connection ended with an error");
             }
         });
+    })
+    .await;
+}
+
+/// Accepts connections on `listener` and hands each to `on_accept` (with no delay set, and the
+/// graceful-shutdown tracker its connection must be watched by) until `shutdown`; then stops
+/// accepting and waits at most `drain` for the watched connections to finish.
+pub async fn accept_until(
+    name: &'static str,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    drain: Duration,
+    mut on_accept: impl FnMut(TcpStream, SocketAddr, &GracefulShutdown),
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: log, breathe, go on.
+                    tracing::warn!(server = name, %error, "failed to accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        on_accept(stream, peer, &graceful);
     }
     drop(listener);
     if tokio::time::timeout(drain, graceful.shutdown())

@@ -1,5 +1,6 @@
 //! `/auth` against the running service over real HTTP: the refusal matrix, per-signal
-//! permissions, push-only tokens, revocation on the next request, and liveness.
+//! permissions, push-only tokens, revocation on the next request, liveness, and the listener
+//! itself (many connections at once, pipelining, HTTP/1.1 only, a prompt stop).
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,6 +11,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Library, SECRET, agent_spec, auth_status, eventually, forward_auth, http, register};
+use finch::agents::Agent;
+use finch::run::Service;
 use finch::tokens::Role;
 use time::OffsetDateTime;
 
@@ -27,6 +30,15 @@ fn forge(header: &str, claims: &str, secret: &[u8]) -> String {
         "{input}.{}",
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     )
+}
+
+/// A running service with one agent registered (logs only), the agent, and its `Bearer`
+/// credential.
+async fn service_with_agent(library: &Library, hostname: &str) -> (Service, Agent, String) {
+    let service = library.start().await;
+    let agent = register(&service, hostname, false, false).await;
+    let token = library.bearer(agent.rid.as_str());
+    (service, agent, token)
 }
 
 const HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -349,9 +361,7 @@ async fn per_signal_routes_and_push_only_tokens() {
 #[tokio::test]
 async fn deregistering_through_finch_revokes_on_the_next_request() {
     let library = Library::new();
-    let service = library.start().await;
-    let agent = register(&service, "web-02", false, false).await;
-    let token = library.bearer(agent.rid.as_str());
+    let (service, agent, token) = service_with_agent(&library, "web-02").await;
     let url = format!("http://{}/auth/loki", service.addresses().auth);
     let client = http();
     assert_eq!(
@@ -369,9 +379,7 @@ async fn deregistering_through_finch_revokes_on_the_next_request() {
 #[tokio::test]
 async fn updating_signals_through_finch_takes_effect_on_the_next_request() {
     let library = Library::new();
-    let service = library.start().await;
-    let agent = register(&service, "web-03", false, false).await;
-    let token = library.bearer(agent.rid.as_str());
+    let (service, agent, token) = service_with_agent(&library, "web-03").await;
     let url = format!("http://{}/auth/mimir", service.addresses().auth);
     let client = http();
     assert_eq!(
@@ -422,4 +430,124 @@ async fn successful_auth_records_last_seen_off_the_request_path() {
     let seen = seen.expect("last_seen is written within the batch window");
     assert!((OffsetDateTime::now_utc() - seen).whole_seconds().abs() < 60);
     service.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_connections_each_get_their_own_agents_answer() {
+    let library = Library::new();
+    let service = library.start().await;
+    let mut agents = Vec::new();
+    for name in ["web-10", "web-11", "web-12"] {
+        let rid = register(&service, name, false, false).await.rid;
+        agents.push((library.bearer(rid.as_str()), rid.as_str().to_owned()));
+    }
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let mut connections = tokio::task::JoinSet::new();
+    for n in 0..48 {
+        let (token, rid) = agents[n % agents.len()].clone();
+        let url = url.clone();
+        connections.spawn(async move {
+            // One client per task: its own keep-alive connection, handed to some worker.
+            let client = http();
+            for _ in 0..20 {
+                let response = forward_auth(&client, &url, Some(&token), "POST", LOKI_PUSH).await;
+                assert_eq!(response.status(), 200);
+                assert_eq!(response.headers()["x-finch-agent"], rid.as_str());
+            }
+        });
+    }
+    while let Some(done) = connections.join_next().await {
+        done.unwrap();
+    }
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_and_http2_is_not_spoken() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let library = Library::new();
+    let (service, _, token) = service_with_agent(&library, "web-13").await;
+    let auth = service.addresses().auth;
+    let request = |path: &str, authorization: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: finch\r\n{authorization}X-Forwarded-Method: POST\r\n\
+             X-Forwarded-Uri: {LOKI_PUSH}\r\n\r\n"
+        )
+    };
+    let with_token = format!("Authorization: {token}\r\n");
+    let pipelined = [
+        request("/auth/loki", &with_token),
+        request("/auth/loki", ""),
+        request("/auth/", &with_token),
+        request("/auth/mimir", &with_token),
+    ]
+    .concat();
+    let mut stream = tokio::net::TcpStream::connect(auth).await.unwrap();
+    stream.write_all(pipelined.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let statuses = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let read = stream.read(&mut buffer).await.unwrap();
+            assert!(read > 0, "connection closed early after:\n{seen}");
+            seen.push_str(std::str::from_utf8(&buffer[..read]).unwrap());
+            let statuses: Vec<&str> = seen
+                .lines()
+                .filter_map(|line| line.strip_prefix("HTTP/1.1 "))
+                .collect();
+            if statuses.len() == 4 {
+                break statuses.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses,
+        [
+            "200 OK",
+            "401 Unauthorized",
+            "404 Not Found",
+            "403 Forbidden"
+        ]
+    );
+
+    // An HTTP/2 client with prior knowledge gets no HTTP/2 answer.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    assert!(
+        h2.get(format!("http://{auth}/auth/loki"))
+            .header("Authorization", &token)
+            .send()
+            .await
+            .is_err()
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn stopping_closes_idle_keep_alive_connections_at_once() {
+    let library = Library::new();
+    let (service, _, token) = service_with_agent(&library, "web-14").await;
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let client = http();
+    assert_eq!(
+        auth_status(&client, &url, Some(&token), "POST", LOKI_PUSH).await,
+        200
+    );
+    let auth = service.addresses().auth;
+    // The client keeps its connection open; a drain must not wait for it to time out.
+    let stopped = tokio::time::timeout(Duration::from_secs(3), service.stop()).await;
+    assert!(
+        stopped.is_ok(),
+        "an idle keep-alive connection held up the stop"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(auth).await.is_err(),
+        "still accepting after the stop"
+    );
 }

@@ -10,19 +10,16 @@
 //! guards, so a token cannot push logs through the metrics router). Any method is accepted, as
 //! Traefik sends GET. Answers: 200 with an empty body and `X-Finch-Agent: <rid>` (for Traefik's
 //! access log via `headerField`), 401 when the credential is missing or invalid, 403 when a valid
-//! agent asks for something it may not do. Every refusal is logged at WARN with its reason, never
-//! with the token.
+//! agent asks for something it may not do, 404 for any other path. Every refusal is logged at WARN
+//! with its reason, never with the token. [`server`] is the listener that serves it.
 
 pub mod allow_list;
+pub mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::any;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::directory::{Directory, DirectoryEntry};
@@ -125,76 +122,72 @@ impl ForwardAuth {
     }
 }
 
-/// The ForwardAuth routes.
-pub fn router(state: ForwardAuth) -> Router {
-    Router::new()
-        .route("/auth", any(plain_auth))
-        .route("/auth/{backend}", any(backend_auth))
-        .with_state(Arc::new(state))
+/// What `/auth` answers: a status, and for an allowed request the agent's resource id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// 200, 401, 403, or 404 for a path that is not an auth route.
+    pub status: StatusCode,
+    /// The value of [`AGENT_HEADER`]: the resource id of the agent allowed.
+    pub agent: Option<HeaderValue>,
 }
 
-// Handlers take the whole request rather than `HeaderMap`, which would clone every header.
-async fn plain_auth(State(state): State<Arc<ForwardAuth>>, request: Request) -> Response {
-    check(&state, None, &request)
-}
+// === impl ForwardAuth (answering) ===
 
-async fn backend_auth(
-    State(state): State<Arc<ForwardAuth>>,
-    Path(backend): Path<String>,
-    request: Request,
-) -> Response {
-    let route = match backend.as_str() {
-        "loki" => Signal::Logs,
-        "mimir" => Signal::Metrics,
-        "pyroscope" => Signal::Profiles,
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    check(&state, Some(route), &request)
-}
-
-fn check(state: &ForwardAuth, route: Option<Signal>, request: &Request) -> Response {
-    let headers = request.headers();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let started = Instant::now();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (result, reason, response) = match state.decide(route, headers, now) {
-        Ok(entry) => {
-            state.liveness.mark(&entry, now);
-            tracing::debug!(agent.rid = entry.rid(), "Auth request succeeded");
-            let mut response = StatusCode::OK.into_response();
-            if let Ok(value) = HeaderValue::from_str(entry.rid()) {
-                response.headers_mut().insert(AGENT_HEADER, value);
+impl ForwardAuth {
+    /// Answers a request for `path` with `headers` from `peer`, counting and timing the decision.
+    pub fn answer(&self, path: &str, headers: &HeaderMap, peer: Option<SocketAddr>) -> Answer {
+        let route = match path {
+            "/auth" => None,
+            "/auth/loki" => Some(Signal::Logs),
+            "/auth/mimir" => Some(Signal::Metrics),
+            "/auth/pyroscope" => Some(Signal::Profiles),
+            _ => {
+                return Answer {
+                    status: StatusCode::NOT_FOUND,
+                    agent: None,
+                };
             }
-            (AuthResult::Allowed, "ok", response)
-        }
-        Err((refusal, entry)) => {
-            log_refusal(refusal, entry.as_deref(), headers, peer);
-            let (result, status) = if refusal.is_unauthorized() {
-                (AuthResult::Unauthorized, StatusCode::UNAUTHORIZED)
-            } else {
-                (AuthResult::Forbidden, StatusCode::FORBIDDEN)
-            };
-            (result, refusal.as_str(), status.into_response())
-        }
-    };
-    state
-        .metrics
-        .decisions
-        .get_or_create(&AuthDecisionLabels {
-            result: result.as_str(),
-            reason,
-        })
-        .inc();
-    state
-        .metrics
-        .duration
-        .observe(started.elapsed().as_secs_f64());
-    response
+        };
+        let started = Instant::now();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let (result, reason, answer) = match self.decide(route, headers, now) {
+            Ok(entry) => {
+                self.liveness.mark(&entry, now);
+                tracing::debug!(agent.rid = entry.rid(), "Auth request succeeded");
+                let answer = Answer {
+                    status: StatusCode::OK,
+                    agent: HeaderValue::from_str(entry.rid()).ok(),
+                };
+                (AuthResult::Allowed, "ok", answer)
+            }
+            Err((refusal, entry)) => {
+                log_refusal(refusal, entry.as_deref(), headers, peer);
+                let (result, status) = if refusal.is_unauthorized() {
+                    (AuthResult::Unauthorized, StatusCode::UNAUTHORIZED)
+                } else {
+                    (AuthResult::Forbidden, StatusCode::FORBIDDEN)
+                };
+                let answer = Answer {
+                    status,
+                    agent: None,
+                };
+                (result, refusal.as_str(), answer)
+            }
+        };
+        self.metrics
+            .decisions
+            .get_or_create(&AuthDecisionLabels {
+                result: result.as_str(),
+                reason,
+            })
+            .inc();
+        self.metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
+        answer
+    }
 }
 
 fn bearer_token(headers: &HeaderMap) -> Result<&str, Refusal> {
