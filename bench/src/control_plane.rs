@@ -11,7 +11,9 @@
 //! - ListAgents of the whole fleet, repeated; first once with tonic's default 4 MiB decoding limit
 //!   (what finchctl uses), then with the limit raised;
 //! - the dashboard's `get_agents`: `Store::page_agents` called directly, as the WebSocket handler
-//!   does (without the WebSocket and JSON around it), for a few searches, and `agent_stats`.
+//!   does (without the WebSocket and JSON around it), for a few searches, and `agent_stats`;
+//! - the same pages as the browser gets them, over the dashboard's WebSocket
+//!   ([`crate::dashboard_ws`]).
 //!
 //! It prints one Markdown table with p50, p99 and the performance goals.
 
@@ -29,6 +31,7 @@ use finch::grpc::CLIENT_CERT_HEADER;
 use finch::registry::Registry;
 use finch::run::{Listeners, Service, open_store};
 use finch::store::{AgentQuery, AgentScope, Store};
+use finch::tokens::TokenKey;
 use finch_api::agent_service_client::AgentServiceClient;
 use finch_api::{ListAgentsRequest, RegisterAgentRequest};
 use finchctl::mtls;
@@ -40,6 +43,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+use crate::dashboard_ws::Dashboard;
 use crate::register_agents;
 
 /// ListAgents' decoding limit once raised: far above any fleet's list.
@@ -164,14 +168,20 @@ pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
 
     let store = service.registry().store().clone();
     let middle = format!("bench-agent-{:06}", args.agents / 2 + 1);
-    for (name, search, page) in [
+    let pages = [
         ("page 1, no search", String::new(), 1),
         ("last page, no search", String::new(), u32::MAX),
         ("search one host name", middle, 1),
         ("search `agent-0` (many hits)", "agent-0".to_owned(), 1),
         ("search, no match", "no-such-agent".to_owned(), 1),
-    ] {
-        series.push(dashboard_page(&store, name, &search, page, args.page_calls).await?);
+    ];
+    for (name, search, page) in &pages {
+        series.push(dashboard_page(&store, name, search, *page, args.page_calls).await?);
+    }
+    let tokens = TokenKey::new(config.secret.as_bytes());
+    let dashboard = Dashboard::new(service.addresses().http, &config.hostname, &tokens);
+    for (name, search, page) in &pages {
+        series.push(dashboard_ws_page(&dashboard, name, search, *page, args.page_calls).await?);
     }
     series.push(dashboard_stats(&store, args.page_calls).await?);
     series.push(directory_snapshot(&store, args.list_calls.min(10)).await?);
@@ -367,6 +377,21 @@ async fn dashboard_page(
     let note =
         format!("Store::page_agents, {DEFAULT_DASHBOARD_PAGE_SIZE} per page, {matched} matching");
     let name = format!("dashboard page: {name}");
+    Ok(Series::new(&name, calls, started, Some(PAGE_GOAL), &note))
+}
+
+async fn dashboard_ws_page(
+    dashboard: &Dashboard,
+    name: &str,
+    search: &str,
+    page: u32,
+    count: u32,
+) -> anyhow::Result<Series> {
+    let started = Instant::now();
+    let (calls, matched) = dashboard.pages(search, page, count).await?;
+    let note =
+        format!("get_agents over the dashboard WebSocket (admin session), {matched} matching");
+    let name = format!("dashboard page over WebSocket: {name}");
     Ok(Series::new(&name, calls, started, Some(PAGE_GOAL), &note))
 }
 

@@ -23,6 +23,7 @@ use finch::tokens::TokenKey;
 use time::OffsetDateTime;
 
 mod control_plane;
+mod dashboard_ws;
 
 /// Benchmark helpers for Finch.
 #[derive(Debug, Parser)]
