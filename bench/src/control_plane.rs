@@ -131,7 +131,7 @@ pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
     // The fleet is registered before the service starts, as `finch-bench seed` does: while the
     // service runs, its directory watcher reloads every agent after any write it did not see
     // itself, so registering 100,000 agents one by one against it takes many minutes.
-    let directory = Directory::load(&store).await?;
+    let directory = Directory::load(&store, &config.id).await?;
     let registry = Registry::new(store.clone(), directory, config.id.clone());
     let seeded = register_agents(&registry, args.agents, "bench-agent", None).await?;
     eprintln!(
@@ -435,8 +435,10 @@ async fn registry_list(registry: &Registry, count: u32) -> anyhow::Result<Series
 async fn directory_snapshot(store: &Store, count: u32) -> anyhow::Result<Series> {
     let started = Instant::now();
     let (calls, last) = timed(0..count, |_| async {
-        let snapshot = store.directory_snapshot().await;
-        Ok(snapshot.context("directory_snapshot")?.rows.len())
+        let mut rows = 0_usize;
+        let snapshot = store.directory_snapshot(|_| rows += 1).await;
+        snapshot.context("directory_snapshot")?;
+        Ok(rows)
     })
     .await?;
     let note = format!(

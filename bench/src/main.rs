@@ -80,7 +80,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let store = Store::open(&config.database, &config.library_dir)
         .await
         .with_context(|| format!("opening the store {}", config.database))?;
-    let directory = Directory::load(&store).await?;
+    let directory = Directory::load(&store, &config.id).await?;
     let registry = Registry::new(store.clone(), directory, config.id.clone());
     let key = TokenKey::new(config.secret.as_bytes());
 

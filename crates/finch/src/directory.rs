@@ -1,28 +1,40 @@
 //! The agent directory: the in-memory set of live agents that answers `/auth` without I/O.
 //!
-//! Reads are lock-free at the top (an [`ArcSwap`] of the current map) and take only a shard read
-//! lock inside the map, so a ForwardAuth check costs a hash lookup. The directory is kept in step
-//! with the store in two ways:
+//! A ForwardAuth check costs one hash lookup under a shard read lock of a concurrent map, never a
+//! wait for the database. The directory is kept in step with the store in two ways:
 //!
 //! - **Writes made through Finch** ([`crate::registry::Registry`]) change the store and then this
 //!   map while holding the directory's write lock, before they return. A deregistered agent is
 //!   therefore refused on its very next request.
 //! - **Writes by anyone else** (a second Finch, an operator's `sqlite3`) bump the store's change
-//!   version; [`Directory::spawn_watcher`] polls it and reloads the whole map when it moved for a
+//!   version; [`Directory::spawn_watcher`] polls it and reloads every agent when it moved for a
 //!   reason this process did not cause. The poll interval bounds how long a foreign change takes
 //!   to be seen.
 //!
-//! Every write path holds the same async mutex, so a reload can never swap in rows read before an
+//! Every write path holds the same async mutex, so a reload can never apply rows read before an
 //! own write that has already been applied.
+//!
+//! # Memory
+//!
+//! There is one entry per registered agent, so its layout decides Finch's resident memory at
+//! fleet scale: at 100,000 agents every byte of an entry is 100 kB. An entry therefore lives
+//! inline in the map and owns no heap allocation. Its key is the 16 bytes of the UUID when the
+//! resource id has the form this service mints (`rid:finch:<service id>:agent:<uuid>`, every
+//! agent registered through it or through 1.x under the same id); only ids of another form keep
+//! their text. Its value is 8 bytes: the signal switches and the second of the last liveness
+//! mark. A reload applies the store's rows to the live map as they stream in, and then removes
+//! the agents it did not see, so it never holds a second copy of the fleet.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use dashmap::mapref::one::Ref;
 use tokio::sync::{Mutex, MutexGuard, broadcast};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::agents::AgentRid;
 use crate::store::{ChangeVersion, DirectoryRow, Store, StoreError};
@@ -37,19 +49,40 @@ pub struct Directory {
     inner: Arc<Inner>,
 }
 
-/// What the auth path knows of one agent: as little as it needs, because there is one per agent
-/// (at 100,000 agents every byte here is 100 kB of resident memory).
-#[derive(Debug)]
-pub struct DirectoryEntry {
-    /// The agent's resource id, shared with the map's key.
-    rid: Arc<str>,
-    /// May push metrics.
-    pub metrics: bool,
-    /// May push profiles.
-    pub profiles: bool,
-    /// When this process last queued a `last_seen` write for the agent (Unix seconds).
-    last_marked: AtomicI64,
+/// A registered agent as the auth path sees it, borrowed from the directory.
+///
+/// It holds a read lock on a part of the map: use it for the decision at hand and drop it, and
+/// never look up another agent while holding it.
+pub struct DirectoryEntry<'a>(Ref<'a, AgentKey, Slot>);
+
+/// An agent's resource id in the compact form the directory keys on (see the module
+/// documentation). Cheap to clone: no allocation for ids this service mints.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AgentKey(KeyRepr);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum KeyRepr {
+    /// `<prefix><uuid>`, the UUID in its canonical lowercase hyphenated form.
+    Minted([u8; 16]),
+    /// Any other id, verbatim.
+    Other(Box<str>),
 }
+
+/// What the auth path knows of one agent: as little as it needs (see the module documentation).
+#[derive(Debug)]
+struct Slot {
+    /// When this process last queued a `last_seen` write for the agent: Unix seconds (which fit
+    /// until 2106), [`NEVER_MARKED`] before the first.
+    last_marked: AtomicU32,
+    /// May push metrics.
+    metrics: bool,
+    /// May push profiles.
+    profiles: bool,
+    /// The parity of the last reload that found the agent in the store; see [`Applied::epoch`].
+    epoch: bool,
+}
+
+const NEVER_MARKED: u32 = 0;
 
 /// A change to the set of agents, for live views such as the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,16 +100,24 @@ pub enum DirectoryEvent {
 /// Exclusive access for a writer; see [`Directory::lock`].
 pub struct DirectoryWriter<'a> {
     directory: &'a Directory,
-    applied: MutexGuard<'a, ChangeVersion>,
+    applied: MutexGuard<'a, Applied>,
 }
 
-type AgentMap = DashMap<Arc<str>, Arc<DirectoryEntry>>;
-
 struct Inner {
-    agents: ArcSwap<AgentMap>,
-    /// The change version the map reflects completely.
-    applied: Mutex<ChangeVersion>,
+    agents: DashMap<AgentKey, Slot>,
+    /// What ids minted by this service start with.
+    minted_prefix: Box<str>,
+    applied: Mutex<Applied>,
     events: broadcast::Sender<DirectoryEvent>,
+}
+
+/// The writers' state, behind the write lock.
+struct Applied {
+    /// The change version the map reflects completely.
+    version: ChangeVersion,
+    /// Every entry's [`Slot::epoch`] between writes. A reload flips it, stamps the agents it
+    /// reads with the new value and then removes the entries still carrying the old one.
+    epoch: bool,
 }
 
 /// Room for bursts of changes before a slow subscriber lags (and is told so).
@@ -85,35 +126,55 @@ const EVENT_CAPACITY: usize = 1024;
 // === impl Directory ===
 
 impl Directory {
-    /// Loads every agent from `store`.
-    pub async fn load(store: &Store) -> Result<Directory, StoreError> {
-        let snapshot = store.directory_snapshot().await?;
-        let agents = AgentMap::with_capacity(snapshot.rows.len());
-        for row in snapshot.rows {
-            let entry = Arc::new(DirectoryEntry::from_row(row));
-            agents.insert(Arc::clone(&entry.rid), entry);
-        }
+    /// Loads every agent from `store`; ids minted for `service_id` are kept compactly.
+    pub async fn load(store: &Store, service_id: &str) -> Result<Directory, StoreError> {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        Ok(Directory {
+        let directory = Directory {
             inner: Arc::new(Inner {
-                agents: ArcSwap::from_pointee(agents),
-                applied: Mutex::new(snapshot.version),
+                agents: DashMap::new(),
+                minted_prefix: AgentRid::minted_prefix(service_id).into(),
+                applied: Mutex::new(Applied {
+                    version: ChangeVersion::default(),
+                    epoch: false,
+                }),
                 events,
             }),
-        })
+        };
+        let version = store
+            .directory_snapshot(|row| {
+                directory.inner.upsert(&row, false);
+            })
+            .await?;
+        directory.inner.applied.lock().await.version = version;
+        Ok(directory)
     }
 
     /// The agent with resource id `rid`, if it is registered. Never matches an empty id.
-    pub fn lookup(&self, rid: &str) -> Option<Arc<DirectoryEntry>> {
+    pub fn lookup(&self, rid: &str) -> Option<DirectoryEntry<'_>> {
         if rid.is_empty() {
             return None;
         }
-        self.inner.agents.load().get(rid).map(|e| Arc::clone(&e))
+        self.inner
+            .agents
+            .get(&self.inner.key(rid))
+            .map(DirectoryEntry)
+    }
+
+    /// The resource id `key` stands for.
+    pub fn rid_of(&self, key: &AgentKey) -> String {
+        match &key.0 {
+            KeyRepr::Minted(uuid) => format!(
+                "{}{}",
+                self.inner.minted_prefix,
+                Uuid::from_bytes(*uuid).hyphenated()
+            ),
+            KeyRepr::Other(rid) => rid.to_string(),
+        }
     }
 
     /// How many agents are registered.
     pub fn len(&self) -> usize {
-        self.inner.agents.load().len()
+        self.inner.agents.len()
     }
 
     /// Whether no agent is registered.
@@ -138,18 +199,16 @@ impl Directory {
     /// Returns whether a reload happened.
     pub async fn refresh(&self, store: &Store) -> Result<bool, StoreError> {
         let current = store.change_version().await?;
-        if current == *self.inner.applied.lock().await {
+        if current == self.inner.applied.lock().await.version {
             return Ok(false);
         }
         let mut writer = self.lock().await;
         // A write through this process may have applied the change while we waited for the
         // lock; only a version still unexplained is worth a full reload.
-        if store.change_version().await? == *writer.applied {
+        if store.change_version().await? == writer.applied.version {
             return Ok(false);
         }
-        let snapshot = store.directory_snapshot().await?;
-        writer.replace_all(snapshot.rows);
-        *writer.applied = snapshot.version;
+        writer.reload(store).await?;
         drop(writer);
         let _ = self.inner.events.send(DirectoryEvent::Reloaded);
         Ok(true)
@@ -207,88 +266,143 @@ impl std::fmt::Debug for Directory {
     }
 }
 
+// === impl Inner ===
+
+impl Inner {
+    /// The key of `rid`: its UUID when it is one this service minted, the text otherwise. The
+    /// UUID must read back to the very same text, so that two ids never share a key.
+    fn key(&self, rid: &str) -> AgentKey {
+        let minted = rid
+            .strip_prefix(&*self.minted_prefix)
+            .and_then(|rest| Some((rest, Uuid::try_parse(rest).ok()?)))
+            .filter(|(rest, uuid)| {
+                *uuid.hyphenated().encode_lower(&mut Uuid::encode_buffer()) == **rest
+            });
+        AgentKey(match minted {
+            Some((_, uuid)) => KeyRepr::Minted(uuid.into_bytes()),
+            None => KeyRepr::Other(rid.into()),
+        })
+    }
+
+    /// Records `row`, keeping the agent's liveness mark if it was known. Returns whether it was.
+    fn upsert(&self, row: &DirectoryRow, epoch: bool) -> bool {
+        match self.agents.entry(self.key(row.rid.as_str())) {
+            Entry::Occupied(mut known) => {
+                let slot = known.get_mut();
+                slot.metrics = row.metrics;
+                slot.profiles = row.profiles;
+                slot.epoch = epoch;
+                true
+            }
+            Entry::Vacant(new) => {
+                new.insert(Slot {
+                    last_marked: AtomicU32::new(NEVER_MARKED),
+                    metrics: row.metrics,
+                    profiles: row.profiles,
+                    epoch,
+                });
+                false
+            }
+        }
+    }
+}
+
 // === impl DirectoryWriter ===
 
 impl DirectoryWriter<'_> {
     /// Records an agent stored at change version `version`.
     pub fn apply_upsert(&mut self, row: DirectoryRow, version: ChangeVersion) {
-        let rid = row.rid.clone();
-        let entry = Arc::new(DirectoryEntry::from_row(row));
-        let agents = self.directory.inner.agents.load();
-        let existed = agents.insert(Arc::clone(&entry.rid), entry).is_some();
+        let inner = &self.directory.inner;
+        let existed = inner.upsert(&row, self.applied.epoch);
         self.advance(version);
         let event = if existed {
-            DirectoryEvent::Updated(rid)
+            DirectoryEvent::Updated(row.rid)
         } else {
-            DirectoryEvent::Registered(rid)
+            DirectoryEvent::Registered(row.rid)
         };
-        let _ = self.directory.inner.events.send(event);
+        let _ = inner.events.send(event);
     }
 
     /// Records that `rid` was deleted at change version `version`.
     pub fn apply_remove(&mut self, rid: &AgentRid, version: ChangeVersion) {
-        self.directory.inner.agents.load().remove(rid.as_str());
+        let inner = &self.directory.inner;
+        inner.agents.remove(&inner.key(rid.as_str()));
         self.advance(version);
-        let _ = self
-            .directory
-            .inner
-            .events
-            .send(DirectoryEvent::Deregistered(rid.clone()));
+        let _ = inner.events.send(DirectoryEvent::Deregistered(rid.clone()));
     }
 
     /// The map now reflects `version` only if nobody else wrote in between; otherwise the
     /// applied version stays behind and the watcher reloads.
     fn advance(&mut self, version: ChangeVersion) {
-        if version.0 == self.applied.0 + 1 {
-            *self.applied = version;
+        if version.0 == self.applied.version.0 + 1 {
+            self.applied.version = version;
         }
     }
 
-    fn replace_all(&mut self, rows: Vec<DirectoryRow>) {
-        let old = self.directory.inner.agents.load();
-        let agents = AgentMap::with_capacity(rows.len());
-        for row in rows {
-            // Keep the entry (and its liveness mark) when nothing the auth path reads changed.
-            let entry = match old.get(row.rid.as_str()) {
-                Some(existing) if existing.matches(&row) => Arc::clone(&existing),
-                _ => Arc::new(DirectoryEntry::from_row(row)),
-            };
-            agents.insert(Arc::clone(&entry.rid), entry);
+    /// Applies every row of the store to the map in place, then removes the agents the store no
+    /// longer has. Requests keep being answered meanwhile, each from an agent's old or new state.
+    async fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
+        let inner = &self.directory.inner;
+        let epoch = !self.applied.epoch;
+        let read = store
+            .directory_snapshot(|row| {
+                inner.upsert(&row, epoch);
+            })
+            .await;
+        self.applied.epoch = epoch;
+        match read {
+            Ok(version) => {
+                inner.agents.retain(|_, slot| slot.epoch == epoch);
+                self.applied.version = version;
+                Ok(())
+            }
+            Err(error) => {
+                // Some rows may be applied; remove nothing, and make every entry count as seen
+                // so that the next reload starts from a uniform epoch again.
+                inner
+                    .agents
+                    .iter_mut()
+                    .for_each(|mut slot| slot.epoch = epoch);
+                Err(error)
+            }
         }
-        self.directory.inner.agents.store(Arc::new(agents));
     }
 }
 
 // === impl DirectoryEntry ===
 
-impl DirectoryEntry {
-    fn from_row(row: DirectoryRow) -> DirectoryEntry {
-        DirectoryEntry {
-            rid: row.rid.as_str().into(),
-            metrics: row.metrics,
-            profiles: row.profiles,
-            last_marked: AtomicI64::new(i64::MIN),
-        }
+impl DirectoryEntry<'_> {
+    /// The agent's key, to name it without its text (see [`Directory::rid_of`]).
+    pub fn key(&self) -> &AgentKey {
+        self.0.key()
     }
 
-    fn matches(&self, row: &DirectoryRow) -> bool {
-        *self.rid == *row.rid.as_str()
-            && self.metrics == row.metrics
-            && self.profiles == row.profiles
+    /// May push metrics.
+    pub fn metrics(&self) -> bool {
+        self.0.metrics
     }
 
-    /// The agent's resource id.
-    pub fn rid(&self) -> &str {
-        &self.rid
+    /// May push profiles.
+    pub fn profiles(&self) -> bool {
+        self.0.profiles
     }
 
     /// Claims the right to record that the agent was seen at `now` (Unix seconds): true at most
     /// once per `interval` seconds per agent, whichever request gets there first.
     pub fn claim_seen_mark(&self, now: i64, interval: i64) -> bool {
+        self.0.claim_seen_mark(now, interval)
+    }
+}
+
+// === impl Slot ===
+
+impl Slot {
+    fn claim_seen_mark(&self, now: i64, interval: i64) -> bool {
         let last = self.last_marked.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < interval {
+        if last != NEVER_MARKED && now.saturating_sub(i64::from(last)) < interval {
             return false;
         }
+        let now = u32::try_from(now.max(1)).unwrap_or(u32::MAX);
         self.last_marked
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
@@ -298,7 +412,7 @@ impl DirectoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::{AgentSpec, LogSource, Node};
+    use crate::agents::{AgentChanges, AgentSpec, LogSource, Node};
     use crate::registry::Registry;
 
     fn spec(hostname: &str) -> AgentSpec {
@@ -313,14 +427,25 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn own_writes_need_no_reload_and_foreign_writes_get_one() {
+    /// A store in memory; the directory is the library `Store::open` wants, held for as long.
+    async fn memory_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open("sqlite://:memory:", dir.path())
             .await
             .expect("store");
-        let directory = Directory::load(&store).await.expect("directory");
+        (dir, store)
+    }
+
+    async fn directory_and_registry(store: &Store) -> (Directory, Registry) {
+        let directory = Directory::load(store, "svc").await.expect("directory");
         let registry = Registry::new(store.clone(), directory.clone(), "svc".into());
+        (directory, registry)
+    }
+
+    #[tokio::test]
+    async fn own_writes_need_no_reload_and_foreign_writes_get_one() {
+        let (_dir, store) = memory_store().await;
+        let (directory, registry) = directory_and_registry(&store).await;
         let own = registry.register(&spec("own")).await.expect("register");
         assert!(directory.lookup(own.rid.as_str()).is_some());
         assert!(!directory.refresh(&store).await.expect("refresh"));
@@ -337,16 +462,110 @@ mod tests {
         assert!(!directory.refresh(&store).await.expect("refresh"));
     }
 
+    #[tokio::test]
+    async fn a_reload_applies_foreign_changes_in_place_and_keeps_liveness_marks() {
+        let (_dir, store) = memory_store().await;
+        let (directory, registry) = directory_and_registry(&store).await;
+        let kept = registry.register(&spec("kept")).await.expect("register");
+        let gone = registry.register(&spec("gone")).await.expect("register");
+        let entry = directory.lookup(kept.rid.as_str()).expect("kept");
+        assert!(entry.claim_seen_mark(1000, 30));
+        drop(entry);
+
+        // Past the registry: one agent deleted, one gains metrics, one appears.
+        store.delete_agent(&gone.rid).await.expect("delete");
+        let changes = AgentChanges {
+            log_sources: vec![LogSource::Journal],
+            metrics: true,
+            metrics_targets: Vec::new(),
+            profiles: false,
+            labels: Vec::new(),
+        };
+        store
+            .update_agent(&kept.rid, &changes)
+            .await
+            .expect("update");
+        let foreign = AgentRid::mint("svc");
+        store
+            .insert_agent(&foreign, &spec("foreign"))
+            .await
+            .expect("insert");
+        assert!(directory.refresh(&store).await.expect("refresh"));
+
+        assert!(directory.lookup(gone.rid.as_str()).is_none());
+        assert!(directory.lookup(foreign.as_str()).is_some());
+        let entry = directory.lookup(kept.rid.as_str()).expect("kept");
+        assert!(entry.metrics());
+        assert!(
+            !entry.claim_seen_mark(1010, 30),
+            "the mark survived the reload"
+        );
+        drop(entry);
+        assert_eq!(directory.len(), 2);
+
+        // A second foreign deletion: the epochs flipped back are still told apart.
+        store.delete_agent(&foreign).await.expect("delete");
+        assert!(directory.refresh(&store).await.expect("refresh"));
+        assert!(directory.lookup(foreign.as_str()).is_none());
+        assert_eq!(directory.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn ids_of_another_form_are_kept_verbatim_and_never_collide() {
+        let (_dir, store) = memory_store().await;
+        let uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+        let minted = AgentRid::parse(&format!("rid:finch:svc:agent:{uuid}")).expect("rid");
+        let others = [
+            format!("rid:finch:svc:agent:{}", uuid.to_uppercase()),
+            format!("rid:finch:svc:agent:{}", uuid.replace('-', "")),
+            format!("rid:finch:other:agent:{uuid}"),
+            "agent-7".to_owned(),
+        ];
+        for (i, rid) in std::iter::once(minted.as_str().to_owned())
+            .chain(others.iter().cloned())
+            .enumerate()
+        {
+            let rid = AgentRid::parse(&rid).expect("rid");
+            store
+                .insert_agent(&rid, &spec(&format!("host-{i}")))
+                .await
+                .expect("insert");
+        }
+        let directory = Directory::load(&store, "svc").await.expect("directory");
+        assert_eq!(directory.len(), 5);
+        let key = directory
+            .lookup(minted.as_str())
+            .expect("minted")
+            .key()
+            .clone();
+        assert!(matches!(key.0, KeyRepr::Minted(_)));
+        assert_eq!(directory.rid_of(&key), minted.as_str());
+        for rid in &others {
+            let key = directory.lookup(rid).expect("other").key().clone();
+            assert!(matches!(key.0, KeyRepr::Other(_)), "{rid}");
+            assert_eq!(directory.rid_of(&key), *rid);
+        }
+        assert!(directory.lookup("rid:finch:svc:agent:").is_none());
+        assert!(directory.lookup("").is_none());
+    }
+
     #[test]
     fn seen_marks_are_claimed_once_per_interval() {
-        let entry = DirectoryEntry::from_row(DirectoryRow {
-            rid: AgentRid::parse("rid:finch:x:agent:1").expect("rid"),
+        let slot = Slot {
+            last_marked: AtomicU32::new(NEVER_MARKED),
             metrics: true,
             profiles: false,
-        });
-        assert!(entry.claim_seen_mark(1000, 30));
-        assert!(!entry.claim_seen_mark(1000, 30));
-        assert!(!entry.claim_seen_mark(1029, 30));
-        assert!(entry.claim_seen_mark(1030, 30));
+            epoch: false,
+        };
+        assert!(slot.claim_seen_mark(1000, 30));
+        assert!(!slot.claim_seen_mark(1000, 30));
+        assert!(!slot.claim_seen_mark(1029, 30));
+        assert!(slot.claim_seen_mark(1030, 30));
+    }
+
+    #[test]
+    fn an_entry_takes_no_more_than_a_key_and_eight_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 8);
+        assert_eq!(std::mem::size_of::<(AgentKey, Slot)>(), 32);
     }
 }

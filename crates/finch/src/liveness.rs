@@ -5,8 +5,10 @@
 //! marks in batches. A slow or failing database therefore never delays an agent write: when the
 //! queue is full a mark is dropped (and counted), and the agent's next request after the interval
 //! queues a new one.
+//!
+//! A queued mark is the agent's [`AgentKey`] and a time, 32 bytes without an allocation: a whole
+//! fleet's first requests arrive within seconds and may all wait in the queue at once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -15,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::agents::AgentRid;
-use crate::directory::DirectoryEntry;
+use crate::directory::{AgentKey, DirectoryEntry};
 use crate::registry::Registry;
 
 /// At most one `last_seen` write per agent in this many seconds.
@@ -32,7 +34,7 @@ const BATCH_WINDOW: Duration = Duration::from_secs(1);
 /// The request-path half: queues marks without waiting.
 #[derive(Clone, Debug)]
 pub struct LivenessRecorder {
-    queue: mpsc::Sender<(Arc<str>, i64)>,
+    queue: mpsc::Sender<(AgentKey, i64)>,
     dropped: Counter,
 }
 
@@ -51,9 +53,9 @@ impl LivenessRecorder {
     }
 
     /// Notes that `entry`'s agent was seen at `now` (Unix seconds). Never blocks.
-    pub fn mark(&self, entry: &DirectoryEntry, now: i64) {
+    pub fn mark(&self, entry: &DirectoryEntry<'_>, now: i64) {
         if entry.claim_seen_mark(now, MARK_INTERVAL_SECS)
-            && self.queue.try_send((entry.rid().into(), now)).is_err()
+            && self.queue.try_send((entry.key().clone(), now)).is_err()
         {
             self.dropped.inc();
         }
@@ -62,7 +64,7 @@ impl LivenessRecorder {
 
 async fn write_marks(
     registry: Registry,
-    mut receiver: mpsc::Receiver<(Arc<str>, i64)>,
+    mut receiver: mpsc::Receiver<(AgentKey, i64)>,
     shutdown: CancellationToken,
 ) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
@@ -94,15 +96,16 @@ async fn write_marks(
     flush(&registry, &mut batch).await;
 }
 
-async fn flush(registry: &Registry, batch: &mut Vec<(Arc<str>, i64)>) {
+async fn flush(registry: &Registry, batch: &mut Vec<(AgentKey, i64)>) {
     if batch.is_empty() {
         return;
     }
+    let directory = registry.directory();
     let marks: Vec<(AgentRid, OffsetDateTime)> = batch
         .drain(..)
-        .filter_map(|(rid, at)| {
+        .filter_map(|(key, at)| {
             Some((
-                AgentRid::parse(&rid).ok()?,
+                AgentRid::parse(&directory.rid_of(&key)).ok()?,
                 OffsetDateTime::from_unix_timestamp(at).ok()?,
             ))
         })

@@ -106,7 +106,7 @@ impl Service {
         store: Store,
         listeners: Listeners,
     ) -> anyhow::Result<Service> {
-        let directory = Directory::load(&store)
+        let directory = Directory::load(&store, &config.id)
             .await
             .context("cannot read the agents from the database")?;
         let registry = Registry::new(store.clone(), directory.clone(), config.id.clone());

@@ -27,9 +27,16 @@ impl AgentRid {
     /// Mints a fresh id for a new agent of the service `service_id`.
     pub fn mint(service_id: &str) -> Self {
         AgentRid(format!(
-            "rid:finch:{service_id}:agent:{}",
+            "{}{}",
+            Self::minted_prefix(service_id),
             uuid::Uuid::new_v4().hyphenated()
         ))
+    }
+
+    /// What every id [`AgentRid::mint`] makes for `service_id` starts with; a lowercase
+    /// hyphenated UUID follows.
+    pub fn minted_prefix(service_id: &str) -> String {
+        format!("rid:finch:{service_id}:agent:")
     }
 
     /// Accepts an id given by a client or stored in the database. The only checks are the ones

@@ -35,7 +35,7 @@ async fn fixture() -> Fixture {
     let store = Store::open(&config.database, &config.library_dir)
         .await
         .unwrap();
-    let directory = Directory::load(&store).await.unwrap();
+    let directory = Directory::load(&store, "svc").await.unwrap();
     let registry = Registry::new(store, directory, "svc".into());
     let tokens = TokenKey::new(SECRET.as_bytes());
     let now = OffsetDateTime::now_utc();

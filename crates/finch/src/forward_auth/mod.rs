@@ -17,7 +17,6 @@ pub mod allow_list;
 pub mod server;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -70,25 +69,31 @@ pub enum Refusal {
 
 impl ForwardAuth {
     /// Decides a request with `headers` arriving on the route for `route` (`None`: plain `/auth`)
-    /// at `now` (Unix seconds).
+    /// at `now` (Unix seconds). When it passes, the agent is noted as seen
+    /// ([`LivenessRecorder::mark`]) and its resource id returned; a refusal carries the id when
+    /// the agent is registered.
     pub fn decide(
         &self,
         route: Option<Signal>,
         headers: &HeaderMap,
         now: i64,
-    ) -> Result<Arc<DirectoryEntry>, (Refusal, Option<Arc<DirectoryEntry>>)> {
+    ) -> Result<String, (Refusal, Option<String>)> {
         let token = bearer_token(headers).map_err(|refusal| (refusal, None))?;
         let claims = self
             .tokens
             .verify_agent(token, now)
             .map_err(|error| (Refusal::Token(error), None))?;
-        let entry = self
-            .directory
-            .lookup(&claims.rid)
-            .ok_or((Refusal::UnknownAgent, None))?;
-        match self.check_request(route, headers, &entry) {
-            Ok(()) => Ok(entry),
-            Err(refusal) => Err((refusal, Some(entry))),
+        let Some(entry) = self.directory.lookup(&claims.rid) else {
+            return Err((Refusal::UnknownAgent, None));
+        };
+        let checked = self.check_request(route, headers, &entry);
+        if checked.is_ok() {
+            self.liveness.mark(&entry, now);
+        }
+        drop(entry);
+        match checked {
+            Ok(()) => Ok(claims.rid),
+            Err(refusal) => Err((refusal, Some(claims.rid))),
         }
     }
 
@@ -96,7 +101,7 @@ impl ForwardAuth {
         &self,
         route: Option<Signal>,
         headers: &HeaderMap,
-        entry: &DirectoryEntry,
+        entry: &DirectoryEntry<'_>,
     ) -> Result<(), Refusal> {
         let forwarded = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let (Some(method), Some(uri)) = (
@@ -111,8 +116,8 @@ impl ForwardAuth {
         }
         let enabled = match signal {
             Signal::Logs => true,
-            Signal::Metrics => entry.metrics,
-            Signal::Profiles => entry.profiles,
+            Signal::Metrics => entry.metrics(),
+            Signal::Profiles => entry.profiles(),
         };
         if enabled {
             Ok(())
@@ -153,17 +158,16 @@ impl ForwardAuth {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let (result, reason, answer) = match self.decide(route, headers, now) {
-            Ok(entry) => {
-                self.liveness.mark(&entry, now);
-                tracing::debug!(agent.rid = entry.rid(), "Auth request succeeded");
+            Ok(rid) => {
+                tracing::debug!(agent.rid = rid, "Auth request succeeded");
                 let answer = Answer {
                     status: StatusCode::OK,
-                    agent: HeaderValue::from_str(entry.rid()).ok(),
+                    agent: HeaderValue::try_from(rid).ok(),
                 };
                 (AuthResult::Allowed, "ok", answer)
             }
-            Err((refusal, entry)) => {
-                log_refusal(refusal, entry.as_deref(), headers, peer);
+            Err((refusal, rid)) => {
+                log_refusal(refusal, rid.as_deref(), headers, peer);
                 let (result, status) = if refusal.is_unauthorized() {
                     (AuthResult::Unauthorized, StatusCode::UNAUTHORIZED)
                 } else {
@@ -201,19 +205,14 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Refusal> {
         .ok_or(Refusal::NotBearer)
 }
 
-fn log_refusal(
-    refusal: Refusal,
-    entry: Option<&DirectoryEntry>,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-) {
+fn log_refusal(refusal: Refusal, rid: Option<&str>, headers: &HeaderMap, peer: Option<SocketAddr>) {
     let remote_addr = remote_addr(headers, peer);
     let user_agent = headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let reason = refusal.describe();
-    let rid = entry.map(DirectoryEntry::rid).unwrap_or_default();
+    let rid = rid.unwrap_or_default();
     match refusal {
         Refusal::MissingHeader => tracing::warn!(
             remote_addr,

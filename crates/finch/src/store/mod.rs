@@ -87,15 +87,6 @@ pub struct AgentSummary {
     pub hostname: String,
 }
 
-/// All directory rows, read in one transaction together with the change version they reflect.
-#[derive(Debug, Clone, Default)]
-pub struct DirectorySnapshot {
-    /// The change version the rows reflect.
-    pub version: ChangeVersion,
-    /// One row per agent.
-    pub rows: Vec<DirectoryRow>,
-}
-
 // === impl Store ===
 
 impl Store {
@@ -168,10 +159,15 @@ impl Store {
         }
     }
 
-    /// Reads what the directory needs of every agent, consistently with its change version.
-    pub async fn directory_snapshot(&self) -> Result<DirectorySnapshot, StoreError> {
+    /// Reads what the directory needs of every agent in one transaction, handing each row to
+    /// `each` as it arrives (a fleet's rows are never held at once), and returns the change
+    /// version the rows reflect. On an error, `each` may have seen some of the rows.
+    pub async fn directory_snapshot(
+        &self,
+        each: impl FnMut(DirectoryRow) + Send,
+    ) -> Result<ChangeVersion, StoreError> {
         match self {
-            Store::Sqlite(s) => s.directory_snapshot().await,
+            Store::Sqlite(s) => s.directory_snapshot(each).await,
         }
     }
 

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 
 use super::rows::{self, AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use super::{
-    AgentSummary, ChangeVersion, DatabaseTarget, DirectorySnapshot, StoreError, UriError, schema,
+    AgentSummary, ChangeVersion, DatabaseTarget, DirectoryRow, StoreError, UriError, schema,
     timestamp,
 };
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
@@ -33,9 +33,12 @@ use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 mod health;
 mod page;
 
-/// Resource ids per `last_seen` statement: well under SQLite's 32,766 bound parameters, and
-/// large enough that a burst of marks from a whole fleet is a few statements.
-const LAST_SEEN_CHUNK: usize = 500;
+/// Sets `last_seen` of the agents whose ids are in a JSON array. One text for any number of
+/// ids, so each connection caches one prepared statement for it: a `?` per id would make every
+/// batch size a statement of its own, and sqlx caches up to 100 per connection at about 100 kB
+/// each for 500 ids, megabytes that stay resident after a burst of marks.
+const RECORD_LAST_SEEN: &str =
+    "UPDATE agents SET last_seen = ? WHERE resource_id IN (SELECT value FROM json_each(?))";
 
 /// How long SQLite waits for another connection's write lock, as 1.x's `_busy_timeout=5000`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +48,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// should surface as errors within seconds rather than as requests piling up for sqlx's default
 /// 30 s.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// SQLite's page cache per connection, in KiB (SQLite's default is 2,000). The operating system
+/// caches the file anyway, so a larger cache saves little but system calls, while it stays
+/// resident in every pooled connection once a directory reload has scanned the table or the
+/// `last_seen` writer has touched rows all over it: with the default, 100,000 agents cost several
+/// megabytes more. 512 KiB is about what the interior pages of that database's B-trees take (125
+/// pages), so a lookup by id or host name still walks down the tree from memory.
+const PAGE_CACHE_KIB: u32 = 512;
 
 /// Connections to a file database. SQLite has one writer at a time anyway; four lets the auth
 /// path's directory reloads and the dashboard's reads run beside a write without many idle files.
@@ -108,7 +119,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"));
         let pool = SqlitePoolOptions::new()
             .max_connections(FILE_POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -255,23 +267,27 @@ impl SqliteStore {
         read_version(&mut conn).await
     }
 
-    pub(super) async fn directory_snapshot(&self) -> Result<DirectorySnapshot, StoreError> {
+    pub(super) async fn directory_snapshot(
+        &self,
+        mut each: impl FnMut(DirectoryRow) + Send,
+    ) -> Result<ChangeVersion, StoreError> {
         // One read transaction: in WAL mode it sees a single snapshot of the database, so the
         // rows are exactly those the version describes.
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         let version = read_version(&mut tx).await?;
-        // Rows are converted as they stream in: holding 100,000 raw rows at once would
-        // multiply the memory this takes, and the allocator keeps what it once grew to.
-        let mut rows = Vec::new();
+        // Rows are handed on as they stream in: collecting 100,000 of them first would cost
+        // more than the directory they become, and the allocator keeps what it once grew to.
         {
             let query = format!("SELECT {DIRECTORY_COLUMNS} FROM agents ORDER BY id");
             let mut found = sqlx::query(&query).fetch(&mut *tx);
             while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-                rows.extend(rows::directory_row(&row)?);
+                if let Some(row) = rows::directory_row(&row)? {
+                    each(row);
+                }
             }
         }
         tx.commit().await.map_err(map_sqlx)?;
-        Ok(DirectorySnapshot { version, rows })
+        Ok(version)
     }
 
     pub(super) async fn record_last_seen(
@@ -282,8 +298,8 @@ impl SqliteStore {
             return Ok(());
         }
         // Marks arrive in batches that mostly share a handful of seconds: one statement per
-        // second and chunk of ids, instead of one per agent, keeps a fleet-wide burst of marks
-        // to a few statements.
+        // second, instead of one per agent, keeps a fleet-wide burst of marks to a few
+        // statements.
         let mut by_time: Vec<(OffsetDateTime, &str)> = seen
             .iter()
             .filter(|(rid, _)| !rid.as_str().is_empty())
@@ -293,17 +309,15 @@ impl SqliteStore {
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         for same_time in by_time.chunk_by(|a, b| a.0 == b.0) {
             let at = format_time(same_time[0].0)?;
-            for chunk in same_time.chunks(LAST_SEEN_CHUNK) {
-                let placeholders = vec!["?"; chunk.len()].join(", ");
-                let sql = format!(
-                    "UPDATE agents SET last_seen = ? WHERE resource_id IN ({placeholders})"
-                );
-                let mut query = sqlx::query(&sql).bind(&at);
-                for (_, rid) in chunk {
-                    query = query.bind(*rid);
-                }
-                query.execute(&mut *tx).await.map_err(map_sqlx)?;
-            }
+            let rids: Vec<&str> = same_time.iter().map(|(_, rid)| *rid).collect();
+            let rids =
+                serde_json::to_string(&rids).map_err(|e| StoreError::Database(Box::new(e)))?;
+            sqlx::query(RECORD_LAST_SEEN)
+                .bind(&at)
+                .bind(rids)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_sqlx)?;
         }
         tx.commit().await.map_err(map_sqlx)
     }

@@ -15,6 +15,16 @@ mod migrations;
 
 const SERVICE: &str = "test-id";
 
+/// The directory's rows, collected, and the version they reflect.
+async fn snapshot(store: &Store) -> (ChangeVersion, Vec<DirectoryRow>) {
+    let mut rows = Vec::new();
+    let version = store
+        .directory_snapshot(|row| rows.push(row))
+        .await
+        .unwrap();
+    (version, rows)
+}
+
 struct TestDb {
     // Held so the directory outlives the store.
     _dir: TempDir,
@@ -256,7 +266,7 @@ async fn change_version_counts_writes_but_not_last_seen() {
 
     let v3 = store.delete_agent(&rid).await.unwrap();
     assert_eq!(v3.0, v2.0 + 1);
-    assert_eq!(store.directory_snapshot().await.unwrap().version, v3);
+    assert_eq!(snapshot(&store).await.0, v3);
     store.close().await;
 }
 
@@ -265,7 +275,7 @@ async fn last_seen_marks_for_many_agents_and_seconds_land_on_the_right_rows() {
     let db = TestDb::new();
     let store = db.open().await;
     let mut marks = Vec::new();
-    // More agents than one statement takes, spread over two seconds, plus an unknown id.
+    // Many agents, spread over two seconds, plus an unknown id.
     for i in 0..1_100 {
         let rid = rid();
         store
@@ -275,9 +285,13 @@ async fn last_seen_marks_for_many_agents_and_seconds_land_on_the_right_rows() {
         let at = datetime!(2026-03-01 12:00:00 UTC) + time::Duration::seconds(i % 2);
         marks.push((rid, at));
     }
+    // An id written by hand, with the characters JSON escapes.
+    let odd = AgentRid::parse(r#"agent "odd" \ one"#).unwrap();
+    store.insert_agent(&odd, &spec("odd")).await.unwrap();
+    marks.push((odd, datetime!(2026-03-01 12:00:01 UTC)));
     marks.push((rid(), datetime!(2026-03-01 12:00:00 UTC)));
     store.record_last_seen(&marks).await.unwrap();
-    for (rid, at) in &marks[..1_100] {
+    for (rid, at) in &marks[..1_101] {
         assert_eq!(store.get_agent(rid).await.unwrap().last_seen, Some(*at));
     }
     store.close().await;
@@ -316,9 +330,9 @@ async fn foreign_delete_by_sqlite3_bumps_the_version() {
     // directory.
     db.sqlite3("INSERT INTO agents (hostname, resource_id) VALUES ('manual', '');")
         .await;
-    let snapshot = store.directory_snapshot().await.unwrap();
-    assert_eq!(snapshot.version.0, v1.0 + 2);
-    assert!(snapshot.rows.is_empty());
+    let (version, rows) = snapshot(&store).await;
+    assert_eq!(version.0, v1.0 + 2);
+    assert!(rows.is_empty());
     store.close().await;
 }
 
@@ -333,10 +347,10 @@ async fn directory_snapshot_reads_rows_and_version_together() {
     quiet.profiles = true;
     let db_rid = rid();
     let (_, version) = store.insert_agent(&db_rid, &quiet).await.unwrap();
-    let snapshot = store.directory_snapshot().await.unwrap();
-    assert_eq!(snapshot.version, version);
+    let (read, rows) = snapshot(&store).await;
+    assert_eq!(read, version);
     assert_eq!(
-        snapshot.rows,
+        rows,
         [
             DirectoryRow {
                 rid: web,

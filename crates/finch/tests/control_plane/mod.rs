@@ -166,7 +166,7 @@ impl ControlPlane {
         let store = Store::open(&config.database, &config.library_dir)
             .await
             .unwrap();
-        let directory = Directory::load(&store).await.unwrap();
+        let directory = Directory::load(&store, SERVICE_ID).await.unwrap();
         let registry = Registry::new(store.clone(), directory, SERVICE_ID.into());
         let tokens = TokenKey::new(SECRET.as_bytes());
         let state = GrpcState::new(Arc::clone(&config), registry.clone(), tokens.clone());

@@ -83,7 +83,7 @@ impl Server {
         let store = Store::open(&config.database, &config.library_dir)
             .await
             .unwrap();
-        let directory = Directory::load(&store).await.unwrap();
+        let directory = Directory::load(&store, &config.id).await.unwrap();
         let registry = Registry::new(store, directory, config.id.clone());
         let tokens = TokenKey::new(SECRET.as_bytes());
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));

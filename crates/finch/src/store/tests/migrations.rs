@@ -134,8 +134,7 @@ async fn legacy_database_migrates_and_reads_back(legacy_schema: &str) {
     let before = store.change_version().await.unwrap();
     let (_, after) = store.insert_agent(&rid(), &spec("new-1")).await.unwrap();
     assert_eq!(after.0, before.0 + 1);
-    let snapshot = store.directory_snapshot().await.unwrap();
-    assert_eq!(snapshot.rows.len(), 4);
+    assert_eq!(snapshot(&store).await.1.len(), 4);
     // The unique constraints survived the column surgery.
     assert!(matches!(
         store.insert_agent(&rid(), &spec("web-1")).await,
