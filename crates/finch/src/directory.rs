@@ -547,6 +547,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_reload_removes_nothing_and_the_next_one_removes_what_is_gone() {
+        use sqlx::Connection as _;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open("sqlite://finch.db", dir.path())
+            .await
+            .expect("store");
+        let (directory, registry) = directory_and_registry(&store).await;
+        let mut rids = Vec::new();
+        for host in ["a", "b", "c"] {
+            rids.push(registry.register(&spec(host)).await.expect("register").rid);
+        }
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("finch.db"));
+        let mut other_writer = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        let mut write = async |sql: &str, rid: &AgentRid| {
+            sqlx::query(sql)
+                .bind(rid.as_str())
+                .execute(&mut other_writer)
+                .await
+                .expect("write");
+        };
+
+        // b is deleted and c unreadable: the reload applies a, then fails on c.
+        write("DELETE FROM agents WHERE resource_id = ?", &rids[1]).await;
+        write(
+            "UPDATE agents SET metrics = 'maybe' WHERE resource_id = ?",
+            &rids[2],
+        )
+        .await;
+        assert!(directory.refresh(&store).await.is_err());
+        assert_eq!(directory.len(), 3);
+
+        write(
+            "UPDATE agents SET metrics = 1 WHERE resource_id = ?",
+            &rids[2],
+        )
+        .await;
+        assert!(directory.refresh(&store).await.expect("refresh"));
+        assert!(directory.lookup(rids[0].as_str()).is_some());
+        assert!(directory.lookup(rids[1].as_str()).is_none());
+        assert!(directory.lookup(rids[2].as_str()).expect("c").metrics());
+        assert_eq!(directory.len(), 2);
+    }
+
+    #[tokio::test]
     async fn ids_of_another_form_are_kept_verbatim_and_never_collide() {
         let (_dir, store) = memory_store().await;
         let uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
