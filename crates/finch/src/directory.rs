@@ -18,13 +18,15 @@
 //!
 //! There is one entry per registered agent, so its layout decides Finch's resident memory at
 //! fleet scale: at 100,000 agents every byte of an entry is 100 kB. An entry therefore lives
-//! inline in the map and owns no heap allocation. Its key is the 16 bytes of the UUID when the
-//! resource id has the form this service mints (`rid:finch:<service id>:agent:<uuid>`, every
-//! agent registered through it or through 1.x under the same id); only ids of another form keep
-//! their text. Its value is 8 bytes: the signal switches and the second of the last liveness
-//! mark. A reload applies the store's rows to the live map as they stream in, and then removes
-//! the agents it did not see, so it never holds a second copy of the fleet.
+//! inline in a map and owns no heap allocation: the agents whose resource ids have the form this
+//! service mints (`rid:finch:<service id>:agent:<uuid>`, every agent registered through it or
+//! through 1.x under the same id) are keyed by the 16 bytes of the UUID, and only ids of another
+//! form, in a second map, keep their text. The value is 8 bytes: the signal switches and the
+//! second of the last liveness mark. That is 25 bytes a slot, about 33 an agent with the maps'
+//! free slots. A reload applies the store's rows to the live maps as they stream in, and then
+//! removes the agents it did not see, so it never holds a second copy of the fleet.
 
+use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -51,21 +53,27 @@ pub struct Directory {
 
 /// A registered agent as the auth path sees it, borrowed from the directory.
 ///
-/// It holds a read lock on a part of the map: use it for the decision at hand and drop it, and
+/// It holds a read lock on a part of a map: use it for the decision at hand and drop it, and
 /// never look up another agent while holding it.
-pub struct DirectoryEntry<'a>(Ref<'a, AgentKey, Slot>);
+pub struct DirectoryEntry<'a>(EntryRef<'a>);
+
+enum EntryRef<'a> {
+    Minted(Ref<'a, Uuid, Slot>),
+    Other(Ref<'a, Box<str>, Slot>),
+}
 
 /// An agent's resource id in the compact form the directory keys on (see the module
 /// documentation). Cheap to clone: no allocation for ids this service mints.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AgentKey(KeyRepr);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentKey(Id<Box<str>>);
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum KeyRepr {
+/// A resource id by its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Id<T> {
     /// `<prefix><uuid>`, the UUID in its canonical lowercase hyphenated form.
-    Minted([u8; 16]),
+    Minted(Uuid),
     /// Any other id, verbatim.
-    Other(Box<str>),
+    Other(T),
 }
 
 /// What the auth path knows of one agent: as little as it needs (see the module documentation).
@@ -104,7 +112,10 @@ pub struct DirectoryWriter<'a> {
 }
 
 struct Inner {
-    agents: DashMap<AgentKey, Slot>,
+    /// Agents whose ids this service minted, by UUID.
+    minted: DashMap<Uuid, Slot>,
+    /// Agents with ids of any other form, by id.
+    other: DashMap<Box<str>, Slot>,
     /// What ids minted by this service start with.
     minted_prefix: Box<str>,
     applied: Mutex<Applied>,
@@ -131,7 +142,8 @@ impl Directory {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let directory = Directory {
             inner: Arc::new(Inner {
-                agents: DashMap::new(),
+                minted: DashMap::new(),
+                other: DashMap::new(),
                 minted_prefix: AgentRid::minted_prefix(service_id).into(),
                 applied: Mutex::new(Applied {
                     version: ChangeVersion::default(),
@@ -154,27 +166,24 @@ impl Directory {
         if rid.is_empty() {
             return None;
         }
-        self.inner
-            .agents
-            .get(&self.inner.key(rid))
-            .map(DirectoryEntry)
+        let entry = match self.inner.id(rid) {
+            Id::Minted(uuid) => EntryRef::Minted(self.inner.minted.get(&uuid)?),
+            Id::Other(rid) => EntryRef::Other(self.inner.other.get(rid)?),
+        };
+        Some(DirectoryEntry(entry))
     }
 
     /// The resource id `key` stands for.
     pub fn rid_of(&self, key: &AgentKey) -> String {
         match &key.0 {
-            KeyRepr::Minted(uuid) => format!(
-                "{}{}",
-                self.inner.minted_prefix,
-                Uuid::from_bytes(*uuid).hyphenated()
-            ),
-            KeyRepr::Other(rid) => rid.to_string(),
+            Id::Minted(uuid) => format!("{}{}", self.inner.minted_prefix, uuid.hyphenated()),
+            Id::Other(rid) => rid.to_string(),
         }
     }
 
     /// How many agents are registered.
     pub fn len(&self) -> usize {
-        self.inner.agents.len()
+        self.inner.minted.len() + self.inner.other.len()
     }
 
     /// Whether no agent is registered.
@@ -269,40 +278,57 @@ impl std::fmt::Debug for Directory {
 // === impl Inner ===
 
 impl Inner {
-    /// The key of `rid`: its UUID when it is one this service minted, the text otherwise. The
-    /// UUID must read back to the very same text, so that two ids never share a key.
-    fn key(&self, rid: &str) -> AgentKey {
-        let minted = rid
-            .strip_prefix(&*self.minted_prefix)
+    /// The form of `rid`: its UUID when it is one this service minted. The UUID must read back
+    /// to the very same text, so that two ids never share a key.
+    fn id<'a>(&self, rid: &'a str) -> Id<&'a str> {
+        rid.strip_prefix(&*self.minted_prefix)
             .and_then(|rest| Some((rest, Uuid::try_parse(rest).ok()?)))
             .filter(|(rest, uuid)| {
                 *uuid.hyphenated().encode_lower(&mut Uuid::encode_buffer()) == **rest
-            });
-        AgentKey(match minted {
-            Some((_, uuid)) => KeyRepr::Minted(uuid.into_bytes()),
-            None => KeyRepr::Other(rid.into()),
-        })
+            })
+            .map_or(Id::Other(rid), |(_, uuid)| Id::Minted(uuid))
     }
 
     /// Records `row`, keeping the agent's liveness mark if it was known. Returns whether it was.
     fn upsert(&self, row: &DirectoryRow, epoch: bool) -> bool {
-        match self.agents.entry(self.key(row.rid.as_str())) {
-            Entry::Occupied(mut known) => {
-                let slot = known.get_mut();
-                slot.metrics = row.metrics;
-                slot.profiles = row.profiles;
-                slot.epoch = epoch;
-                true
-            }
-            Entry::Vacant(new) => {
-                new.insert(Slot {
-                    last_marked: AtomicU32::new(NEVER_MARKED),
-                    metrics: row.metrics,
-                    profiles: row.profiles,
-                    epoch,
-                });
-                false
-            }
+        match self.id(row.rid.as_str()) {
+            Id::Minted(uuid) => upsert(&self.minted, uuid, row, epoch),
+            Id::Other(rid) => upsert(&self.other, rid.into(), row, epoch),
+        }
+    }
+
+    fn remove(&self, rid: &str) {
+        match self.id(rid) {
+            Id::Minted(uuid) => drop(self.minted.remove(&uuid)),
+            Id::Other(rid) => drop(self.other.remove(rid)),
+        }
+    }
+
+    /// Keeps the agents for which `keep` holds.
+    fn retain(&self, mut keep: impl FnMut(&mut Slot) -> bool) {
+        self.minted.retain(|_, slot| keep(slot));
+        self.other.retain(|_, slot| keep(slot));
+    }
+}
+
+/// Records `row` under `key` in `map`; see [`Inner::upsert`].
+fn upsert<K: Hash + Eq>(map: &DashMap<K, Slot>, key: K, row: &DirectoryRow, epoch: bool) -> bool {
+    match map.entry(key) {
+        Entry::Occupied(mut known) => {
+            let slot = known.get_mut();
+            slot.metrics = row.metrics;
+            slot.profiles = row.profiles;
+            slot.epoch = epoch;
+            true
+        }
+        Entry::Vacant(new) => {
+            new.insert(Slot {
+                last_marked: AtomicU32::new(NEVER_MARKED),
+                metrics: row.metrics,
+                profiles: row.profiles,
+                epoch,
+            });
+            false
         }
     }
 }
@@ -326,7 +352,7 @@ impl DirectoryWriter<'_> {
     /// Records that `rid` was deleted at change version `version`.
     pub fn apply_remove(&mut self, rid: &AgentRid, version: ChangeVersion) {
         let inner = &self.directory.inner;
-        inner.agents.remove(&inner.key(rid.as_str()));
+        inner.remove(rid.as_str());
         self.advance(version);
         let _ = inner.events.send(DirectoryEvent::Deregistered(rid.clone()));
     }
@@ -352,17 +378,17 @@ impl DirectoryWriter<'_> {
         self.applied.epoch = epoch;
         match read {
             Ok(version) => {
-                inner.agents.retain(|_, slot| slot.epoch == epoch);
+                inner.retain(|slot| slot.epoch == epoch);
                 self.applied.version = version;
                 Ok(())
             }
             Err(error) => {
                 // Some rows may be applied; remove nothing, and make every entry count as seen
                 // so that the next reload starts from a uniform epoch again.
-                inner
-                    .agents
-                    .iter_mut()
-                    .for_each(|mut slot| slot.epoch = epoch);
+                inner.retain(|slot| {
+                    slot.epoch = epoch;
+                    true
+                });
                 Err(error)
             }
         }
@@ -373,24 +399,34 @@ impl DirectoryWriter<'_> {
 
 impl DirectoryEntry<'_> {
     /// The agent's key, to name it without its text (see [`Directory::rid_of`]).
-    pub fn key(&self) -> &AgentKey {
-        self.0.key()
+    pub fn key(&self) -> AgentKey {
+        AgentKey(match &self.0 {
+            EntryRef::Minted(entry) => Id::Minted(*entry.key()),
+            EntryRef::Other(entry) => Id::Other(entry.key().clone()),
+        })
     }
 
     /// May push metrics.
     pub fn metrics(&self) -> bool {
-        self.0.metrics
+        self.slot().metrics
     }
 
     /// May push profiles.
     pub fn profiles(&self) -> bool {
-        self.0.profiles
+        self.slot().profiles
     }
 
     /// Claims the right to record that the agent was seen at `now` (Unix seconds): true at most
     /// once per `interval` seconds per agent, whichever request gets there first.
     pub fn claim_seen_mark(&self, now: i64, interval: i64) -> bool {
-        self.0.claim_seen_mark(now, interval)
+        self.slot().claim_seen_mark(now, interval)
+    }
+
+    fn slot(&self) -> &Slot {
+        match &self.0 {
+            EntryRef::Minted(entry) => entry.value(),
+            EntryRef::Other(entry) => entry.value(),
+        }
     }
 }
 
@@ -511,6 +547,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_reload_removes_nothing_and_the_next_one_removes_what_is_gone() {
+        use sqlx::Connection as _;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open("sqlite://finch.db", dir.path())
+            .await
+            .expect("store");
+        let (directory, registry) = directory_and_registry(&store).await;
+        let mut rids = Vec::new();
+        for host in ["a", "b", "c"] {
+            rids.push(registry.register(&spec(host)).await.expect("register").rid);
+        }
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("finch.db"));
+        let mut other_writer = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect");
+        let mut write = async |sql: &str, rid: &AgentRid| {
+            sqlx::query(sql)
+                .bind(rid.as_str())
+                .execute(&mut other_writer)
+                .await
+                .expect("write");
+        };
+
+        // b is deleted and c unreadable: the reload applies a, then fails on c.
+        write("DELETE FROM agents WHERE resource_id = ?", &rids[1]).await;
+        write(
+            "UPDATE agents SET metrics = 'maybe' WHERE resource_id = ?",
+            &rids[2],
+        )
+        .await;
+        assert!(directory.refresh(&store).await.is_err());
+        assert_eq!(directory.len(), 3);
+
+        write(
+            "UPDATE agents SET metrics = 1 WHERE resource_id = ?",
+            &rids[2],
+        )
+        .await;
+        assert!(directory.refresh(&store).await.expect("refresh"));
+        assert!(directory.lookup(rids[0].as_str()).is_some());
+        assert!(directory.lookup(rids[1].as_str()).is_none());
+        assert!(directory.lookup(rids[2].as_str()).expect("c").metrics());
+        assert_eq!(directory.len(), 2);
+    }
+
+    #[tokio::test]
     async fn ids_of_another_form_are_kept_verbatim_and_never_collide() {
         let (_dir, store) = memory_store().await;
         let uuid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
@@ -533,16 +617,12 @@ mod tests {
         }
         let directory = Directory::load(&store, "svc").await.expect("directory");
         assert_eq!(directory.len(), 5);
-        let key = directory
-            .lookup(minted.as_str())
-            .expect("minted")
-            .key()
-            .clone();
-        assert!(matches!(key.0, KeyRepr::Minted(_)));
+        let key = directory.lookup(minted.as_str()).expect("minted").key();
+        assert!(matches!(key.0, Id::Minted(_)));
         assert_eq!(directory.rid_of(&key), minted.as_str());
         for rid in &others {
-            let key = directory.lookup(rid).expect("other").key().clone();
-            assert!(matches!(key.0, KeyRepr::Other(_)), "{rid}");
+            let key = directory.lookup(rid).expect("other").key();
+            assert!(matches!(key.0, Id::Other(_)), "{rid}");
             assert_eq!(directory.rid_of(&key), *rid);
         }
         assert!(directory.lookup("rid:finch:svc:agent:").is_none());
@@ -564,8 +644,8 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_takes_no_more_than_a_key_and_eight_bytes() {
+    fn an_entry_takes_no_more_than_a_uuid_and_eight_bytes() {
         assert_eq!(std::mem::size_of::<Slot>(), 8);
-        assert_eq!(std::mem::size_of::<(AgentKey, Slot)>(), 32);
+        assert_eq!(std::mem::size_of::<(Uuid, Slot)>(), 24);
     }
 }

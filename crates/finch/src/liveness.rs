@@ -55,7 +55,7 @@ impl LivenessRecorder {
     /// Notes that `entry`'s agent was seen at `now` (Unix seconds). Never blocks.
     pub fn mark(&self, entry: &DirectoryEntry<'_>, now: i64) {
         if entry.claim_seen_mark(now, MARK_INTERVAL_SECS)
-            && self.queue.try_send((entry.key().clone(), now)).is_err()
+            && self.queue.try_send((entry.key(), now)).is_err()
         {
             self.dropped.inc();
         }
