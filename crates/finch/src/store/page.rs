@@ -2,8 +2,9 @@
 //!
 //! Finch 1.x listed every agent, filtered and paged in memory and then read each agent again (one
 //! query per agent) on every refresh of every open dashboard. Here the database does the work: a
-//! page is one `COUNT(*)` plus one `LIMIT`/`OFFSET` select in a single read transaction, and the
-//! counters are one aggregate query. Both honour the dashboard token's scope in SQL.
+//! page is one pass over the matching agents that yields their count and the ids of the page (in
+//! a few statements of one read transaction), then the page's rows by id, and the counters are
+//! one aggregate query. Both honour the dashboard token's scope in SQL.
 
 use time::OffsetDateTime;
 
@@ -88,29 +89,16 @@ impl AgentScope {
 // === impl AgentQuery ===
 
 impl AgentQuery {
-    /// `search` as a `LIKE` pattern with `\` as the escape character, or `None` for no filter.
-    pub(super) fn like_pattern(&self) -> Option<String> {
-        let search = self.search.trim();
-        if search.is_empty() {
-            return None;
-        }
-        let mut pattern = String::with_capacity(search.len() + 2);
-        pattern.push('%');
-        for c in search.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
-        Some(pattern)
+    /// The search without surrounding whitespace, or `None` for no filter.
+    pub(super) fn search_term(&self) -> Option<&str> {
+        Some(self.search.trim()).filter(|term| !term.is_empty())
     }
 }
 
 // === impl Store ===
 
 impl Store {
-    /// Reads one page of the agents `query` selects: one count and one select.
+    /// Reads one page of the agents `query` selects, with their count.
     pub async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
         match self {
             Store::Sqlite(s) => s.page_agents(query).await,
@@ -127,6 +115,20 @@ impl Store {
             Store::Sqlite(s) => s.agent_stats(scope, active_since).await,
         }
     }
+}
+
+/// `term` as a `LIKE` pattern for a substring, with `\` as the escape character.
+pub(super) fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Pages needed for `total` items at `page_size` per page: at least one.
@@ -149,14 +151,12 @@ mod tests {
     }
 
     #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(query("").like_pattern(), None);
-        assert_eq!(query("  ").like_pattern(), None);
-        assert_eq!(query("web").like_pattern().as_deref(), Some("%web%"));
-        assert_eq!(
-            query(r"50%_a\b").like_pattern().as_deref(),
-            Some(r"%50\%\_a\\b%")
-        );
+    fn search_terms_are_trimmed_and_like_patterns_escape_wildcards() {
+        assert_eq!(query("").search_term(), None);
+        assert_eq!(query("  ").search_term(), None);
+        assert_eq!(query(" web\t").search_term(), Some("web"));
+        assert_eq!(like_pattern("web"), "%web%");
+        assert_eq!(like_pattern(r"50%_a\b"), r"%50\%\_a\\b%");
     }
 
     #[test]

@@ -7,12 +7,15 @@
 //! 2. dropping the `password`, `password_hash` and `username` columns of the basic-auth era;
 //! 3. creating the table with 1.x's 14 columns (the DDL GORM's AutoMigrate produced), or adding
 //!    those an older table lacks, as AutoMigrate did, plus the unique index on `resource_id`;
-//! 4. the change-version table and the triggers that bump it (see the [`store`](super) docs).
+//! 4. the change-version table and the triggers that bump it (see the [`store`](super) docs);
+//! 5. the dashboard's search index (see [`search_index`]).
 //!
 //! Everything 2.x adds is `IF NOT EXISTS` and outside the `agents` columns, so 1.x, which ignores
-//! unknown tables and triggers, keeps working on the same file. SQLite DDL is transactional, so
-//! the whole migration runs in one `BEGIN IMMEDIATE` transaction: a failure leaves the file as it
-//! was, and two processes opening the same file at once migrate one after the other.
+//! unknown tables, triggers and indexes, keeps working on the same file. It is also plain SQL that
+//! any SQLite since 3.9 evaluates (no JSON or FTS functions), because 1.x's own writes fire the
+//! triggers and maintain the index. SQLite DDL is transactional, so the whole migration runs in
+//! one `BEGIN IMMEDIATE` transaction: a failure leaves the file as it was, and two processes
+//! opening the same file at once migrate one after the other.
 
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -127,6 +130,42 @@ const TRIGGERS: [&str; 3] = [
      BEGIN UPDATE finch_change_version SET version = version + 1; END",
 ];
 
+/// Rows the dashboard shows: those with a resource id. Also the condition of the search index
+/// ([`search_index`]): a query must contain this exact term for SQLite to use that index.
+pub(super) const VISIBLE: &str = "COALESCE(CAST(resource_id AS TEXT), '') <> ''";
+
+/// A row's search text: hostname, resource id and labels joined by `"`, so that a term no field
+/// contains is missing from it too. It exists only where that holds, which takes two things.
+/// No field holds a NUL, where `LIKE` stops reading. And the labels are `NULL`, `''`, `'[]'` or
+/// *plain*: text that starts with `["` and ends with `"]`, with no `\`, no control character, and
+/// no `"` or `,` left once the `","` between entries are removed (as Finch writes labels without
+/// quotes or commas). Plain labels are valid JSON whose entries stand verbatim between `["`,
+/// `","` and `"]`. Other labels (escapes such as `\u00e9`, spaces, numbers, blobs, which SQLite's
+/// JSON functions read differently from their text, a hand edit) make it `NULL`: such rows are
+/// searched by decoding the JSON.
+pub(super) const SEARCH_TEXT: &str = "(CASE \
+     WHEN instr(hostname || resource_id || COALESCE(labels, ''), char(0)) = 0 \
+     AND (labels IS NULL OR labels IN ('', '[]') \
+     OR (typeof(labels) = 'text' AND labels GLOB '[[]\"*\"]' \
+     AND instr(labels, '\\') = 0 \
+     AND NOT labels GLOB ('*[' || char(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, \
+     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) || ']*') \
+     AND NOT replace(substr(labels, 3, length(labels) - 4), '\",\"', '') GLOB '*[\",]*')) \
+     THEN hostname || '\"' || resource_id || '\"' || COALESCE(labels, '') END)";
+
+/// The dashboard's search index: the visible rows in id order with their [`SEARCH_TEXT`]. A
+/// search reads every row (`LIKE '%term%'` cannot seek), and this is the narrowest thing to read:
+/// about half the bytes of the table, one `LIKE` per row and no JSON decoding. Counting visible
+/// rows reads it too. A changed definition needs a new name, since `IF NOT EXISTS` keeps an old
+/// one. Without it (dropped by hand) searches give the same answers, only slower, until the next
+/// start recreates it.
+fn search_index() -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS finch_agents_search ON agents (id, {SEARCH_TEXT}) \
+         WHERE {VISIBLE}"
+    )
+}
+
 /// Brings the schema of the database behind `pool` up to date.
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)?;
@@ -137,6 +176,7 @@ pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     for trigger in TRIGGERS {
         execute(&mut tx, trigger).await?;
     }
+    execute(&mut tx, &search_index()).await?;
     tx.commit().await.map_err(map_sqlx)
 }
 

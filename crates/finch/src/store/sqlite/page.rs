@@ -1,10 +1,32 @@
 //! The SQLite side of [`crate::store::page`]: scoped, searched, paged reads of `agents`.
 //!
 //! Scope and search are bound parameters, never spliced into the SQL: the scope travels as one
-//! JSON array read with `json_each`, the search as a `LIKE` pattern whose `%`, `_` and `\` are
-//! escaped. Labels are searched entry by entry (`json_each` over the column), so a search cannot
-//! match the JSON punctuation between two labels. Rows without a resource id (hand edits; 1.x
-//! could match them by accident) are never shown.
+//! JSON array read with `json_each` (`?1`), the search as a `LIKE` pattern whose `%`, `_` and `\`
+//! are escaped (`?2`). Rows without a resource id (hand edits; 1.x could match them by accident)
+//! are never shown.
+//!
+//! `LIKE '%term%'` cannot seek, so a search reads every visible row; at 100,000 agents that read
+//! is the cost of a page, and this module makes it one pass over as few bytes as possible:
+//!
+//! - **One pass for count and page.** The first statement returns the ids of the first matches,
+//!   as many as the page asked for needs (at most [`HEAD_LIMIT`]). Fewer than that means they are
+//!   all the matches: a selective search is done in one pass. Otherwise a second statement counts
+//!   the rest, starting after the last id seen, so a broad search finds its page at once and
+//!   counts on. A page past the head (deep pages, or "past the end", which shows the last page) is
+//!   walked to from whichever end of the matches is nearer. The page's rows are then read by id.
+//!   All of it runs in one read transaction, so count and page describe the same snapshot.
+//! - **A narrow index.** The scan reads `finch_agents_search` (see [`SEARCH_TEXT`]): the visible
+//!   rows in id order, each with hostname, resource id and labels as one text. That is half the
+//!   bytes of the table, and one `LIKE` per row instead of three plus decoding the labels JSON,
+//!   which was most of the time of a search.
+//! - **Exact on JSON.** Labels are searched entry by entry, decoded, so a term cannot match the
+//!   punctuation between two labels and a label stored with escapes (`\"`, `\u00e9`) matches what
+//!   they stand for. A term missing from a row's search text is missing from all its fields. A
+//!   term found there is found in one field when it has none of `"`, `,`, `[`, `]`, the only
+//!   characters that separate the fields and the labels in that text; any other term is
+//!   confirmed field by field ([`MATCHES_FIELDS`]), and so are rows without a search text (labels
+//!   that need decoding). A term holding a NUL, which ends a `LIKE` pattern early, is only ever
+//!   matched field by field.
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteArguments;
@@ -13,22 +35,31 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::super::StoreError;
-use super::super::page::{AgentPage, AgentQuery, AgentScope, AgentStats, total_pages};
+use super::super::page::{
+    AgentPage, AgentQuery, AgentScope, AgentStats, like_pattern, total_pages,
+};
 use super::super::rows::{self, AGENT_COLUMNS};
+use super::super::schema::{SEARCH_TEXT, VISIBLE};
 use super::{SqliteStore, map_sqlx};
+use crate::agents::Agent;
 
-/// Rows a dashboard can show: those with a resource id.
-const VISIBLE: &str = "COALESCE(CAST(resource_id AS TEXT), '') <> ''";
+/// The scope restriction, reading the JSON array `?1`.
+const IN_SCOPE: &str = "(CAST(resource_id AS TEXT) IN (SELECT value FROM json_each(?1)) \
+     OR CAST(hostname AS TEXT) IN (SELECT value FROM json_each(?1)))";
 
-/// The scope restriction, reading one bound JSON array.
-const IN_SCOPE: &str = "(CAST(resource_id AS TEXT) IN (SELECT value FROM json_each(?)) \
-     OR CAST(hostname AS TEXT) IN (SELECT value FROM json_each(?)))";
-
-/// The search, reading the same bound pattern three times.
-const MATCHES_SEARCH: &str = "(CAST(hostname AS TEXT) LIKE ? ESCAPE '\\' \
-     OR CAST(resource_id AS TEXT) LIKE ? ESCAPE '\\' \
+/// The search, field by field, for the pattern `?2`: hostname, resource id, or one entry of the
+/// labels array, decoded. This is what a search means; the search text only gets there faster.
+const MATCHES_FIELDS: &str = "(CAST(hostname AS TEXT) LIKE ?2 ESCAPE '\\' \
+     OR CAST(resource_id AS TEXT) LIKE ?2 ESCAPE '\\' \
      OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(labels) AND json_type(labels) = 'array' \
-     THEN labels ELSE '[]' END) WHERE CAST(value AS TEXT) LIKE ? ESCAPE '\\'))";
+     THEN labels ELSE '[]' END) WHERE CAST(value AS TEXT) LIKE ?2 ESCAPE '\\'))";
+
+/// The characters that separate the fields and the labels in a row's [`SEARCH_TEXT`].
+const SEPARATORS: [char; 4] = ['"', ',', '[', ']'];
+
+/// Most ids the first statement of a page returns: a page within the first this many matches
+/// needs no second walk, and a request far past the end does not collect the whole fleet's ids.
+const HEAD_LIMIT: u64 = 1000;
 
 /// A boolean column as [`rows`] reads it: non-zero numbers and the usual words are true.
 fn truthy(column: &str) -> String {
@@ -37,10 +68,19 @@ fn truthy(column: &str) -> String {
     )
 }
 
-/// A `WHERE` clause and its arguments.
+/// A `WHERE` clause over `agents` and its arguments: `?1` the scope, `?2` the search pattern.
+/// Statements number their own parameters from `?3`.
 struct Filter {
     sql: String,
-    args: Vec<String>,
+    scope: Option<String>,
+    pattern: Option<String>,
+}
+
+/// The way a walk over the matching rows goes: up from the first or down from the last.
+#[derive(Clone, Copy)]
+enum Walk {
+    Up,
+    Down,
 }
 
 // === impl SqliteStore ===
@@ -50,30 +90,43 @@ impl SqliteStore {
         &self,
         query: &AgentQuery,
     ) -> Result<AgentPage, StoreError> {
-        let filter = Filter::new(&query.scope, query.like_pattern().as_deref())?;
-        let page_size = query.page_size.max(1);
-        // One read transaction: the count and the page describe the same snapshot.
+        let filter = Filter::new(&query.scope, query.search_term())?;
+        let size = u64::from(query.page_size.max(1));
+        // Whole pages, so that a page lies either in the head or past it.
+        let head_pages = u64::from(query.page.max(1)).min((HEAD_LIMIT / size).max(1));
+        let head_limit = head_pages * size;
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        let total = count(&mut tx, &filter).await?;
-        let total_pages = total_pages(total, page_size);
+        let head = filter.ids(&mut tx, None, Walk::Up, head_limit, 0).await?;
+        let head_len = len(&head);
+        let total = match head.last() {
+            Some(&last) if head_len == head_limit => {
+                head_len + filter.count_after(&mut tx, last).await?
+            }
+            _ => head_len,
+        };
+        let total_pages = total_pages(total, query.page_size);
         let page = query.page.clamp(1, total_pages);
-        let offset = i64::from(page - 1) * i64::from(page_size);
-        let sql = format!(
-            "SELECT {AGENT_COLUMNS} FROM agents WHERE {} ORDER BY id LIMIT ? OFFSET ?",
-            filter.sql
-        );
-        let mut args = filter.arguments()?;
-        args.add(i64::from(page_size)).map_err(arg_error)?;
-        args.add(offset).map_err(arg_error)?;
-        let found = sqlx::query_with(&sql, args)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
+        let start = u64::from(page - 1) * size;
+        let end = (start + size).min(total);
+        let ids = match (head.get(index(start)..index(end)), head.last()) {
+            (Some(ids), _) => ids.to_vec(),
+            // Past the head, which is then full: walk the rest from its nearer end.
+            (None, Some(&last)) => {
+                let skip = start.saturating_sub(head_len);
+                let after = total - end;
+                let (walk, offset) = if after < skip {
+                    (Walk::Down, after)
+                } else {
+                    (Walk::Up, skip)
+                };
+                filter
+                    .ids(&mut tx, Some(last), walk, end - start, offset)
+                    .await?
+            }
+            (None, None) => Vec::new(),
+        };
+        let agents = rows_by_id(&mut tx, &ids).await?;
         tx.commit().await.map_err(map_sqlx)?;
-        let agents = found
-            .iter()
-            .map(rows::agent_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(AgentPage {
             agents,
             page,
@@ -94,17 +147,14 @@ impl SqliteStore {
             "SELECT COUNT(*), \
              COALESCE(SUM(CASE WHEN {metrics} THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN {profiles} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN julianday(CAST(last_seen AS TEXT)) >= julianday(?) THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN julianday(CAST(last_seen AS TEXT)) >= julianday(?3) THEN 1 ELSE 0 END), 0) \
              FROM agents WHERE {}",
             filter.sql,
             metrics = truthy("metrics"),
             profiles = truthy("profiles"),
         );
-        let mut args = SqliteArguments::default();
+        let mut args = filter.arguments()?;
         args.add(sqlite_time(active_since)?).map_err(arg_error)?;
-        for arg in filter.args {
-            args.add(arg).map_err(arg_error)?;
-        }
         let row = sqlx::query_with(&sql, args)
             .fetch_one(&self.pool)
             .await
@@ -127,44 +177,144 @@ impl SqliteStore {
 // === impl Filter ===
 
 impl Filter {
-    fn new(scope: &AgentScope, pattern: Option<&str>) -> Result<Filter, StoreError> {
+    /// Visible rows in `scope` that contain `term` (already trimmed), if any.
+    fn new(scope: &AgentScope, term: Option<&str>) -> Result<Filter, StoreError> {
         let mut sql = VISIBLE.to_owned();
-        let mut args = Vec::new();
-        if let AgentScope::Only(entries) = scope {
-            let entries =
-                serde_json::to_string(entries).map_err(|e| StoreError::Database(Box::new(e)))?;
-            sql.push_str(" AND ");
-            sql.push_str(IN_SCOPE);
-            args.push(entries.clone());
-            args.push(entries);
+        if let Some(term) = term {
+            // Where a row has a search text, the term is missing from its fields if missing
+            // there, and found in one of them if found there, unless it could have matched
+            // across the separators.
+            sql.push_str(&if term.contains('\0') {
+                // SQLite reads a pattern as a C string: a NUL ends it, and the final `%` with it.
+                // Only the fields themselves give that answer.
+                format!(" AND {MATCHES_FIELDS}")
+            } else if term.contains(SEPARATORS) {
+                format!(" AND COALESCE({SEARCH_TEXT} LIKE ?2 ESCAPE '\\', 1) AND {MATCHES_FIELDS}")
+            } else {
+                format!(" AND COALESCE({SEARCH_TEXT} LIKE ?2 ESCAPE '\\', {MATCHES_FIELDS})")
+            });
         }
-        if let Some(pattern) = pattern {
-            sql.push_str(" AND ");
-            sql.push_str(MATCHES_SEARCH);
-            args.extend(std::iter::repeat_n(pattern.to_owned(), 3));
-        }
-        Ok(Filter { sql, args })
+        let scope = match scope {
+            AgentScope::All => None,
+            AgentScope::Only(entries) => {
+                sql.push_str(" AND ");
+                sql.push_str(IN_SCOPE);
+                Some(
+                    serde_json::to_string(entries)
+                        .map_err(|e| StoreError::Database(Box::new(e)))?,
+                )
+            }
+        };
+        Ok(Filter {
+            sql,
+            scope,
+            pattern: term.map(like_pattern),
+        })
     }
 
+    /// `?1` and `?2`; `NULL` where the clause is absent.
     fn arguments(&self) -> Result<SqliteArguments<'static>, StoreError> {
         let mut args = SqliteArguments::default();
-        for arg in &self.args {
-            args.add(arg.clone()).map_err(arg_error)?;
-        }
+        args.add(self.scope.clone()).map_err(arg_error)?;
+        args.add(self.pattern.clone()).map_err(arg_error)?;
         Ok(args)
+    }
+
+    /// The statement of [`Filter::ids`]: `?3` the id to start after (when `after`), `?4` the
+    /// limit, `?5` the offset. One row holding a JSON array: a thousand ids are one value, not a
+    /// thousand rows.
+    fn ids_sql(&self, after: bool, walk: Walk) -> String {
+        let after = if after { " AND id > ?3" } else { "" };
+        let order = match walk {
+            Walk::Up => "ASC",
+            Walk::Down => "DESC",
+        };
+        format!(
+            "SELECT json_group_array(id) FROM (SELECT id FROM agents WHERE {}{after} \
+             ORDER BY id {order} LIMIT ?4 OFFSET ?5)",
+            self.sql
+        )
+    }
+
+    /// The statement of [`Filter::count_after`]: `?3` the id to count after.
+    fn count_after_sql(&self) -> String {
+        format!("SELECT COUNT(*) FROM agents WHERE {} AND id > ?3", self.sql)
+    }
+
+    /// Ids of matching rows with an id above `after` (all when `None`), in ascending order:
+    /// `limit` of them, after skipping `offset` on the `walk` up from the first or down from
+    /// the last.
+    async fn ids(
+        &self,
+        conn: &mut SqliteConnection,
+        after: Option<i64>,
+        walk: Walk,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let sql = self.ids_sql(after.is_some(), walk);
+        let mut args = self.arguments()?;
+        args.add(after).map_err(arg_error)?;
+        args.add(sql_count(limit)).map_err(arg_error)?;
+        args.add(sql_count(offset)).map_err(arg_error)?;
+        let json: String = sqlx::query_scalar_with(&sql, args)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_sqlx)?;
+        let mut ids: Vec<i64> =
+            serde_json::from_str(&json).map_err(|e| StoreError::Database(Box::new(e)))?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// How many rows match with an id above `after`.
+    async fn count_after(
+        &self,
+        conn: &mut SqliteConnection,
+        after: i64,
+    ) -> Result<u64, StoreError> {
+        let sql = self.count_after_sql();
+        let mut args = self.arguments()?;
+        args.add(after).map_err(arg_error)?;
+        let count: i64 = sqlx::query_scalar_with(&sql, args)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }
 
-async fn count(conn: &mut SqliteConnection, filter: &Filter) -> Result<u64, StoreError> {
-    let sql = format!("SELECT COUNT(*) FROM agents WHERE {}", filter.sql);
-    let row = sqlx::query_with(&sql, filter.arguments()?)
-        .fetch_one(&mut *conn)
+/// The agents with these ids, in id order.
+async fn rows_by_id(conn: &mut SqliteConnection, ids: &[i64]) -> Result<Vec<Agent>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE id IN (SELECT value FROM json_each(?1)) \
+         ORDER BY id"
+    );
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Database(Box::new(e)))?;
+    let found = sqlx::query(&sql)
+        .bind(ids)
+        .fetch_all(&mut *conn)
         .await
         .map_err(map_sqlx)?;
-    let total: i64 = row
-        .try_get(0)
-        .map_err(|e| StoreError::Database(Box::new(e)))?;
-    Ok(u64::try_from(total).unwrap_or(0))
+    found.iter().map(rows::agent_from_row).collect()
+}
+
+/// How many ids a list holds, as the counts above are kept.
+fn len(ids: &[i64]) -> u64 {
+    u64::try_from(ids.len()).unwrap_or(u64::MAX)
+}
+
+/// A position in a list of ids.
+fn index(position: u64) -> usize {
+    usize::try_from(position).unwrap_or(usize::MAX)
+}
+
+/// A count as SQLite binds it. Counts here stay below `u32::MAX` squared.
+fn sql_count(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC, the form `julianday` compares.

@@ -261,6 +261,7 @@ async fn reopening_is_idempotent() {
     assert_eq!(
         objects,
         [
+            "index:finch_agents_search",
             "index:uidx_agents_resource_id",
             "table:agents",
             "table:finch_change_version",
