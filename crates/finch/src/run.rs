@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,9 @@ use crate::version;
 /// 10 s Docker waits before it kills a container.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 
+/// Pending connections per listening socket, as `TcpListener::bind` sets it.
+const LISTEN_BACKLOG: u32 = 1024;
+
 /// How long open connections get to finish; the rest of the deadline is for flushing liveness
 /// marks and closing the database.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(4);
@@ -48,8 +51,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
     /// Dashboard.
     pub http: TcpListener,
-    /// ForwardAuth.
-    pub auth: TcpListener,
+    /// ForwardAuth: one socket per auth worker, all on one port.
+    pub auth: Vec<TcpListener>,
     /// Health and metrics.
     pub healthz: TcpListener,
 }
@@ -223,7 +226,7 @@ impl Listeners {
         Ok(Listeners {
             grpc: bind("gRPC", &args.grpc_address).await?,
             http: bind("HTTP", &args.http_address).await?,
-            auth: bind("Auth", &args.auth_address).await?,
+            auth: bind_shared("Auth", &args.auth_address, forward_auth::server::workers()).await?,
             healthz: bind("Healthz", &args.healthz_address).await?,
         })
     }
@@ -233,7 +236,7 @@ impl Listeners {
         Ok(Listeners {
             grpc: bind("gRPC", "127.0.0.1:0").await?,
             http: bind("HTTP", "127.0.0.1:0").await?,
-            auth: bind("Auth", "127.0.0.1:0").await?,
+            auth: bind_shared("Auth", "127.0.0.1:0", forward_auth::server::workers()).await?,
             healthz: bind("Healthz", "127.0.0.1:0").await?,
         })
     }
@@ -247,7 +250,7 @@ impl Listeners {
         Ok(BoundAddresses {
             grpc: local(&self.grpc)?,
             http: local(&self.http)?,
-            auth: local(&self.auth)?,
+            auth: local(self.auth.first().context("no ForwardAuth socket bound")?)?,
             healthz: local(&self.healthz)?,
         })
     }
@@ -277,6 +280,33 @@ async fn bind(name: &str, address: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(&resolved)
         .await
         .with_context(|| format!("cannot listen on {address} for the {name} server"))
+}
+
+/// Binds `address` `count` times with `SO_REUSEPORT`, so that the kernel spreads new connections
+/// over the sockets (one per auth worker, see [`forward_auth::server`]).
+///
+/// A port in use must still be an error, also when the other listener is a `finch` with its own
+/// group: so the address is first bound plainly, which fails against any listener, and only
+/// released to be bound again as the group, whose members then refuse any later plain bind.
+/// Linux only lets sockets of the same user join a group.
+async fn bind_shared(name: &str, address: &str, count: usize) -> anyhow::Result<Vec<TcpListener>> {
+    let bound = bind(name, address).await?.local_addr();
+    let address = bound.with_context(|| format!("cannot read the address bound for {name}"))?;
+    let cannot = || format!("cannot listen on {address} for the {name} server");
+    (0..count.max(1))
+        .map(|_| {
+            let socket = if address.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+            .with_context(cannot)?;
+            socket.set_reuseaddr(true).with_context(cannot)?;
+            socket.set_reuseport(true).with_context(cannot)?;
+            socket.bind(address).with_context(cannot)?;
+            socket.listen(LISTEN_BACKLOG).with_context(cannot)
+        })
+        .collect()
 }
 
 /// Waits for SIGINT or SIGTERM and returns its name.

@@ -51,15 +51,29 @@ fn announces_listeners_after_binding_and_stops_on_sigterm() {
 
 #[test]
 fn a_port_in_use_is_a_clear_error_and_exit_status_1() {
-    let library = Library::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = taken.local_addr().unwrap().to_string();
+    assert_auth_port_refused(&taken.local_addr().unwrap().to_string());
+}
+
+#[test]
+fn a_second_finch_on_the_same_auth_port_is_refused() {
+    // The auth port is bound by a group of sockets sharing it (one per worker); that must not
+    // let another finch join the group silently.
+    let library = Library::new();
+    let first = FinchProcess::spawn(&library.config_path(), &[]);
+    assert_auth_port_refused(&first.address("Auth"));
+}
+
+/// Starts finch with its auth listener on `address`, which is taken, and checks that it stops
+/// with exit status 1, says why, and announced nothing.
+fn assert_auth_port_refused(address: &str) {
+    let library = Library::new();
     let mut command = Command::new(env!("CARGO_BIN_EXE_finch"));
     command
         .arg("run")
         .args(["--server.grpc-address", "127.0.0.1:0"])
         .args(["--server.http-address", "127.0.0.1:0"])
-        .args(["--server.auth-address", &address])
+        .args(["--server.auth-address", address])
         .args(["--server.healthz-address", "127.0.0.1:0"])
         .args(["--server.log-format", "json"])
         .arg("--stack.config-file")

@@ -5,31 +5,31 @@
 //! map lookup, see [`super`]). Served like the other listeners (axum on the shared
 //! work-stealing runtime), most of a request's CPU went to the serving around it: threads woken
 //! across cores to run a task another thread's I/O made ready, routing, a boxed body per
-//! response. Here a connection lives on the thread it is handed to, so its reads, its decision and
-//! its write never leave that thread; the path is matched by hand; the answer has an empty body.
-//!
-//! Accepting stays on the main runtime ([`accept_until`], with the other listeners' drain): each
-//! accepted socket is moved, round robin, to a worker runtime and registered there. Traefik opens
-//! many short connections to the auth server (its ForwardAuth client keeps two idle connections
-//! per host), so the hand-over costs one wake-up per connection, not per request.
+//! response. Here each worker accepts on a socket of its own (all bound to the port with
+//! `SO_REUSEPORT`, see [`crate::run::Listeners`]), so the kernel hands a new connection to one
+//! worker, which serves it until it closes: its accept, reads, decisions and writes never leave
+//! that thread. That matters for Traefik, whose ForwardAuth client keeps only two idle
+//! connections per auth server and so opens a new one for most checks under load. The path is
+//! matched by hand and the answer has an empty body.
 //!
 //! HTTP/2 is not offered here: Traefik's ForwardAuth speaks HTTP/1.1, as Finch 1.x's auth
 //! server did.
 
 use std::convert::Infallible;
+use std::future::Ready;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Response;
+use http::{Request, Response};
 use http_body_util::Empty;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::Watcher;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
 
@@ -39,77 +39,96 @@ use crate::serve::{HEADER_READ_TIMEOUT, accept_until};
 /// The name of the listener in logs.
 const NAME: &str = "Auth";
 
-/// Serves `/auth` on `listener` until `shutdown`, then drains for at most `drain`.
+/// How many auth workers (and listening sockets) to run: one per CPU the process may use.
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Serves `/auth` on `sockets` (one per worker, bound to the same port) until `shutdown`, then
+/// drains each for at most `drain`.
 pub async fn serve(
-    listener: TcpListener,
+    sockets: Vec<TcpListener>,
     auth: ForwardAuth,
     shutdown: CancellationToken,
     drain: Duration,
 ) {
     let auth = Arc::new(auth);
-    let workers = Workers::start(worker_count());
+    let workers = Workers::start(sockets.len());
+    let mut served = Vec::with_capacity(sockets.len());
+    for (index, socket) in sockets.into_iter().enumerate() {
+        // A tokio socket belongs to the runtime that registered it: take it out of this one, to
+        // be registered again on its worker's, where its wake-ups then happen.
+        match socket.into_std() {
+            Ok(socket) => served.push(workers.handle(index).spawn(accept_on_worker(
+                socket,
+                Arc::clone(&auth),
+                shutdown.clone(),
+                drain,
+            ))),
+            Err(error) => {
+                tracing::warn!(server = NAME, %error, "cannot hand a socket to an auth worker");
+            }
+        }
+    }
+    for accepting in served {
+        let _ = accepting.await;
+    }
+    workers.stop().await;
+}
+
+/// Accepts and serves connections on `socket` on the runtime this runs on.
+async fn accept_on_worker(
+    socket: std::net::TcpListener,
+    auth: Arc<ForwardAuth>,
+    shutdown: CancellationToken,
+    drain: Duration,
+) {
+    let listener = match TcpListener::from_std(socket) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(server = NAME, %error, "cannot register an auth socket");
+            return;
+        }
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    let mut next = 0;
     accept_until(NAME, listener, shutdown, drain, |stream, peer, graceful| {
-        let handle = workers.handle(next);
-        next = next.wrapping_add(1);
-        // A tokio socket belongs to the runtime that registered it: take it out of this one and
-        // register it again on the worker's, so that its wake-ups happen there.
-        let stream = match stream.into_std() {
-            Ok(stream) => stream,
-            Err(error) => {
-                tracing::debug!(server = NAME, %error, "cannot hand a connection to a worker");
-                return;
+        let connection =
+            builder.serve_connection(TokioIo::new(stream), answering(Arc::clone(&auth), peer));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(server = NAME, %error, "connection ended with an error");
             }
-        };
-        handle.spawn(connection(
-            stream,
-            peer,
-            Arc::clone(&auth),
-            builder.clone(),
-            graceful.watcher(),
-        ));
+        });
     })
     .await;
-    workers.stop().await;
 }
 
-/// One connection, on the runtime it was handed to.
-async fn connection(
-    stream: std::net::TcpStream,
-    peer: SocketAddr,
+/// Every answer: a status and headers, no body.
+type Answered = Result<Response<Empty<Bytes>>, Infallible>;
+
+/// The hyper service of one connection from `peer`.
+fn answering(
     auth: Arc<ForwardAuth>,
-    builder: http1::Builder,
-    watcher: Watcher,
-) {
-    let stream = match TcpStream::from_std(stream) {
-        Ok(stream) => stream,
-        Err(error) => {
-            tracing::debug!(server = NAME, %error, "cannot register a connection");
-            return;
-        }
-    };
-    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+    peer: SocketAddr,
+) -> impl Service<
+    Request<Incoming>,
+    Response = Response<Empty<Bytes>>,
+    Error = Infallible,
+    Future = Ready<Answered>,
+> {
+    service_fn(move |request: Request<Incoming>| {
         let answer = auth.answer(request.uri().path(), request.headers(), Some(peer));
         let mut response = Response::new(Empty::<Bytes>::new());
         *response.status_mut() = answer.status;
         if let Some(agent) = answer.agent {
             response.headers_mut().insert(AGENT_HEADER, agent);
         }
-        std::future::ready(Ok::<_, Infallible>(response))
-    });
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(error) = watcher.watch(connection).await {
-        tracing::debug!(server = NAME, %error, "connection ended with an error");
-    }
-}
-
-/// One worker per CPU the process may use.
-fn worker_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+        std::future::ready(Ok(response))
+    })
 }
 
 /// The worker runtimes, each driven by its own thread until stopped.
@@ -123,7 +142,7 @@ struct Workers {
 
 impl Workers {
     /// Starts `count` workers. A worker that cannot start is logged and left out; with none at
-    /// all, connections are served on the calling runtime.
+    /// all, the sockets are served on the calling runtime.
     fn start(count: usize) -> Workers {
         let stop = CancellationToken::new();
         let mut handles = Vec::with_capacity(count);
@@ -152,12 +171,12 @@ impl Workers {
         }
     }
 
-    /// The runtime for the `n`th connection.
+    /// The runtime for the `n`th socket.
     fn handle(&self, n: usize) -> &Handle {
         &self.handles[n % self.handles.len()]
     }
 
-    /// Stops every worker, dropping the connections still open on it, and waits for its thread.
+    /// Stops every worker, dropping what is still running on it, and waits for its thread.
     async fn stop(self) {
         self.stop.cancel();
         let threads = self.threads;
