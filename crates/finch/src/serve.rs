@@ -49,14 +49,21 @@ pub async fn serve(
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(server = name, %error, "connection ended with an error");
-            }
-        });
+        spawn_connection(name, graceful.watch(connection));
     })
     .await;
+}
+
+/// Runs an accepted connection to its end on the current runtime, logging how it failed.
+pub fn spawn_connection<E: std::fmt::Display>(
+    name: &'static str,
+    connection: impl Future<Output = Result<(), E>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(server = name, %error, "connection ended with an error");
+        }
+    });
 }
 
 /// Accepts connections on `listener` and hands each to `on_accept` (with no delay set, and the

@@ -34,7 +34,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
 
 use super::{AGENT_HEADER, ForwardAuth};
-use crate::serve::{HEADER_READ_TIMEOUT, accept_until};
+use crate::serve::{HEADER_READ_TIMEOUT, accept_until, spawn_connection};
 
 /// The name of the listener in logs.
 const NAME: &str = "Auth";
@@ -97,12 +97,7 @@ async fn accept_on_worker(
     accept_until(NAME, listener, shutdown, drain, |stream, peer, graceful| {
         let connection =
             builder.serve_connection(TokioIo::new(stream), answering(Arc::clone(&auth), peer));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(server = NAME, %error, "connection ended with an error");
-            }
-        });
+        spawn_connection(NAME, graceful.watch(connection));
     })
     .await;
 }
