@@ -448,19 +448,11 @@ impl Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::{AgentChanges, AgentSpec, LogSource, Node};
+    use crate::agents::{AgentChanges, AgentSpec, LogSource};
     use crate::registry::Registry;
 
     fn spec(hostname: &str) -> AgentSpec {
-        AgentSpec {
-            hostname: hostname.to_owned(),
-            node: Node::Unix,
-            log_sources: vec![LogSource::Journal],
-            metrics: false,
-            metrics_targets: Vec::new(),
-            profiles: false,
-            labels: Vec::new(),
-        }
+        AgentSpec::journal_only(hostname)
     }
 
     /// A store in memory; the directory is the library `Store::open` wants, held for as long.

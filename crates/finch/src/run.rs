@@ -25,7 +25,7 @@ use crate::directory::{DEFAULT_POLL_INTERVAL, Directory};
 use crate::forward_auth::{self, ForwardAuth};
 use crate::grpc::{self, GrpcState};
 use crate::health::{self, HealthState};
-use crate::liveness::LivenessRecorder;
+use crate::liveness::{LivenessRecorder, Pace};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::serve::serve;
@@ -129,6 +129,7 @@ impl Service {
             directory.spawn_watcher(store.clone(), DEFAULT_POLL_INTERVAL, shutdown.clone());
         let (liveness, liveness_writer) = LivenessRecorder::spawn(
             registry.clone(),
+            Pace::default(),
             metrics.auth.liveness_dropped.clone(),
             shutdown.clone(),
         );

@@ -112,3 +112,20 @@ impl std::fmt::Display for Node {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+impl AgentSpec {
+    /// A Unix agent named `hostname` that ships its journal and nothing else: the plainest
+    /// registration, for tests about something other than the spec.
+    pub(crate) fn journal_only(hostname: &str) -> AgentSpec {
+        AgentSpec {
+            hostname: hostname.to_owned(),
+            node: Node::Unix,
+            log_sources: vec![LogSource::Journal],
+            metrics: false,
+            metrics_targets: Vec::new(),
+            profiles: false,
+            labels: Vec::new(),
+        }
+    }
+}
