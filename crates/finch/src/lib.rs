@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod directory;
 pub mod forward_auth;
 pub mod grpc;
+pub mod headers;
 pub mod health;
 pub mod liveness;
 pub mod logging;

@@ -6,12 +6,12 @@
 
 use std::net::SocketAddr;
 
-use http::HeaderMap;
+use crate::headers::Headers;
 
 /// The address to log for a request with `headers` from `peer`.
-pub fn remote_addr(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
+pub fn remote_addr<H: Headers + ?Sized>(headers: &H, peer: Option<SocketAddr>) -> String {
     for name in ["x-forwarded-for", "x-real-ip"] {
-        if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok())
+        if let Some(value) = headers.text(name)
             && !value.trim().is_empty()
         {
             return value.trim().to_owned();
@@ -26,6 +26,8 @@ pub fn remote_addr(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderMap;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

@@ -2,10 +2,10 @@
 //!
 //! The dashboard, gRPC and health listeners use [`serve`]: HTTP/1.1 and HTTP/2 with prior
 //! knowledge (h2c, which gRPC through Traefik needs) on the same port, the peer address handed to
-//! handlers as `ConnectInfo`. The ForwardAuth listener has its own connection handling
-//! ([`crate::forward_auth::server`]) but the same accept loop, [`accept_until`]: on shutdown the
-//! listener stops accepting, open connections finish their in-flight requests, and whatever is
-//! still open at the deadline is dropped (and logged).
+//! handlers as `ConnectInfo`. On shutdown a listener stops accepting, open connections finish
+//! their in-flight requests, and whatever is still open at the deadline is dropped (and logged).
+//! The ForwardAuth listener serves its own HTTP/1.1 ([`crate::forward_auth::server`]) but
+//! accepts with the same [`next_connection`] and logs connections with the same [`logged`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,20 +55,26 @@ pub async fn serve(
 }
 
 /// Runs an accepted connection to its end on the current runtime, logging how it failed.
-pub fn spawn_connection<E: std::fmt::Display>(
+pub fn spawn_connection<E: std::fmt::Display + 'static>(
     name: &'static str,
     connection: impl Future<Output = Result<(), E>> + Send + 'static,
 ) {
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(server = name, %error, "connection ended with an error");
-        }
-    });
+    tokio::spawn(logged(name, connection));
 }
 
-/// Accepts connections on `listener` and hands each to `on_accept` (with no delay set, and the
-/// graceful-shutdown tracker its connection must be watched by) until `shutdown`; then stops
-/// accepting and waits at most `drain` for the watched connections to finish.
+/// Runs `connection` to its end and logs (at debug) how it failed.
+pub async fn logged<E: std::fmt::Display>(
+    name: &'static str,
+    connection: impl Future<Output = Result<(), E>>,
+) {
+    if let Err(error) = connection.await {
+        tracing::debug!(server = name, %error, "connection ended with an error");
+    }
+}
+
+/// Accepts connections on `listener` and hands each to `on_accept` (with the graceful-shutdown
+/// tracker its connection must be watched by) until `shutdown`; then stops accepting and waits
+/// at most `drain` for the watched connections to finish.
 pub async fn accept_until(
     name: &'static str,
     listener: TcpListener,
@@ -77,27 +83,40 @@ pub async fn accept_until(
     mut on_accept: impl FnMut(TcpStream, SocketAddr, &GracefulShutdown),
 ) {
     let graceful = GracefulShutdown::new();
+    while let Some((stream, peer)) = next_connection(name, &listener, &shutdown).await {
+        on_accept(stream, peer, &graceful);
+    }
+    drop(listener);
+    drained(name, drain, graceful.shutdown()).await;
+}
+
+/// The next connection on `listener`, with no delay set; `None` once `shutdown` fires.
+pub async fn next_connection(
+    name: &'static str,
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+) -> Option<(TcpStream, SocketAddr)> {
     loop {
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some((stream, peer));
+                }
                 Err(error) => {
                     // Out of file descriptors and the like: log, breathe, go on.
                     tracing::warn!(server = name, %error, "failed to accept a connection");
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
                 }
             },
-        };
-        let _ = stream.set_nodelay(true);
-        on_accept(stream, peer, &graceful);
+        }
     }
-    drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+}
+
+/// Waits at most `drain` for `connections` to finish, and logs if they did not.
+pub async fn drained(name: &'static str, drain: Duration, connections: impl Future<Output = ()>) {
+    if tokio::time::timeout(drain, connections).await.is_err() {
         tracing::warn!(
             server = name,
             deadline_ms = drain.as_millis() as u64,

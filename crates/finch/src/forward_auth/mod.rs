@@ -14,14 +14,16 @@
 //! with its reason, never with the token. [`server`] is the listener that serves it.
 
 pub mod allow_list;
+pub mod http1;
 pub mod server;
 
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::directory::{Directory, DirectoryEntry};
+use crate::headers::{Headers, visible_text};
 use crate::liveness::LivenessRecorder;
 use crate::metrics::{AuthDecisionLabels, AuthMetrics, AuthResult};
 use crate::remote_addr::remote_addr;
@@ -72,10 +74,10 @@ impl ForwardAuth {
     /// at `now` (Unix seconds). When it passes, the agent is noted as seen
     /// ([`LivenessRecorder::mark`]) and its resource id returned; a refusal carries the id when
     /// the agent is registered.
-    pub fn decide(
+    pub fn decide<H: Headers + ?Sized>(
         &self,
         route: Option<Signal>,
-        headers: &HeaderMap,
+        headers: &H,
         now: i64,
     ) -> Result<String, (Refusal, Option<String>)> {
         let token = bearer_token(headers).map_err(|refusal| (refusal, None))?;
@@ -97,16 +99,15 @@ impl ForwardAuth {
         }
     }
 
-    fn check_request(
+    fn check_request<H: Headers + ?Sized>(
         &self,
         route: Option<Signal>,
-        headers: &HeaderMap,
+        headers: &H,
         entry: &DirectoryEntry<'_>,
     ) -> Result<(), Refusal> {
-        let forwarded = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let (Some(method), Some(uri)) = (
-            forwarded("x-forwarded-method"),
-            forwarded("x-forwarded-uri"),
+            headers.text("x-forwarded-method"),
+            headers.text("x-forwarded-uri"),
         ) else {
             return Err(Refusal::NotForwarded);
         };
@@ -140,7 +141,12 @@ pub struct Answer {
 
 impl ForwardAuth {
     /// Answers a request for `path` with `headers` from `peer`, counting and timing the decision.
-    pub fn answer(&self, path: &str, headers: &HeaderMap, peer: Option<SocketAddr>) -> Answer {
+    pub fn answer<H: Headers + ?Sized>(
+        &self,
+        path: &str,
+        headers: &H,
+        peer: Option<SocketAddr>,
+    ) -> Answer {
         let route = match path {
             "/auth" => None,
             "/auth/loki" => Some(Signal::Logs),
@@ -194,23 +200,23 @@ impl ForwardAuth {
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, Refusal> {
+fn bearer_token<H: Headers + ?Sized>(headers: &H) -> Result<&str, Refusal> {
     let value = headers
-        .get(http::header::AUTHORIZATION)
+        .value("authorization")
         .ok_or(Refusal::MissingHeader)?;
-    value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+    visible_text(value)
+        .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(Refusal::NotBearer)
 }
 
-fn log_refusal(refusal: Refusal, rid: Option<&str>, headers: &HeaderMap, peer: Option<SocketAddr>) {
+fn log_refusal<H: Headers + ?Sized>(
+    refusal: Refusal,
+    rid: Option<&str>,
+    headers: &H,
+    peer: Option<SocketAddr>,
+) {
     let remote_addr = remote_addr(headers, peer);
-    let user_agent = headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let user_agent = headers.text("user-agent").unwrap_or_default();
     let reason = refusal.describe();
     let rid = rid.unwrap_or_default();
     match refusal {
@@ -236,19 +242,12 @@ fn log_refusal(refusal: Refusal, rid: Option<&str>, headers: &HeaderMap, peer: O
             remote_addr,
             user_agent,
             agent.rid = rid,
-            forwarded.method = forwarded(headers, "x-forwarded-method"),
-            forwarded.uri = forwarded(headers, "x-forwarded-uri"),
+            forwarded.method = headers.text("x-forwarded-method").unwrap_or_default(),
+            forwarded.uri = headers.text("x-forwarded-uri").unwrap_or_default(),
             reason,
             "Auth request forbidden"
         ),
     }
-}
-
-fn forwarded<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
 }
 
 // === impl Refusal ===

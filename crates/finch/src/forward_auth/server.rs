@@ -9,32 +9,24 @@
 //! `SO_REUSEPORT`, see [`crate::run::Listeners`]), so the kernel hands a new connection to one
 //! worker, which serves it until it closes: its accept, reads, decisions and writes never leave
 //! that thread. That matters for Traefik, whose ForwardAuth client keeps only two idle
-//! connections per auth server and so opens a new one for most checks under load. The path is
-//! matched by hand and the answer has an empty body.
+//! connections per auth server and so opens a new one for most checks under load. Each
+//! connection speaks the little HTTP/1.1 a check needs ([`super::http1`]).
 //!
 //! HTTP/2 is not offered here: Traefik's ForwardAuth speaks HTTP/1.1, as Finch 1.x's auth
 //! server did.
 
-use std::convert::Infallible;
-use std::future::Ready;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Empty;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::{Service, service_fn};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::{AGENT_HEADER, ForwardAuth};
-use crate::serve::{HEADER_READ_TIMEOUT, accept_until, spawn_connection};
+use super::ForwardAuth;
+use super::http1::serve_connection;
+use crate::serve::{drained, logged, next_connection};
 
 /// The name of the listener in logs.
 const NAME: &str = "Auth";
@@ -76,7 +68,8 @@ pub async fn serve(
     workers.stop().await;
 }
 
-/// Accepts and serves connections on `socket` on the runtime this runs on.
+/// Accepts and serves connections on `socket` on the runtime this runs on; on `shutdown`, stops
+/// accepting and gives the open connections at most `drain` to write what they owe.
 async fn accept_on_worker(
     socket: std::net::TcpListener,
     auth: Arc<ForwardAuth>,
@@ -90,40 +83,17 @@ async fn accept_on_worker(
             return;
         }
     };
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    accept_until(NAME, listener, shutdown, drain, |stream, peer, graceful| {
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), answering(Arc::clone(&auth), peer));
-        spawn_connection(NAME, graceful.watch(connection));
-    })
-    .await;
-}
-
-/// Every answer: a status and headers, no body.
-type Answered = Result<Response<Empty<Bytes>>, Infallible>;
-
-/// The hyper service of one connection from `peer`.
-fn answering(
-    auth: Arc<ForwardAuth>,
-    peer: SocketAddr,
-) -> impl Service<
-    Request<Incoming>,
-    Response = Response<Empty<Bytes>>,
-    Error = Infallible,
-    Future = Ready<Answered>,
-> {
-    service_fn(move |request: Request<Incoming>| {
-        let answer = auth.answer(request.uri().path(), request.headers(), Some(peer));
-        let mut response = Response::new(Empty::<Bytes>::new());
-        *response.status_mut() = answer.status;
-        if let Some(agent) = answer.agent {
-            response.headers_mut().insert(AGENT_HEADER, agent);
-        }
-        std::future::ready(Ok(response))
-    })
+    let connections = TaskTracker::new();
+    while let Some((stream, peer)) = next_connection(NAME, &listener, &shutdown).await {
+        let auth = Arc::clone(&auth);
+        let stop = shutdown.clone();
+        connections.spawn(async move {
+            logged(NAME, serve_connection(stream, peer, &auth, &stop)).await;
+        });
+    }
+    drop(listener);
+    connections.close();
+    drained(NAME, drain, connections.wait()).await;
 }
 
 /// The worker runtimes, each driven by its own thread until stopped.
