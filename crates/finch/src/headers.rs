@@ -36,9 +36,10 @@ impl Headers for [httparse::Header<'_>] {
 /// `value` as text if it is visible ASCII, spaces and tabs included: what
 /// `http::HeaderValue::to_str` accepts.
 pub fn visible_text(value: &[u8]) -> Option<&str> {
-    let visible = value
-        .iter()
-        .all(|&byte| byte == b'\t' || (b' '..=b'~').contains(&byte));
+    // No early exit, so that the check runs over whole vectors of bytes: tokens are long.
+    let visible = value.iter().fold(true, |visible, &byte| {
+        visible & ((b' '..=b'~').contains(&byte) | (byte == b'\t'))
+    });
     if visible {
         std::str::from_utf8(value).ok()
     } else {
