@@ -74,12 +74,16 @@ impl Registry {
         self.store.list_agent_summaries().await
     }
 
-    /// Records when agents were last seen (see [`crate::liveness`]).
-    pub async fn record_last_seen(
+    /// Records when agents were last seen, part after part, in one transaction (see
+    /// [`crate::liveness`]).
+    pub async fn record_last_seen_in_parts<P>(
         &self,
-        seen: &[(AgentRid, OffsetDateTime)],
-    ) -> Result<(), StoreError> {
-        self.store.record_last_seen(seen).await
+        parts: impl IntoIterator<Item = P, IntoIter: Send>,
+    ) -> Result<(), StoreError>
+    where
+        P: AsRef<[(AgentRid, OffsetDateTime)]> + Send,
+    {
+        self.store.record_last_seen_in_parts(parts).await
     }
 
     /// The live view used by `/auth`.

@@ -4,11 +4,11 @@
 //!
 //! `/auth` records `last_seen` at most once per agent every 30 s
 //! ([`crate::liveness::MARK_INTERVAL_SECS`]), stamped with the time of the request; the write
-//! waits under a second in its queue (some seconds while a whole fleet's first marks after a
+//! waits up to 5 s in its queue (some seconds more while a whole fleet's first marks after a
 //! restart are spread out, see [`crate::liveness`]). A healthy Alloy pushes logs every few seconds and metrics at least once a minute (its
 //! default scrape interval). An agent is therefore **active** if seen within
-//! [`ACTIVE_WITHIN`] (2 minutes: the 60 s scrape interval plus the 30 s mark interval, with
-//! room for one late push), **stale** if seen longer ago, and **never seen** if `/auth` has
+//! [`ACTIVE_WITHIN`] (2 minutes: the 60 s scrape interval plus the 30 s mark interval and the
+//! 5 s write, with room for one late push), **stale** if seen longer ago, and **never seen** if `/auth` has
 //! not let any of its requests through.
 
 use serde::Serialize;

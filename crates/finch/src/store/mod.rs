@@ -176,8 +176,20 @@ impl Store {
         &self,
         seen: &[(AgentRid, OffsetDateTime)],
     ) -> Result<(), StoreError> {
+        self.record_last_seen_in_parts([seen]).await
+    }
+
+    /// Records when agents were last seen, part after part, in one transaction: a large batch
+    /// need not be held in memory whole, and still touches each database page once.
+    pub async fn record_last_seen_in_parts<P>(
+        &self,
+        parts: impl IntoIterator<Item = P, IntoIter: Send>,
+    ) -> Result<(), StoreError>
+    where
+        P: AsRef<[(AgentRid, OffsetDateTime)]> + Send,
+    {
         match self {
-            Store::Sqlite(s) => s.record_last_seen(seen).await,
+            Store::Sqlite(s) => s.record_last_seen(parts).await,
         }
     }
 

@@ -290,34 +290,41 @@ impl SqliteStore {
         Ok(version)
     }
 
-    pub(super) async fn record_last_seen(
+    pub(super) async fn record_last_seen<P>(
         &self,
-        seen: &[(AgentRid, OffsetDateTime)],
-    ) -> Result<(), StoreError> {
-        if seen.is_empty() {
+        parts: impl IntoIterator<Item = P, IntoIter: Send>,
+    ) -> Result<(), StoreError>
+    where
+        P: AsRef<[(AgentRid, OffsetDateTime)]> + Send,
+    {
+        let mut parts = parts.into_iter().peekable();
+        if parts.peek().is_none() {
             return Ok(());
         }
-        // Marks arrive in batches that mostly share a handful of seconds: one statement per
-        // second, instead of one per agent, keeps a fleet-wide burst of marks to a few
-        // statements.
-        let mut by_time: Vec<(OffsetDateTime, &str)> = seen
-            .iter()
-            .filter(|(rid, _)| !rid.as_str().is_empty())
-            .map(|(rid, at)| (*at, rid.as_str()))
-            .collect();
-        by_time.sort_unstable();
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        for same_time in by_time.chunk_by(|a, b| a.0 == b.0) {
-            let at = format_time(same_time[0].0)?;
-            let rids: Vec<&str> = same_time.iter().map(|(_, rid)| *rid).collect();
-            let rids =
-                serde_json::to_string(&rids).map_err(|e| StoreError::Database(Box::new(e)))?;
-            sqlx::query(RECORD_LAST_SEEN)
-                .bind(&at)
-                .bind(rids)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_sqlx)?;
+        for part in parts {
+            // Marks arrive in batches that mostly share a handful of seconds: one statement per
+            // second, instead of one per agent, keeps a fleet-wide burst of marks to a few
+            // statements.
+            let mut by_time: Vec<(OffsetDateTime, &str)> = part
+                .as_ref()
+                .iter()
+                .filter(|(rid, _)| !rid.as_str().is_empty())
+                .map(|(rid, at)| (*at, rid.as_str()))
+                .collect();
+            by_time.sort_unstable();
+            for same_time in by_time.chunk_by(|a, b| a.0 == b.0) {
+                let at = format_time(same_time[0].0)?;
+                let rids: Vec<&str> = same_time.iter().map(|(_, rid)| *rid).collect();
+                let rids =
+                    serde_json::to_string(&rids).map_err(|e| StoreError::Database(Box::new(e)))?;
+                sqlx::query(RECORD_LAST_SEEN)
+                    .bind(&at)
+                    .bind(rids)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_sqlx)?;
+            }
         }
         tx.commit().await.map_err(map_sqlx)
     }

@@ -290,7 +290,11 @@ async fn last_seen_marks_for_many_agents_and_seconds_land_on_the_right_rows() {
     store.insert_agent(&odd, &spec("odd")).await.unwrap();
     marks.push((odd, datetime!(2026-03-01 12:00:01 UTC)));
     marks.push((rid(), datetime!(2026-03-01 12:00:00 UTC)));
-    store.record_last_seen(&marks).await.unwrap();
+    // In parts, as the liveness writer hands over a large batch.
+    store
+        .record_last_seen_in_parts(marks.chunks(300))
+        .await
+        .unwrap();
     for (rid, at) in &marks[..1_101] {
         assert_eq!(store.get_agent(rid).await.unwrap().last_seen, Some(*at));
     }

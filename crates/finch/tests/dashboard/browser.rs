@@ -200,6 +200,7 @@ async fn a_person_uses_the_dashboard_in_chromium() {
     let web01 = server.registry.list().await.unwrap().remove(0);
     server
         .registry
+        .store()
         .record_last_seen(&[(
             web01.rid,
             finch::dashboard::clock::Clock::now(server.clock.as_ref()),

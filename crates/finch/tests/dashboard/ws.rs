@@ -17,6 +17,7 @@ async fn greeting_sends_stats_endpoints_then_agents_with_liveness() {
     server.register("db-01").await;
     server
         .registry
+        .store()
         .record_last_seen(&[(seen.rid.clone(), server_now(&server))])
         .await
         .unwrap();
@@ -65,6 +66,7 @@ async fn stale_agents_are_not_active() {
     let agent = server.register("web-01").await;
     server
         .registry
+        .store()
         .record_last_seen(&[(
             agent.rid.clone(),
             server_now(&server) - time::Duration::minutes(5),
@@ -92,6 +94,7 @@ async fn liveness_moves_on_an_open_page_without_agent_changes() {
     // `/auth` records the agent: no change event, yet the page learns it.
     server
         .registry
+        .store()
         .record_last_seen(&[(agent.rid.clone(), server_now(&server))])
         .await
         .unwrap();
