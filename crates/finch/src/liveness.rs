@@ -137,7 +137,7 @@ async fn flush(registry: &Registry, batch: &mut Vec<(AgentKey, i64)>) {
         directory: registry.directory(),
         marks: batch.chunks(STATEMENT_MARKS),
     };
-    if let Err(error) = registry.record_last_seen_in_parts(parts).await {
+    if let Err(error) = registry.store().record_last_seen_in_parts(parts).await {
         tracing::warn!(%error, agents = batch.len(), "cannot record when agents were last seen");
     }
     batch.clear();

@@ -4,8 +4,6 @@
 //! so that `/auth` sees the change before the caller gets its answer. Reads go to the store.
 //! The gRPC control plane and the dashboard both work through this type.
 
-use time::OffsetDateTime;
-
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 use crate::directory::Directory;
 use crate::store::{AgentSummary, DirectoryRow, Store, StoreError};
@@ -72,18 +70,6 @@ impl Registry {
     /// Reads every agent's resource id and host name, in registration order.
     pub async fn list_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
         self.store.list_agent_summaries().await
-    }
-
-    /// Records when agents were last seen, part after part, in one transaction (see
-    /// [`crate::liveness`]).
-    pub async fn record_last_seen_in_parts<P>(
-        &self,
-        parts: impl IntoIterator<Item = P, IntoIter: Send>,
-    ) -> Result<(), StoreError>
-    where
-        P: AsRef<[(AgentRid, OffsetDateTime)]> + Send,
-    {
-        self.store.record_last_seen_in_parts(parts).await
     }
 
     /// The live view used by `/auth`.
