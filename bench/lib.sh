@@ -375,6 +375,7 @@ connections=64
 threads=2
 nginx_workers=$(nproc)
 paced_percent=50
+max_rounds=3
 quiet_wait=120
 skip_build=0
 keep=0
@@ -389,6 +390,8 @@ common_usage() {
   --nginx-workers W    nginx worker_processes (default: number of CPUs, like tokio's workers)
   --paced-percent P    also run every server paced at P% of finch's maximum rate, for
                        latency under moderate load (default 50; 0 skips)
+  --max-rounds N       maximum-rate runs of each server in turn (default 3); the tables
+                       show the median run and the range of all rounds (bench/rounds.py)
   --quiet-wait S       before each measured run, wait up to S seconds for the machine to be
                        idle (under 10% of one CPU busy); default 120, 0 does not wait
   --skip-build         use the existing release binaries
@@ -408,6 +411,7 @@ common_option() {
     --threads) threads=${2:?--threads needs a value} ;;
     --nginx-workers) nginx_workers=${2:?--nginx-workers needs a value} ;;
     --paced-percent) paced_percent=${2:?--paced-percent needs a value} ;;
+    --max-rounds) max_rounds=${2:?--max-rounds needs a value} ;;
     --quiet-wait) quiet_wait=${2:?--quiet-wait needs a value} ;;
     --skip-build) skip_build=1; shifted=1 ;;
     --keep) keep=1; shifted=1 ;;
@@ -423,7 +427,7 @@ parse_agents() {
     for n in "${agent_counts[@]}"; do
         [[ $n =~ ^[1-9][0-9]*$ ]] || die "--agents: '$n' is not a positive number"
     done
-    for v in "$connections" "$threads" "$nginx_workers"; do
+    for v in "$connections" "$threads" "$nginx_workers" "$max_rounds"; do
         [[ $v =~ ^[1-9][0-9]*$ ]] || die "'$v' is not a positive number"
     done
     [[ $paced_percent =~ ^[0-9]+$ ]] || die "--paced-percent: '$paced_percent' is not a number"
@@ -441,7 +445,8 @@ print("%.0f req/s, p50 %d us, p99 %d us, %d errors" % (r["rps"], r["latency_us"]
       r["latency_us"]["p99"], sum(r["errors"].values())))')"
 }
 
-# The last run's requests per second, as a whole number.
-last_rps() {
-    tail -n 1 "$runs_file" | python3 -c 'import json, sys; print(int(json.load(sys.stdin)["rps"]))'
+# median_rps AGENTS MODE FIELD NAME: the median req/s of the runs in runs.jsonl at AGENTS agents
+# in MODE whose FIELD (server or route) is NAME, as a whole number.
+median_rps() {
+    python3 "$bench_dir/rounds.py" median "$runs_file" "$@"
 }
