@@ -18,9 +18,9 @@
 //! - a request that announces a body (`Transfer-Encoding`, or a `Content-Length` other than 0):
 //!   400. No ForwardAuth client sends one for a check.
 //!
-//! A head must be complete within [`HEADER_READ_TIMEOUT`] of the moment the connection started
-//! waiting for it (slow clients cannot hold connections open by trickling bytes), and a
-//! keep-alive connection may stay idle between requests for [`IDLE_TIMEOUT`]. Those deadlines
+//! A head must be complete within [`Limits::header_read`] (10 s) of the moment the connection
+//! started waiting for it (slow clients cannot hold connections open by trickling bytes), and a
+//! keep-alive connection may stay idle between requests for [`Limits::idle`] (120 s). Those deadlines
 //! cost no timer work per request: one timer per connection fires at the earliest possible
 //! deadline and is moved on if the connection made progress since. A stop closes a connection
 //! as soon as it waits for a request; answers already computed are written first. A connection
@@ -38,7 +38,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{AGENT_HEADER, Answer, ForwardAuth};
+use super::{AGENT_HEADER, Answer};
 use crate::serve::HEADER_READ_TIMEOUT;
 
 /// The longest request head accepted, in bytes (nginx's default limit for all header lines).
@@ -48,10 +48,32 @@ pub const MAX_HEAD: usize = 32 * 1024;
 /// plus Traefik's `X-Forwarded-*`: a dozen or two.
 pub const MAX_HEADERS: usize = 64;
 
-/// How long a keep-alive connection may wait for its next request. Longer than Traefik's own
-/// idle timeout for the connections it keeps (Go's default, 90 s), so Traefik is the one that
-/// closes them in the usual case.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a connection may wait for what it reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// From the start of a wait for a request head to its end; also how long a peer may take to
+    /// read the answers it is owed.
+    pub header_read: Duration,
+    /// Between the requests of a keep-alive connection.
+    pub idle: Duration,
+}
+
+impl Limits {
+    /// The auth listener's: the header read timeout of every Finch listener, and an idle
+    /// timeout longer than Traefik's own for the connections it keeps (Go's default, 90 s), so
+    /// that Traefik is the one that closes them in the usual case.
+    pub const DEFAULT: Limits = Limits {
+        header_read: HEADER_READ_TIMEOUT,
+        idle: Duration::from_secs(120),
+    };
+}
+
+/// What a connection asks of the request it has read: the answer to a request for a path with
+/// headers, from a peer.
+pub trait Answering {
+    /// The answer to a request for `path` (without its query) with `headers` from `peer`.
+    fn answer(&self, path: &str, headers: &[httparse::Header<'_>], peer: SocketAddr) -> Answer;
+}
 
 /// How long, and for how many bytes, a connection closed by us still reads what the client
 /// sends; see [`linger`].
@@ -75,18 +97,19 @@ pub enum ConnectionError {
     TimedOut,
 }
 
-/// Serves requests on `stream` from `peer` until the peer closes it, a refusal or a timeout
-/// closes it, or `stop` fires while it waits for a request.
+/// Serves requests on `stream` from `peer`, each answered by `auth`, until the peer closes it, a
+/// refusal or a timeout closes it, or `stop` fires while it waits for a request.
 pub async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
-    auth: &ForwardAuth,
+    auth: &impl Answering,
+    limits: Limits,
     stop: &CancellationToken,
 ) -> Result<(), ConnectionError> {
     let mut buffer = vec![0; INITIAL_BUFFER];
     let mut filled = 0;
     let mut answers = Vec::with_capacity(256);
-    let mut waits = Waits::new();
+    let mut waits = Waits::new(limits);
     let timer = tokio::time::sleep_until(waits.deadline(filled));
     tokio::pin!(timer);
     let stopped = stop.cancelled();
@@ -117,7 +140,7 @@ pub async fn serve_connection(
             close = Some(Err(ConnectionError::Refused("request head too large")));
         }
         if !answers.is_empty() {
-            write_answers(&mut stream, &answers).await?;
+            write_answers(&mut stream, &answers, limits.header_read).await?;
             answers.clear();
         }
         if let Some(ended) = close {
@@ -156,15 +179,19 @@ pub async fn serve_connection(
     }
 }
 
-/// Writes `answers`, allowing a peer that does not read them [`HEADER_READ_TIMEOUT`].
-async fn write_answers(stream: &mut TcpStream, answers: &[u8]) -> Result<(), ConnectionError> {
+/// Writes `answers`, allowing a peer that does not read them `deadline`.
+async fn write_answers(
+    stream: &mut TcpStream,
+    answers: &[u8],
+    deadline: Duration,
+) -> Result<(), ConnectionError> {
     let rest = match stream.try_write(answers) {
         Ok(written) if written == answers.len() => return Ok(()),
         Ok(written) => &answers[written..],
         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => answers,
         Err(error) => return Err(error.into()),
     };
-    match tokio::time::timeout(HEADER_READ_TIMEOUT, stream.write_all(rest)).await {
+    match tokio::time::timeout(deadline, stream.write_all(rest)).await {
         Ok(written) => Ok(written?),
         Err(_elapsed) => Err(ConnectionError::TimedOut),
     }
@@ -193,6 +220,7 @@ async fn linger(stream: &mut TcpStream, buffer: &mut [u8]) {
 /// When the current wait for a request began, to tell its deadline. The clock is read once per
 /// read from the socket.
 struct Waits {
+    limits: Limits,
     /// The last read from the socket, or the accept.
     last_read: Instant,
     /// The last answer, or the accept: the start of an idle wait.
@@ -204,9 +232,10 @@ struct Waits {
 }
 
 impl Waits {
-    fn new() -> Waits {
+    fn new(limits: Limits) -> Waits {
         let now = Instant::now();
         Waits {
+            limits,
             last_read: now,
             idle_since: now,
             head_since: now,
@@ -231,16 +260,16 @@ impl Waits {
         }
     }
 
-    /// The deadline with `buffered` bytes of a head waiting: [`HEADER_READ_TIMEOUT`] from the
-    /// head's first read; with none, [`IDLE_TIMEOUT`] since the last answer, or the header read
-    /// timeout for a new connection's first request.
+    /// The deadline with `buffered` bytes of a head waiting: the header read limit from the
+    /// head's first read; with none, the idle limit since the last answer, or the header read
+    /// limit for a new connection's first request.
     fn deadline(&self, buffered: usize) -> Instant {
         if buffered > 0 {
-            self.head_since + HEADER_READ_TIMEOUT
+            self.head_since + self.limits.header_read
         } else if self.answered {
-            self.idle_since + IDLE_TIMEOUT
+            self.idle_since + self.limits.idle
         } else {
-            self.idle_since + HEADER_READ_TIMEOUT
+            self.idle_since + self.limits.header_read
         }
     }
 }
@@ -259,7 +288,7 @@ enum Parsed {
 /// `answers`.
 fn next_request(
     input: &[u8],
-    auth: &ForwardAuth,
+    auth: &impl Answering,
     peer: SocketAddr,
     answers: &mut Vec<u8>,
 ) -> Parsed {
@@ -288,7 +317,7 @@ fn next_request(
     let keep_alive = keeps_alive(request.version.unwrap_or(1), headers);
     let path = request.path.unwrap_or_default();
     let path = path.split_once('?').map_or(path, |(path, _query)| path);
-    let answer = auth.answer(path, headers, Some(peer));
+    let answer = auth.answer(path, headers, peer);
     encode(&answer, keep_alive, answers);
     Parsed::Answered { length, keep_alive }
 }
@@ -379,6 +408,118 @@ fn append_date(out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers 200 for `/auth`, 404 for anything else.
+    struct Plain;
+
+    impl Answering for Plain {
+        fn answer(&self, path: &str, _: &[httparse::Header<'_>], _: SocketAddr) -> Answer {
+            let status = if path == "/auth" {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            Answer {
+                status,
+                agent: None,
+            }
+        }
+    }
+
+    /// A client connected to one connection served with `limits`, and the serving task.
+    async fn connection(
+        limits: Limits,
+    ) -> (
+        TcpStream,
+        tokio::task::JoinHandle<Result<(), ConnectionError>>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let client = TcpStream::connect(address).await.expect("connect");
+        let (server, peer) = listener.accept().await.expect("accept");
+        let served = tokio::spawn(async move {
+            let stop = CancellationToken::new();
+            serve_connection(server, peer, &Plain, limits, &stop).await
+        });
+        (client, served)
+    }
+
+    /// Reads until the server closes the connection (10 s at most); what it sent.
+    async fn until_closed(client: &mut TcpStream) -> String {
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut received));
+        read.await.expect("closed within 10 s").expect("read");
+        String::from_utf8(received).expect("ASCII")
+    }
+
+    const CHECK: &[u8] = b"GET /auth HTTP/1.1\r\nHost: finch\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_connection_that_sends_nothing_is_closed_at_the_header_read_limit() {
+        let limits = Limits {
+            header_read: Duration::from_millis(200),
+            idle: Duration::from_secs(60),
+        };
+        let (mut client, served) = connection(limits).await;
+        assert_eq!(until_closed(&mut client).await, "");
+        assert!(matches!(served.await, Ok(Err(ConnectionError::TimedOut))));
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_at_the_idle_limit() {
+        let limits = Limits {
+            header_read: Duration::from_secs(60),
+            idle: Duration::from_millis(200),
+        };
+        let (mut client, served) = connection(limits).await;
+        client.write_all(CHECK).await.expect("write");
+        let answered = until_closed(&mut client).await;
+        assert!(answered.starts_with("HTTP/1.1 200 OK\r\n"), "{answered}");
+        assert!(matches!(served.await, Ok(Err(ConnectionError::TimedOut))));
+    }
+
+    #[tokio::test]
+    async fn a_head_trickling_in_is_dropped_at_the_header_read_limit() {
+        let limits = Limits {
+            header_read: Duration::from_millis(300),
+            idle: Duration::from_secs(60),
+        };
+        let (mut client, served) = connection(limits).await;
+        client
+            .write_all(b"GET /auth HTTP/1.1\r\n")
+            .await
+            .expect("write");
+        // A byte every 50 ms: progress, never a whole head. Writes fail once the server closed.
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if client.write_all(b"X").await.is_err() || served.is_finished() {
+                break;
+            }
+        }
+        assert!(matches!(served.await, Ok(Err(ConnectionError::TimedOut))));
+    }
+
+    #[tokio::test]
+    async fn requests_within_the_idle_limit_keep_a_connection_open() {
+        let limits = Limits {
+            header_read: Duration::from_secs(60),
+            idle: Duration::from_secs(1),
+        };
+        let (mut client, served) = connection(limits).await;
+        // 25 requests 100 ms apart: 2.5 s in all, each well within the idle limit of the last.
+        let mut buffer = [0u8; 1024];
+        for _ in 0..25 {
+            client.write_all(CHECK).await.expect("write");
+            let read = client.read(&mut buffer).await.expect("read");
+            assert!(buffer[..read].starts_with(b"HTTP/1.1 200 OK\r\n"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!served.is_finished());
+        drop(client);
+        assert!(matches!(served.await, Ok(Ok(()))));
+    }
 
     fn header<'a>(name: &'a str, value: &'a [u8]) -> httparse::Header<'a> {
         httparse::Header { name, value }

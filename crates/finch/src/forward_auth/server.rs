@@ -15,6 +15,7 @@
 //! HTTP/2 is not offered here: Traefik's ForwardAuth speaks HTTP/1.1, as Finch 1.x's auth
 //! server did.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -24,8 +25,8 @@ use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::ForwardAuth;
-use super::http1::serve_connection;
+use super::http1::{Answering, Limits, serve_connection};
+use super::{Answer, ForwardAuth};
 use crate::serve::{drained, logged, next_connection};
 
 /// The name of the listener in logs.
@@ -88,12 +89,19 @@ async fn accept_on_worker(
         let auth = Arc::clone(&auth);
         let stop = shutdown.clone();
         connections.spawn(async move {
-            logged(NAME, serve_connection(stream, peer, &auth, &stop)).await;
+            let connection = serve_connection(stream, peer, &*auth, Limits::DEFAULT, &stop);
+            logged(NAME, connection).await;
         });
     }
     drop(listener);
     connections.close();
     drained(NAME, drain, connections.wait()).await;
+}
+
+impl Answering for ForwardAuth {
+    fn answer(&self, path: &str, headers: &[httparse::Header<'_>], peer: SocketAddr) -> Answer {
+        ForwardAuth::answer(self, path, headers, Some(peer))
+    }
 }
 
 /// The worker runtimes, each driven by its own thread until stopped.
