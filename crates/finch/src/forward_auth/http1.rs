@@ -20,12 +20,12 @@
 //!
 //! A head must be complete within [`Limits::header_read`] (10 s) of the moment the connection
 //! started waiting for it (slow clients cannot hold connections open by trickling bytes), and a
-//! keep-alive connection may stay idle between requests for [`Limits::idle`] (120 s). Those deadlines
-//! cost no timer work per request: one timer per connection fires at the earliest possible
-//! deadline and is moved on if the connection made progress since. A stop closes a connection
-//! as soon as it waits for a request; answers already computed are written first. A connection
-//! closed by us after a refusal, or with requests left unread, lingers briefly ([`linger`]) so
-//! that the client reads the last answer.
+//! keep-alive connection may stay idle between requests for [`Limits::idle`] (120 s). Those
+//! deadlines cost no timer work per request: one timer per connection fires at the earliest
+//! possible deadline and is moved on if the connection made progress since. A stop closes a
+//! connection as soon as it waits for a request; answers already computed are written first. A
+//! connection closed by us after a refusal, or with requests left unread, lingers briefly
+//! ([`linger`]) so that the client reads the last answer.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
