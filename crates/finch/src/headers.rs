@@ -50,6 +50,7 @@ pub fn visible_text(value: &[u8]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;
+    use proptest::collection::vec;
     use proptest::prelude::*;
 
     use super::*;
@@ -73,7 +74,7 @@ mod tests {
     proptest! {
         /// Header values read as text exactly when `http` reads them as text.
         #[test]
-        fn visible_text_agrees_with_header_values(value in proptest::collection::vec(any::<u8>(), 0..40)) {
+        fn visible_text_agrees_with_header_values(value in vec(any::<u8>(), 0..40)) {
             let Ok(header_value) = HeaderValue::from_bytes(&value) else {
                 // Not a header value at all (CR, LF, NUL): httparse refuses those too.
                 return Ok(());
