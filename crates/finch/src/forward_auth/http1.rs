@@ -69,10 +69,17 @@ impl Limits {
 }
 
 /// What a connection asks of the request it has read: the answer to a request for a path with
-/// headers, from a peer.
+/// headers, from a peer, at a time (the same time dates the answer: one clock read a request).
 pub trait Answering {
-    /// The answer to a request for `path` (without its query) with `headers` from `peer`.
-    fn answer(&self, path: &str, headers: &[httparse::Header<'_>], peer: SocketAddr) -> Answer;
+    /// The answer to a request for `path` (without its query) with `headers` from `peer`, read
+    /// `at`.
+    fn answer(
+        &self,
+        path: &str,
+        headers: &[httparse::Header<'_>],
+        peer: SocketAddr,
+        at: SystemTime,
+    ) -> Answer;
 }
 
 /// How long, and for how many bytes, a connection closed by us still reads what the client
@@ -317,8 +324,9 @@ fn next_request(
     let keep_alive = keeps_alive(request.version.unwrap_or(1), headers);
     let path = request.path.unwrap_or_default();
     let path = path.split_once('?').map_or(path, |(path, _query)| path);
-    let answer = auth.answer(path, headers, peer);
-    encode(&answer, keep_alive, answers);
+    let at = SystemTime::now();
+    let answer = auth.answer(path, headers, peer, at);
+    encode(&answer, keep_alive, at, answers);
     Parsed::Answered { length, keep_alive }
 }
 
@@ -349,7 +357,7 @@ fn keeps_alive(minor_version: u8, headers: &[httparse::Header<'_>]) -> bool {
 }
 
 /// Appends the response for `answer`.
-fn encode(answer: &Answer, keep_alive: bool, out: &mut Vec<u8>) {
+fn encode(answer: &Answer, keep_alive: bool, at: SystemTime, out: &mut Vec<u8>) {
     status_line(answer.status, out);
     if let Some(agent) = &answer.agent {
         out.extend_from_slice(AGENT_HEADER.as_str().as_bytes());
@@ -357,14 +365,14 @@ fn encode(answer: &Answer, keep_alive: bool, out: &mut Vec<u8>) {
         out.extend_from_slice(agent.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    end_of_head(keep_alive, out);
+    end_of_head(keep_alive, at, out);
 }
 
 /// Appends an answer with `status` to a request that is refused before any decision; the
 /// connection closes after it.
 fn refuse(status: StatusCode, out: &mut Vec<u8>) {
     status_line(status, out);
-    end_of_head(false, out);
+    end_of_head(false, SystemTime::now(), out);
 }
 
 fn status_line(status: StatusCode, out: &mut Vec<u8>) {
@@ -376,9 +384,9 @@ fn status_line(status: StatusCode, out: &mut Vec<u8>) {
 }
 
 /// The headers every answer ends with: no body, the date, and whether the connection closes.
-fn end_of_head(keep_alive: bool, out: &mut Vec<u8>) {
+fn end_of_head(keep_alive: bool, at: SystemTime, out: &mut Vec<u8>) {
     out.extend_from_slice(b"content-length: 0\r\ndate: ");
-    append_date(out);
+    append_date(at, out);
     out.extend_from_slice(b"\r\n");
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
@@ -391,8 +399,7 @@ thread_local! {
     static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-fn append_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
+fn append_date(now: SystemTime, out: &mut Vec<u8>) {
     let second = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
@@ -413,7 +420,13 @@ mod tests {
     struct Plain;
 
     impl Answering for Plain {
-        fn answer(&self, path: &str, _: &[httparse::Header<'_>], _: SocketAddr) -> Answer {
+        fn answer(
+            &self,
+            path: &str,
+            _: &[httparse::Header<'_>],
+            _: SocketAddr,
+            _: SystemTime,
+        ) -> Answer {
             let status = if path == "/auth" {
                 StatusCode::OK
             } else {
@@ -555,7 +568,7 @@ mod tests {
             status: StatusCode::OK,
             agent: Some(http::HeaderValue::from_static("rid:finch:svc:agent:x")),
         };
-        encode(&answer, true, &mut out);
+        encode(&answer, true, SystemTime::now(), &mut out);
         refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, &mut out);
         let text = String::from_utf8(out).expect("ASCII");
         let lines: Vec<&str> = text.split("\r\n").collect();

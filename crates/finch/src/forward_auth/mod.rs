@@ -140,12 +140,14 @@ pub struct Answer {
 // === impl ForwardAuth (answering) ===
 
 impl ForwardAuth {
-    /// Answers a request for `path` with `headers` from `peer`, counting and timing the decision.
+    /// Answers a request for `path` with `headers` from `peer` arriving `at`, counting and timing
+    /// the decision.
     pub fn answer<H: Headers + ?Sized>(
         &self,
         path: &str,
         headers: &H,
         peer: Option<SocketAddr>,
+        at: SystemTime,
     ) -> Answer {
         let route = match path {
             "/auth" => None,
@@ -160,7 +162,7 @@ impl ForwardAuth {
             }
         };
         let started = Instant::now();
-        let now = SystemTime::now()
+        let now = at
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let (result, reason, answer) = match self.decide(route, headers, now) {

@@ -18,7 +18,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
@@ -99,8 +99,14 @@ async fn accept_on_worker(
 }
 
 impl Answering for ForwardAuth {
-    fn answer(&self, path: &str, headers: &[httparse::Header<'_>], peer: SocketAddr) -> Answer {
-        ForwardAuth::answer(self, path, headers, Some(peer))
+    fn answer(
+        &self,
+        path: &str,
+        headers: &[httparse::Header<'_>],
+        peer: SocketAddr,
+        at: SystemTime,
+    ) -> Answer {
+        ForwardAuth::answer(self, path, headers, Some(peer), at)
     }
 }
 
