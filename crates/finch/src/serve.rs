@@ -49,17 +49,9 @@ pub async fn serve(
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
-        spawn_connection(name, graceful.watch(connection));
+        tokio::spawn(logged(name, graceful.watch(connection)));
     })
     .await;
-}
-
-/// Runs an accepted connection to its end on the current runtime, logging how it failed.
-pub fn spawn_connection<E: std::fmt::Display + 'static>(
-    name: &'static str,
-    connection: impl Future<Output = Result<(), E>> + Send + 'static,
-) {
-    tokio::spawn(logged(name, connection));
 }
 
 /// Runs `connection` to its end and logs (at debug) how it failed.
