@@ -23,6 +23,7 @@ use sqlx::sqlite::{
 };
 use time::OffsetDateTime;
 
+use self::page::Split;
 use super::rows::{self, AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use super::{
     AgentSummary, ChangeVersion, DatabaseTarget, DirectoryRow, StoreError, UriError, schema,
@@ -59,12 +60,15 @@ const PAGE_CACHE_KIB: u32 = 512;
 
 /// Connections to a file database. SQLite has one writer at a time anyway; four lets the auth
 /// path's directory reloads and the dashboard's reads run beside a write without many idle files.
+/// One per core, up to three, stays open for the dashboard's reads in parts ([`Split`]).
 const FILE_POOL_SIZE: u32 = 4;
 
 /// A SQLite database behind a connection pool.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// How reads over every agent are split over the pool's connections.
+    split: Split,
     /// The file and how to open it; `None` for `:memory:`.
     file: Option<FileDatabase>,
 }
@@ -121,14 +125,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"));
+        let split = Split::for_pool(FILE_POOL_SIZE);
         let pool = SqlitePoolOptions::new()
             .max_connections(FILE_POOL_SIZE)
+            .min_connections(split.connections())
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(|source| open_error(path, source))?;
         Ok(SqliteStore {
             pool,
+            split,
             file: Some(FileDatabase {
                 path: path.to_owned(),
                 options,
@@ -148,7 +155,11 @@ impl SqliteStore {
             .connect_with(SqliteConnectOptions::new())
             .await
             .map_err(|source| open_error(Path::new(":memory:"), source))?;
-        Ok(SqliteStore { pool, file: None })
+        Ok(SqliteStore {
+            pool,
+            split: Split::NEVER,
+            file: None,
+        })
     }
 
     pub(super) async fn insert_agent(

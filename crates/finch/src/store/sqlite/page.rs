@@ -15,6 +15,9 @@
 //!   counts on. A page past the head (deep pages, or "past the end", which shows the last page) is
 //!   walked to from whichever end of the matches is nearer. The page's rows are then read by id.
 //!   All of it runs in one read transaction, so count and page describe the same snapshot.
+//! - **Several cores.** On a large table the first pass is cut by id into parts read at the same
+//!   time on other connections, whose snapshots are checked to agree with that transaction's
+//!   ([`parts`]). The counters ([`counters`]) are read the same way.
 //! - **A narrow index.** The scan reads `finch_agents_search` (see [`SEARCH_TEXT`]): the visible
 //!   rows in id order, each with hostname, resource id and labels as one text. That is half the
 //!   bytes of the table, and one `LIKE` per row instead of three plus decoding the labels JSON,
@@ -28,20 +31,21 @@
 //!   that need decoding). A term holding a NUL, which ends a `LIKE` pattern early, is only ever
 //!   matched field by field.
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments as _, SqliteConnection};
-use time::OffsetDateTime;
-use time::macros::format_description;
 
+use self::parts::{IdRange, PartRead, read_in_parts};
 use super::super::StoreError;
-use super::super::page::{
-    AgentPage, AgentQuery, AgentScope, AgentStats, like_pattern, total_pages,
-};
+use super::super::page::{AgentPage, AgentQuery, AgentScope, like_pattern, total_pages};
 use super::super::rows::{self, AGENT_COLUMNS};
 use super::super::schema::{SEARCH_TEXT, VISIBLE};
 use super::{SqliteStore, map_sqlx};
 use crate::agents::Agent;
+
+mod counters;
+mod parts;
+
+pub(super) use self::parts::Split;
 
 /// The scope restriction, reading the JSON array `?1`.
 const IN_SCOPE: &str = "(CAST(resource_id AS TEXT) IN (SELECT value FROM json_each(?1)) \
@@ -61,19 +65,24 @@ const SEPARATORS: [char; 4] = ['"', ',', '[', ']'];
 /// needs no second walk, and a request far past the end does not collect the whole fleet's ids.
 const HEAD_LIMIT: u64 = 1000;
 
-/// A boolean column as [`rows`] reads it: non-zero numbers and the usual words are true.
-fn truthy(column: &str) -> String {
-    format!(
-        "(CAST({column} AS REAL) <> 0 OR lower(trim(CAST({column} AS TEXT))) IN ('true', 't', 'yes', 'on'))"
-    )
-}
-
-/// A `WHERE` clause over `agents` and its arguments: `?1` the scope, `?2` the search pattern.
-/// Statements number their own parameters from `?3`.
+/// A `WHERE` clause over `agents` and its arguments: `?1` the scope, `?2` the search pattern,
+/// `?3` and `?4` the bounds of an [`IdRange`]. Statements number their own parameters from `?5`.
 struct Filter {
     sql: String,
     scope: Option<String>,
     pattern: Option<String>,
+}
+
+/// The first matching rows of a read, as many as a page needs, and how many match in all.
+struct Head {
+    ids: Vec<i64>,
+    total: u64,
+}
+
+/// [`Filter::head`] as a read in parts: the first `limit` matches of each part.
+struct HeadRead<'a> {
+    filter: &'a Filter,
+    limit: u64,
 }
 
 /// The way a walk over the matching rows goes: up from the first or down from the last.
@@ -96,14 +105,13 @@ impl SqliteStore {
         let head_pages = u64::from(query.page.max(1)).min((HEAD_LIMIT / size).max(1));
         let head_limit = head_pages * size;
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        let head = filter.ids(&mut tx, None, Walk::Up, head_limit, 0).await?;
-        let head_len = len(&head);
-        let total = match head.last() {
-            Some(&last) if head_len == head_limit => {
-                head_len + filter.count_after(&mut tx, last).await?
-            }
-            _ => head_len,
+        let read = HeadRead {
+            filter: &filter,
+            limit: head_limit,
         };
+        let parts = read_in_parts(self, &mut tx, &read).await?;
+        let Head { ids: head, total } = Head::join(parts, head_limit);
+        let head_len = len(&head);
         let total_pages = total_pages(total, query.page_size);
         let page = query.page.clamp(1, total_pages);
         let start = u64::from(page - 1) * size;
@@ -120,7 +128,7 @@ impl SqliteStore {
                     (Walk::Up, skip)
                 };
                 filter
-                    .ids(&mut tx, Some(last), walk, end - start, offset)
+                    .ids(&mut tx, IdRange::ALL.after(last), walk, end - start, offset)
                     .await?
             }
             (None, None) => Vec::new(),
@@ -132,44 +140,6 @@ impl SqliteStore {
             page,
             total_pages,
             total_agents: total,
-        })
-    }
-
-    pub(in crate::store) async fn agent_stats(
-        &self,
-        scope: &AgentScope,
-        active_since: OffsetDateTime,
-    ) -> Result<AgentStats, StoreError> {
-        let filter = Filter::new(scope, None)?;
-        // `julianday` reads every form Finch writes (mattn's, with offset and nanoseconds) and
-        // SQLite's own `CURRENT_TIMESTAMP`; a value it cannot read is NULL, so not active.
-        let sql = format!(
-            "SELECT COUNT(*), \
-             COALESCE(SUM(CASE WHEN {metrics} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN {profiles} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN julianday(CAST(last_seen AS TEXT)) >= julianday(?3) THEN 1 ELSE 0 END), 0) \
-             FROM agents WHERE {}",
-            filter.sql,
-            metrics = truthy("metrics"),
-            profiles = truthy("profiles"),
-        );
-        let mut args = filter.arguments()?;
-        args.add(sqlite_time(active_since)?).map_err(arg_error)?;
-        let row = sqlx::query_with(&sql, args)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        let get = |index: usize| -> Result<u64, StoreError> {
-            let value: i64 = row
-                .try_get(index)
-                .map_err(|e| StoreError::Database(Box::new(e)))?;
-            Ok(u64::try_from(value).unwrap_or(0))
-        };
-        Ok(AgentStats {
-            total: get(0)?,
-            metrics: get(1)?,
-            profiles: get(2)?,
-            active: get(3)?,
         })
     }
 }
@@ -212,49 +182,70 @@ impl Filter {
         })
     }
 
-    /// `?1` and `?2`; `NULL` where the clause is absent.
-    fn arguments(&self) -> Result<SqliteArguments<'static>, StoreError> {
+    /// `?1` and `?2`, `NULL` where the clause is absent, then the bounds of `range`, `?3` and
+    /// `?4`.
+    fn arguments(&self, range: IdRange) -> Result<SqliteArguments<'static>, StoreError> {
         let mut args = SqliteArguments::default();
         args.add(self.scope.clone()).map_err(arg_error)?;
         args.add(self.pattern.clone()).map_err(arg_error)?;
+        args.add(range.after).map_err(arg_error)?;
+        args.add(range.through).map_err(arg_error)?;
         Ok(args)
     }
 
-    /// The statement of [`Filter::ids`]: `?3` the id to start after (when `after`), `?4` the
-    /// limit, `?5` the offset. One row holding a JSON array: a thousand ids are one value, not a
-    /// thousand rows.
-    fn ids_sql(&self, after: bool, walk: Walk) -> String {
-        let after = if after { " AND id > ?3" } else { "" };
+    /// The statement of [`Filter::ids`]: `?5` the limit, `?6` the offset. One row holding a JSON
+    /// array: a thousand ids are one value, not a thousand rows.
+    fn ids_sql(&self, range: IdRange, walk: Walk) -> String {
         let order = match walk {
             Walk::Up => "ASC",
             Walk::Down => "DESC",
         };
         format!(
-            "SELECT json_group_array(id) FROM (SELECT id FROM agents WHERE {}{after} \
-             ORDER BY id {order} LIMIT ?4 OFFSET ?5)",
-            self.sql
+            "SELECT json_group_array(id) FROM (SELECT id FROM agents WHERE {}{} \
+             ORDER BY id {order} LIMIT ?5 OFFSET ?6)",
+            self.sql,
+            range.sql()
         )
     }
 
-    /// The statement of [`Filter::count_after`]: `?3` the id to count after.
-    fn count_after_sql(&self) -> String {
-        format!("SELECT COUNT(*) FROM agents WHERE {} AND id > ?3", self.sql)
+    /// The statement of [`Filter::count`].
+    fn count_sql(&self, range: IdRange) -> String {
+        format!(
+            "SELECT COUNT(*) FROM agents WHERE {}{}",
+            self.sql,
+            range.sql()
+        )
     }
 
-    /// Ids of matching rows with an id above `after` (all when `None`), in ascending order:
-    /// `limit` of them, after skipping `offset` on the `walk` up from the first or down from
-    /// the last.
+    /// The first `limit` matching rows in `range` and how many match there in all.
+    async fn head(
+        &self,
+        conn: &mut SqliteConnection,
+        range: IdRange,
+        limit: u64,
+    ) -> Result<Head, StoreError> {
+        let ids = self.ids(conn, range, Walk::Up, limit, 0).await?;
+        let total = match ids.last() {
+            Some(&last) if len(&ids) == limit => {
+                limit + self.count(conn, range.after(last)).await?
+            }
+            _ => len(&ids),
+        };
+        Ok(Head { ids, total })
+    }
+
+    /// Ids of matching rows in `range`, in ascending order: `limit` of them, after skipping
+    /// `offset` on the `walk` up from the first or down from the last.
     async fn ids(
         &self,
         conn: &mut SqliteConnection,
-        after: Option<i64>,
+        range: IdRange,
         walk: Walk,
         limit: u64,
         offset: u64,
     ) -> Result<Vec<i64>, StoreError> {
-        let sql = self.ids_sql(after.is_some(), walk);
-        let mut args = self.arguments()?;
-        args.add(after).map_err(arg_error)?;
+        let sql = self.ids_sql(range, walk);
+        let mut args = self.arguments(range)?;
         args.add(sql_count(limit)).map_err(arg_error)?;
         args.add(sql_count(offset)).map_err(arg_error)?;
         let json: String = sqlx::query_scalar_with(&sql, args)
@@ -267,20 +258,41 @@ impl Filter {
         Ok(ids)
     }
 
-    /// How many rows match with an id above `after`.
-    async fn count_after(
-        &self,
-        conn: &mut SqliteConnection,
-        after: i64,
-    ) -> Result<u64, StoreError> {
-        let sql = self.count_after_sql();
-        let mut args = self.arguments()?;
-        args.add(after).map_err(arg_error)?;
-        let count: i64 = sqlx::query_scalar_with(&sql, args)
+    /// How many rows in `range` match.
+    async fn count(&self, conn: &mut SqliteConnection, range: IdRange) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar_with(&self.count_sql(range), self.arguments(range)?)
             .fetch_one(&mut *conn)
             .await
             .map_err(map_sqlx)?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+// === impl HeadRead ===
+
+impl PartRead for HeadRead<'_> {
+    type Part = Head;
+
+    async fn read(&self, conn: &mut SqliteConnection, range: IdRange) -> Result<Head, StoreError> {
+        self.filter.head(conn, range, self.limit).await
+    }
+}
+
+// === impl Head ===
+
+impl Head {
+    /// The head and count over the parts of a read, given in id order.
+    fn join(parts: Vec<Head>, limit: u64) -> Head {
+        let mut joined = Head {
+            ids: Vec::new(),
+            total: 0,
+        };
+        for part in parts {
+            let room = index(limit).saturating_sub(joined.ids.len());
+            joined.ids.extend(part.ids.into_iter().take(room));
+            joined.total += part.total;
+        }
+        joined
     }
 }
 
@@ -315,15 +327,6 @@ fn index(position: u64) -> usize {
 /// A count as SQLite binds it. Counts here stay below `u32::MAX` squared.
 fn sql_count(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in UTC, the form `julianday` compares.
-fn sqlite_time(at: OffsetDateTime) -> Result<String, StoreError> {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(format_description!(
-            "[year]-[month]-[day] [hour]:[minute]:[second]"
-        ))
-        .map_err(|e| StoreError::Database(Box::new(e)))
 }
 
 fn arg_error(e: sqlx::error::BoxDynError) -> StoreError {

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use proptest::prelude::*;
 use sqlx::Row as _;
 
-use super::{Filter, HEAD_LIMIT, MATCHES_FIELDS, VISIBLE, Walk};
+use super::{Filter, HEAD_LIMIT, IdRange, MATCHES_FIELDS, Split, VISIBLE, Walk};
 use crate::agents::{AgentRid, AgentSpec, LogSource, Node};
 use crate::store::page::{like_pattern, total_pages};
 use crate::store::{AgentQuery, AgentScope, AgentStats, Store};
@@ -31,7 +31,7 @@ fn spec(hostname: &str, labels: &[&str], metrics: bool, profiles: bool) -> Agent
     }
 }
 
-async fn add(store: &Store, hostname: &str, labels: &[&str]) -> AgentRid {
+pub(super) async fn add(store: &Store, hostname: &str, labels: &[&str]) -> AgentRid {
     let rid = AgentRid::mint("svc");
     store
         .insert_agent(&rid, &spec(hostname, labels, true, false))
@@ -271,16 +271,57 @@ async fn labels_are_searched_decoded_entry_by_entry() {
     assert_eq!(search(&store, "\"").await, ["escaped"]);
 }
 
+/// A database file in `dir` whose reads split into up to `parts` parts of at least one id, with
+/// that many connections open and idle, as a running service keeps them.
+pub(super) async fn split_store(dir: &Path, parts: usize) -> Store {
+    let Store::Sqlite(mut sqlite) = Store::open("sqlite://finch.db", dir).await.unwrap();
+    sqlite.split = Split::new(parts, 1);
+    let open: Vec<_> =
+        futures_util::future::try_join_all((0..parts).map(|_| sqlite.pool.acquire()))
+            .await
+            .unwrap();
+    drop(open);
+    until_idle(&sqlite.pool, parts).await;
+    Store::Sqlite(sqlite)
+}
+
+/// Waits (at most 5 s) until `pool` holds `count` idle connections: a dropped connection goes
+/// back by a task of its own.
+pub(super) async fn until_idle(pool: &sqlx::SqlitePool, count: usize) {
+    for _ in 0..500 {
+        if pool.num_idle() >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{count} idle connections expected, {} found",
+        pool.num_idle()
+    );
+}
+
 #[tokio::test]
 async fn deep_pages_and_pages_past_the_end_walk_from_the_nearer_end() {
-    let store = store().await;
-    // More agents than the head of a page holds, so that deep pages walk on past it.
+    check_deep_pages(&store().await).await;
+}
+
+#[tokio::test]
+async fn deep_pages_read_in_parts_are_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = split_store(dir.path(), 3).await;
+    check_deep_pages(&store).await;
+    store.close().await;
+}
+
+/// Registers more agents than the head of a page holds, so that deep pages walk on past it, and
+/// checks every kind of page of a few searches.
+async fn check_deep_pages(store: &Store) {
     let count = usize::try_from(HEAD_LIMIT).unwrap() + 7;
     let names: Vec<String> = (1..=count)
         .map(|n| format!("{}-{n:04}", if n % 3 == 0 { "odd" } else { "plain" }))
         .collect();
     for name in &names {
-        add(&store, name, &[]).await;
+        add(store, name, &[]).await;
     }
     for term in ["", "odd", "plain-1", "nowhere"] {
         let matching: Vec<&str> = names
@@ -322,13 +363,73 @@ async fn deep_pages_and_pages_past_the_end_walk_from_the_nearer_end() {
     }
 }
 
+#[tokio::test]
+async fn pages_and_counters_read_in_parts_are_those_read_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = split_store(dir.path(), 3).await;
+    let Store::Sqlite(sqlite) = &store;
+    let whole = Store::Sqlite(super::SqliteStore {
+        split: Split::new(1, 1),
+        ..sqlite.clone()
+    });
+    let mut rids = Vec::new();
+    for n in 0..40 {
+        let labels: &[&str] = if n % 4 == 0 { &["env=prod"] } else { &[] };
+        rids.push(add(&store, &format!("host-{n:02}"), labels).await);
+    }
+    // Gaps in the ids, and a row the dashboard never shows.
+    for rid in rids.iter().skip(5).step_by(7) {
+        store.delete_agent(rid).await.unwrap();
+    }
+    sqlx::query("INSERT INTO agents (hostname, resource_id, node) VALUES ('hidden', '', 'unix')")
+        .execute(&sqlite.pool)
+        .await
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    store
+        .record_last_seen(&[(rids[1].clone(), now), (rids[30].clone(), now)])
+        .await
+        .unwrap();
+    let scopes = [
+        AgentScope::All,
+        AgentScope::from_claims(&[
+            "host-03".to_owned(),
+            "host-33".to_owned(),
+            rids[20].as_str().to_owned(),
+        ]),
+    ];
+    for scope in &scopes {
+        for term in ["", "host-1", "prod", "3", "nowhere", "hidden"] {
+            for (page_size, page) in [(1, 1), (3, 2), (4, 7), (100, 1), (2, u32::MAX)] {
+                let query = AgentQuery {
+                    scope: scope.clone(),
+                    page_size,
+                    ..query(term, page)
+                };
+                assert_eq!(
+                    store.page_agents(&query).await.unwrap(),
+                    whole.page_agents(&query).await.unwrap(),
+                    "{scope:?} {term:?}, page {page} of {page_size}"
+                );
+            }
+        }
+        let since = now - Duration::minutes(1);
+        let stats = store.agent_stats(scope, since).await.unwrap();
+        assert_eq!(stats, whole.agent_stats(scope, since).await.unwrap());
+        if *scope == AgentScope::All {
+            assert_eq!((stats.total, stats.active), (35, 2));
+        }
+    }
+    store.close().await;
+}
+
 /// The rows of an `EXPLAIN` statement over `filter`.
 async fn explain(
     pool: &sqlx::SqlitePool,
     filter: &Filter,
     sql: &str,
 ) -> Vec<sqlx::sqlite::SqliteRow> {
-    sqlx::query_with(sql, filter.arguments().unwrap())
+    sqlx::query_with(sql, filter.arguments(IdRange::default()).unwrap())
         .fetch_all(pool)
         .await
         .unwrap()
@@ -346,7 +447,18 @@ async fn counts_and_searches_read_the_search_index() {
         (&scope, Some("web")),
     ] {
         let filter = Filter::new(scope, term).unwrap();
-        for sql in [filter.ids_sql(false, Walk::Up), filter.count_after_sql()] {
+        // As a page reads: the head from the first row, the count after its last id, and both
+        // within the bounds of a part.
+        let part = IdRange {
+            after: Some(1),
+            through: Some(9),
+        };
+        for sql in [
+            filter.ids_sql(IdRange::ALL, Walk::Up),
+            filter.count_sql(IdRange::ALL.after(1)),
+            filter.ids_sql(part, Walk::Up),
+            filter.count_sql(part),
+        ] {
             let plan: Vec<String> =
                 explain(&sqlite.pool, &filter, &format!("EXPLAIN QUERY PLAN {sql}"))
                     .await
@@ -459,11 +571,12 @@ async fn filtered(store: &Store, term: &str) -> (Vec<i64>, u64) {
     let Store::Sqlite(sqlite) = store;
     let filter = Filter::new(&AgentScope::All, Some(term)).unwrap();
     let mut conn = sqlite.pool.acquire().await.unwrap();
+    let range = IdRange::default();
     let ids = filter
-        .ids(&mut conn, None, Walk::Up, 1000, 0)
+        .ids(&mut conn, range, Walk::Up, 1000, 0)
         .await
         .unwrap();
-    let count = filter.count_after(&mut conn, i64::MIN).await.unwrap();
+    let count = filter.count(&mut conn, range).await.unwrap();
     (ids, count)
 }
 

@@ -1,0 +1,108 @@
+//! The dashboard's counters: one aggregate over the visible agents in a scope, read in parts on
+//! a large table as a page's first pass is ([`super::parts`]), and summed.
+
+use sqlx::{Arguments as _, Row as _, SqliteConnection};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::super::super::StoreError;
+use super::super::super::page::{AgentScope, AgentStats};
+use super::super::{SqliteStore, map_sqlx};
+use super::parts::{IdRange, PartRead, read_in_parts};
+use super::{Filter, arg_error};
+
+/// The counters over the rows of a filter, for a read in parts.
+struct Counters<'a> {
+    filter: &'a Filter,
+    /// The earliest `last_seen` of an active agent, as [`sqlite_time`] writes it.
+    active_since: &'a str,
+}
+
+// === impl SqliteStore ===
+
+impl SqliteStore {
+    pub(in crate::store) async fn agent_stats(
+        &self,
+        scope: &AgentScope,
+        active_since: OffsetDateTime,
+    ) -> Result<AgentStats, StoreError> {
+        let filter = Filter::new(scope, None)?;
+        let active_since = sqlite_time(active_since)?;
+        let counters = Counters {
+            filter: &filter,
+            active_since: &active_since,
+        };
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let parts = read_in_parts(self, &mut tx, &counters).await?;
+        tx.commit().await.map_err(map_sqlx)?;
+        Ok(parts
+            .into_iter()
+            .fold(AgentStats::default(), |sum, part| AgentStats {
+                total: sum.total + part.total,
+                metrics: sum.metrics + part.metrics,
+                profiles: sum.profiles + part.profiles,
+                active: sum.active + part.active,
+            }))
+    }
+}
+
+// === impl Counters ===
+
+impl PartRead for Counters<'_> {
+    type Part = AgentStats;
+
+    async fn read(
+        &self,
+        conn: &mut SqliteConnection,
+        range: IdRange,
+    ) -> Result<AgentStats, StoreError> {
+        // `julianday` reads every form Finch writes (mattn's, with offset and nanoseconds) and
+        // SQLite's own `CURRENT_TIMESTAMP`; a value it cannot read is NULL, so not active.
+        let sql = format!(
+            "SELECT COUNT(*), \
+             COALESCE(SUM(CASE WHEN {metrics} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN {profiles} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN julianday(CAST(last_seen AS TEXT)) >= julianday(?5) THEN 1 ELSE 0 END), 0) \
+             FROM agents WHERE {}{}",
+            self.filter.sql,
+            range.sql(),
+            metrics = truthy("metrics"),
+            profiles = truthy("profiles"),
+        );
+        let mut args = self.filter.arguments(range)?;
+        args.add(self.active_since.to_owned()).map_err(arg_error)?;
+        let row = sqlx::query_with(&sql, args)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_sqlx)?;
+        let get = |index: usize| -> Result<u64, StoreError> {
+            let value: i64 = row
+                .try_get(index)
+                .map_err(|e| StoreError::Database(Box::new(e)))?;
+            Ok(u64::try_from(value).unwrap_or(0))
+        };
+        Ok(AgentStats {
+            total: get(0)?,
+            metrics: get(1)?,
+            profiles: get(2)?,
+            active: get(3)?,
+        })
+    }
+}
+
+/// A boolean column as [`crate::store::rows`] reads it: non-zero numbers and the usual words are
+/// true.
+fn truthy(column: &str) -> String {
+    format!(
+        "(CAST({column} AS REAL) <> 0 OR lower(trim(CAST({column} AS TEXT))) IN ('true', 't', 'yes', 'on'))"
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, the form `julianday` compares.
+fn sqlite_time(at: OffsetDateTime) -> Result<String, StoreError> {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]"
+        ))
+        .map_err(|e| StoreError::Database(Box::new(e)))
+}
