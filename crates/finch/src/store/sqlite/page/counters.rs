@@ -91,10 +91,14 @@ impl PartRead for Counters<'_> {
 }
 
 /// A boolean column as [`crate::store::rows`] reads it: non-zero numbers and the usual words are
-/// true.
+/// true. A number, as Finch and 1.x store booleans, is decided as a number: `lower` and `trim`
+/// allocate their results through SQLite's allocator, whose one global lock the parts of a read
+/// would otherwise queue for twice a row.
 fn truthy(column: &str) -> String {
     format!(
-        "(CAST({column} AS REAL) <> 0 OR lower(trim(CAST({column} AS TEXT))) IN ('true', 't', 'yes', 'on'))"
+        "(CASE typeof({column}) WHEN 'integer' THEN {column} <> 0 WHEN 'real' THEN {column} <> 0 \
+         ELSE CAST({column} AS REAL) <> 0 \
+         OR lower(trim(CAST({column} AS TEXT))) IN ('true', 't', 'yes', 'on') END)"
     )
 }
 

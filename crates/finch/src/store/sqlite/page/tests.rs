@@ -206,6 +206,37 @@ async fn stats_count_switches_and_active_agents() {
         .await
         .unwrap();
     assert_eq!(stats.active, 2);
+
+    // Booleans as other tools may have stored them count as the rows read them.
+    for (n, (metrics, profiles)) in [
+        ("' Yes'", "'off'"),
+        ("2.5", "'0.0'"),
+        ("'on'", "0.0"),
+        ("'1e3'", "'T'"),
+        ("'no'", "''"),
+        ("' 0 '", "'TRUE '"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        sqlx::query(&format!(
+            "INSERT INTO agents (hostname, resource_id, metrics, profiles, node) \
+             VALUES ('word-{n}', 'rid-word-{n}', {metrics}, {profiles}, 'unix')"
+        ))
+        .execute(&sqlite.pool)
+        .await
+        .unwrap();
+    }
+    let stats = store.agent_stats(&AgentScope::All, now).await.unwrap();
+    let rows = store.list_agents().await.unwrap();
+    let count = |on: fn(&crate::agents::Agent) -> bool| {
+        u64::try_from(rows.iter().filter(|a| on(a)).count()).unwrap()
+    };
+    assert_eq!(
+        (stats.total, stats.metrics, stats.profiles),
+        (9, count(|a| a.metrics), count(|a| a.profiles))
+    );
+    assert_eq!((stats.metrics, stats.profiles), (5, 4));
 }
 
 /// Searches `store` with a page large enough for every match.
