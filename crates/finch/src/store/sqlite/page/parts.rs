@@ -190,14 +190,14 @@ pub(super) async fn read_in_parts<R: PartRead>(
 }
 
 /// Up to `count` of the pool's idle connections, without waiting or opening new ones.
-pub(super) fn idle_connections(store: &SqliteStore, count: usize) -> Vec<PoolConnection<Sqlite>> {
+fn idle_connections(store: &SqliteStore, count: usize) -> Vec<PoolConnection<Sqlite>> {
     iter::from_fn(|| store.pool.try_acquire())
         .take(count)
         .collect()
 }
 
 /// Begins a read transaction on each of `spares` and keeps those whose snapshot has `version`.
-pub(super) async fn agreeing(
+async fn agreeing(
     spares: &mut [PoolConnection<Sqlite>],
     version: ChangeVersion,
 ) -> Result<Vec<Transaction<'_, Sqlite>>, StoreError> {
