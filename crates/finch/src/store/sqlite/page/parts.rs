@@ -173,7 +173,7 @@ pub(super) async fn read_in_parts<R: PartRead>(
         return Ok(vec![read.read(main, IdRange::ALL).await?]);
     };
     let mut spares = idle_connections(store, wanted - 1);
-    let mut helpers = agreeing(&mut spares, version).await?;
+    let mut helpers = agreeing(&mut spares, version).await;
     let ranges = IdRange::split(lowest, highest, 1 + helpers.len());
     let conns = iter::once(main).chain(helpers.iter_mut().map(|tx| &mut **tx));
     let results = try_join_all(
@@ -197,18 +197,21 @@ fn idle_connections(store: &SqliteStore, count: usize) -> Vec<PoolConnection<Sql
 }
 
 /// Begins a read transaction on each of `spares` and keeps those whose snapshot has `version`.
+/// A helper that fails is only left out: the read's answer is the first connection's to give.
 async fn agreeing(
     spares: &mut [PoolConnection<Sqlite>],
     version: ChangeVersion,
-) -> Result<Vec<Transaction<'_, Sqlite>>, StoreError> {
+) -> Vec<Transaction<'_, Sqlite>> {
     let mut helpers = Vec::with_capacity(spares.len());
     for conn in spares {
-        let mut tx = conn.begin().await.map_err(map_sqlx)?;
+        let Ok(mut tx) = conn.begin().await else {
+            continue;
+        };
         if read_version(&mut tx).await.ok() == Some(version) {
             helpers.push(tx);
         }
     }
-    Ok(helpers)
+    helpers
 }
 
 /// The lowest and highest id in `agents`, `None` when it is empty. Each is one step down an edge
