@@ -15,9 +15,9 @@
 //!   counts on. A page past the head (deep pages, or "past the end", which shows the last page) is
 //!   walked to from whichever end of the matches is nearer. The page's rows are then read by id.
 //!   All of it runs in one read transaction, so count and page describe the same snapshot.
-//! - **Several cores.** On a large table the first pass is cut by id into parts read at the same
-//!   time on other connections, whose snapshots are checked to agree with that transaction's
-//!   ([`parts`]). The counters ([`counters`]) are read the same way.
+//! - **Several cores.** On a large table the first pass is cut by id into parts, read at the same
+//!   time on other connections too, each in a transaction whose snapshot is checked to agree with
+//!   the page's own ([`parts`]). The counters ([`counters`]) are read the same way.
 //! - **A narrow index.** The scan reads `finch_agents_search` (see [`SEARCH_TEXT`]): the visible
 //!   rows in id order, each with hostname, resource id and labels as one text. That is half the
 //!   bytes of the table, and one `LIKE` per row instead of three plus decoding the labels JSON,

@@ -421,6 +421,8 @@ async fn pages_and_counters_read_in_parts_are_those_read_at_once() {
         .record_last_seen(&[(rids[1].clone(), now), (rids[30].clone(), now)])
         .await
         .unwrap();
+    // The writes' connections back, so that at least the first reads find their helpers.
+    until_idle(&sqlite.pool, 3).await;
     let scopes = [
         AgentScope::All,
         AgentScope::from_claims(&[
