@@ -15,10 +15,10 @@
 //! read never waits for a second connection while holding one. With fewer helpers the read is cut
 //! into fewer parts, down to one: the answer is the same, only slower.
 //!
-//! Two parts do not halve the time: the SQLite that `libsqlite3-sys` bundles is built with
-//! `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so all connections share one page cache behind one lock,
-//! taken for every page a scan reads. At 100,000 agents on two cores a search for a host name
-//! takes about 12 ms at the median instead of 19 (see `docs/performance.md`).
+//! The parts would queue for a lock without `.cargo/config.toml`: the SQLite that
+//! `libsqlite3-sys` bundles is otherwise built with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, which puts
+//! the page caches of all connections behind one lock, taken for every page a scan reads (see
+//! `docs/performance.md`). A test checks that the build leaves it out.
 
 use std::iter;
 

@@ -144,3 +144,25 @@ async fn a_helper_that_sees_another_version_is_not_used() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn the_bundled_sqlite_gives_each_connection_its_own_page_cache() {
+    let store = Store::open("sqlite://:memory:", std::path::Path::new("/"))
+        .await
+        .unwrap();
+    let Store::Sqlite(sqlite) = &store;
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+        .fetch_all(&sqlite.pool)
+        .await
+        .unwrap();
+    // Set by `.cargo/config.toml` (`LIBSQLITE3_FLAGS`): without it every connection's page cache
+    // sits behind one lock, and the parts of a read queue for it.
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}
