@@ -1,7 +1,7 @@
 //! One read of the agents split by id over several connections, so that it uses several cores.
 //!
 //! A search reads every visible row (see the parent module), and SQLite runs a statement on one
-//! thread: at 100,000 agents that read is about 17 ms of one core, the whole cost of a page. So a
+//! thread: at 100,000 agents that read takes one core well over 10 ms, most of a page. So a
 //! read over a large table is cut into parts by id, and each part is read at the same time on a
 //! pooled connection of its own. The parts are then put together in id order, which is simple
 //! because no row can lie in two of them.
