@@ -256,6 +256,63 @@ fn tampered_payload_is_refused() {
 }
 
 #[test]
+fn signatures_of_another_length_are_bad_and_undecodable_ones_malformed() {
+    let at = now().unix_timestamp();
+    let minted = key().mint_agent(RID, now()).token;
+    let (signing_input, signature) = minted.rsplit_once('.').expect("three parts");
+    let decoded = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    let resigned = |bytes: &[u8]| format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    let longer = [&decoded[..], b"more"].concat();
+    for (name, token, refusal) in [
+        (
+            "shorter",
+            resigned(&decoded[..31]),
+            TokenError::BadSignature,
+        ),
+        ("longer", resigned(&longer), TokenError::BadSignature),
+        (
+            "much longer",
+            resigned(&[0; 4096]),
+            TokenError::BadSignature,
+        ),
+        (
+            "empty",
+            format!("{signing_input}."),
+            TokenError::BadSignature,
+        ),
+        (
+            "not base64url",
+            format!("{signing_input}.{signature}+"),
+            TokenError::Malformed,
+        ),
+        (
+            "long, not base64url",
+            format!("{signing_input}.{}!", "A".repeat(100)),
+            TokenError::Malformed,
+        ),
+    ] {
+        assert_eq!(key().verify_agent(&token, at), Err(refusal), "{name}");
+    }
+}
+
+#[test]
+fn claims_too_long_to_decode_on_the_stack_still_verify() {
+    let at = now().unix_timestamp();
+    let scope: Vec<String> = (0..100)
+        .map(|n| format!("rid:finch:agent:{n:04}"))
+        .collect();
+    let minted = key().mint_dashboard(Role::Viewer, &scope, Duration::hours(1), now());
+    let claims = key().verify_dashboard(&minted.token, at).expect("valid");
+    assert_eq!(claims.scope, scope);
+    let long_rid = format!("{RID}{}", "x".repeat(1000));
+    let minted = key().mint_agent(&long_rid, now());
+    assert_eq!(
+        key().verify_agent(&minted.token, at).map(|c| c.rid),
+        Ok(long_rid)
+    );
+}
+
+#[test]
 fn dashboard_scope_forms() {
     let at = now().unix_timestamp();
     let future = at + 60;
