@@ -8,8 +8,9 @@
 //!
 //! - RegisterAgent: sequentially on one connection, then from several tasks at once, each with
 //!   its own connection, on top of the N agents;
-//! - ListAgents of the whole fleet, repeated; first once with tonic's default 4 MiB decoding limit
-//!   (what finchctl uses), then with the limit raised;
+//! - ListAgents of the whole fleet, repeated, with the decoding limit `finchctl agent list` sets
+//!   ([`MAX_LIST_BYTES`]); first once with gRPC's default of 4 MiB, to show from what fleet size
+//!   a client that keeps the default cannot list it;
 //! - the dashboard's `get_agents`: `Store::page_agents` called directly, as the WebSocket handler
 //!   does (without the WebSocket and JSON around it), for a few searches, and `agent_stats`;
 //! - the same pages as the browser gets them, over the dashboard's WebSocket
@@ -34,6 +35,7 @@ use finch::store::{AgentQuery, AgentScope, Store};
 use finch::tokens::TokenKey;
 use finch_api::agent_service_client::AgentServiceClient;
 use finch_api::{ListAgentsRequest, RegisterAgentRequest};
+use finchctl::cli::agent::list::MAX_LIST_BYTES;
 use finchctl::mtls;
 use prost::Message as _;
 use time::OffsetDateTime;
@@ -46,8 +48,6 @@ use uuid::Uuid;
 use crate::dashboard_ws::Dashboard;
 use crate::register_agents;
 
-/// ListAgents' decoding limit once raised: far above any fleet's list.
-const LARGE_MESSAGE: usize = 256 * 1024 * 1024;
 /// A performance goal: ListAgents of 100,000 agents.
 const LIST_GOAL: Duration = Duration::from_secs(1);
 /// A performance goal: a dashboard page with search.
@@ -163,7 +163,7 @@ pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
         Ok(response) => format!("{} agents", response.into_inner().agents.len()),
         Err(status) => format!("fails: {:?}: {}", status.code(), status.message()),
     };
-    let client = client.max_decoding_message_size(LARGE_MESSAGE);
+    let client = client.max_decoding_message_size(MAX_LIST_BYTES);
     series.push(list_agents(&client, args.list_calls, fleet, &default_limit).await?);
 
     let store = service.registry().store().clone();
@@ -348,7 +348,7 @@ async fn list_agents(
         "ListAgents returned {agents} agents, not {fleet}"
     );
     let note = format!(
-        "response {:.1} MiB; with tonic's default 4 MiB limit (finchctl): {default_limit}",
+        "response {:.1} MiB; with gRPC's default 4 MiB limit: {default_limit}",
         size as f64 / 1_048_576.0
     );
     let name = format!("ListAgents ({fleet} agents)");

@@ -31,7 +31,7 @@ pub struct AgentItem {
 
 /// The largest agent list accepted: about 90 bytes an agent, so room for a million agents.
 /// gRPC's default of 4 MiB stops at about 45,000.
-const MAX_LIST_BYTES: usize = 128 * 1024 * 1024;
+pub const MAX_LIST_BYTES: usize = 128 * 1024 * 1024;
 
 /// Lists the agents; an empty list is `[]` in JSON (1.x printed text, B13).
 pub async fn run(args: &ListArgs, cx: &Context) -> anyhow::Result<()> {
