@@ -1,9 +1,16 @@
 //! The agent store: one API over the databases Finch supports.
 //!
-//! SQLite is the default (`sqlite://finch.db`, relative to the library directory); PostgreSQL
-//! (`postgres://…`) joins later as another variant of [`Store`] without touching callers. The
-//! schema is Finch 1.x's `agents` table, column for column, so that a 1.x database opens and
-//! works; [`schema`] holds the legacy migrations.
+//! [`Store`] is the API the rest of Finch uses; each variant is a backend in a module of its own
+//! (`sqlite/`, and `postgres/` beside it when PostgreSQL lands) that maps its driver's errors to
+//! [`StoreError`] at its own boundary. What every backend shares sits up here, above them: the
+//! error type, the page and search request and answer (`page.rs`), the records the API returns
+//! (`records.rs`) and the database URI that picks a backend (`uri.rs`). A backend imports from
+//! these and never from this module, and this module only dispatches, so no two modules import
+//! each other.
+//!
+//! SQLite is the default (`sqlite://finch.db`, relative to the library directory). Its schema is
+//! Finch 1.x's `agents` table, column for column, so that a 1.x database opens and works;
+//! `sqlite/schema.rs` holds the legacy migrations.
 //!
 //! Besides the table, the store keeps a *change version*: a counter that every insert, delete
 //! and relevant update of `agents` bumps, by trigger, whoever the writer is (this Finch, a second
@@ -11,17 +18,15 @@
 //! cheaply; writes made through Finch return the version they produced so the directory can tell
 //! its own changes from foreign ones.
 
+mod error;
 mod page;
-mod rows;
-mod schema;
+mod records;
 mod sqlite;
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-mod tests;
-mod timestamp;
 mod uri;
 
+pub use error::StoreError;
 pub use page::{AgentPage, AgentQuery, AgentScope, AgentStats};
+pub use records::{AgentSummary, ChangeVersion, DirectoryRow};
 pub use uri::{DatabaseTarget, UriError};
 
 use std::path::Path;
@@ -35,56 +40,6 @@ use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 pub enum Store {
     /// SQLite, one file (or `:memory:`).
     Sqlite(sqlite::SqliteStore),
-}
-
-/// What the store can fail with. Callers branch on the variant; the database's own error text
-/// stays inside [`StoreError::Database`] and is logged, never shown to clients.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// No agent has that resource id (an empty id included).
-    #[error("agent not found")]
-    NotFound,
-    /// An agent with that hostname (or resource id) already exists.
-    #[error("agent already exists")]
-    AlreadyExists,
-    /// The database URI cannot be used.
-    #[error(transparent)]
-    Uri(#[from] UriError),
-    /// A stored row cannot be read back.
-    #[error("stored agent {rid:?} is not readable: {reason}")]
-    Corrupt {
-        /// The row's resource id.
-        rid: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The database failed.
-    #[error("database error: {0}")]
-    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-/// The value of the store's change counter after a write, or as read by a poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct ChangeVersion(pub i64);
-
-/// The part of an agent the auth path needs, as loaded into the directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryRow {
-    /// Resource id.
-    pub rid: AgentRid,
-    /// May push metrics.
-    pub metrics: bool,
-    /// May push profiles.
-    pub profiles: bool,
-}
-
-/// An agent's resource id and host name: what a fleet-wide listing needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentSummary {
-    /// Resource id.
-    pub rid: AgentRid,
-    /// Host name.
-    pub hostname: String,
 }
 
 // === impl Store ===
@@ -197,6 +152,24 @@ impl Store {
     pub async fn health_check(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.health_check().await,
+        }
+    }
+
+    /// Reads one page of the agents `query` selects, with their count.
+    pub async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.page_agents(query).await,
+        }
+    }
+
+    /// Counts the agents in `scope`; those last seen at or after `active_since` are active.
+    pub async fn agent_stats(
+        &self,
+        scope: &AgentScope,
+        active_since: OffsetDateTime,
+    ) -> Result<AgentStats, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.agent_stats(scope, active_since).await,
         }
     }
 

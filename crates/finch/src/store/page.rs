@@ -1,14 +1,13 @@
-//! One page of agents and the fleet's counters, for the dashboard.
+//! One page of agents and the fleet's counters, for the dashboard: the request and the answer,
+//! the same for every backend, and the search and paging rules they share.
 //!
 //! Finch 1.x listed every agent, filtered and paged in memory and then read each agent again (one
 //! query per agent) on every refresh of every open dashboard. Here the database does the work: a
 //! page is one pass over the matching agents that yields their count and the ids of the page (in
 //! a few statements of one read transaction), then the page's rows by id, and the counters are
-//! one aggregate query. Both honour the dashboard token's scope in SQL.
+//! one aggregate query. Both honour the dashboard token's scope in SQL. Each backend decides how
+//! (SQLite in `sqlite/page.rs`).
 
-use time::OffsetDateTime;
-
-use super::{Store, StoreError};
 use crate::agents::Agent;
 
 /// Which agents a dashboard may see.
@@ -90,35 +89,13 @@ impl AgentScope {
 
 impl AgentQuery {
     /// The search without surrounding whitespace, or `None` for no filter.
-    pub(super) fn search_term(&self) -> Option<&str> {
+    pub(in crate::store) fn search_term(&self) -> Option<&str> {
         Some(self.search.trim()).filter(|term| !term.is_empty())
     }
 }
 
-// === impl Store ===
-
-impl Store {
-    /// Reads one page of the agents `query` selects, with their count.
-    pub async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.page_agents(query).await,
-        }
-    }
-
-    /// Counts the agents in `scope`; those last seen at or after `active_since` are active.
-    pub async fn agent_stats(
-        &self,
-        scope: &AgentScope,
-        active_since: OffsetDateTime,
-    ) -> Result<AgentStats, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.agent_stats(scope, active_since).await,
-        }
-    }
-}
-
 /// `term` as a `LIKE` pattern for a substring, with `\` as the escape character.
-pub(super) fn like_pattern(term: &str) -> String {
+pub(in crate::store) fn like_pattern(term: &str) -> String {
     let mut pattern = String::with_capacity(term.len() + 2);
     pattern.push('%');
     for c in term.chars() {
@@ -132,7 +109,7 @@ pub(super) fn like_pattern(term: &str) -> String {
 }
 
 /// Pages needed for `total` items at `page_size` per page: at least one.
-pub(super) fn total_pages(total: u64, page_size: u32) -> u32 {
+pub(in crate::store) fn total_pages(total: u64, page_size: u32) -> u32 {
     let size = u64::from(page_size.max(1));
     u32::try_from(total.div_ceil(size).max(1)).unwrap_or(u32::MAX)
 }

@@ -14,16 +14,27 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{Connection, SqliteConnection};
 
-use super::{SqliteStore, map_sqlx, open_error};
-use crate::store::StoreError;
+use super::error::{map_sqlx, open_error};
+use crate::store::error::StoreError;
 
 /// The budget of a health check, as 1.x's healthz.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The write probe: takes the write lock and changes nothing.
 const WRITE_PROBE: &str = "UPDATE agents SET resource_id = resource_id WHERE 1 = 0";
+
+/// A database file and the options every connection to it uses: what the check needs to open a
+/// fresh connection.
+#[derive(Clone, Debug)]
+pub(super) struct FileDatabase {
+    /// The database file.
+    pub(super) path: PathBuf,
+    /// How every connection opens it.
+    pub(super) options: SqliteConnectOptions,
+}
 
 /// Why the database is not healthy, beyond what sqlx reports; boxed into
 /// [`StoreError::Database`].
@@ -48,49 +59,49 @@ enum HealthError {
     Timeout,
 }
 
-// === impl SqliteStore ===
-
-impl SqliteStore {
-    pub(in crate::store) async fn health_check(&self) -> Result<(), StoreError> {
-        tokio::time::timeout(HEALTH_TIMEOUT, self.check_health())
-            .await
-            .map_err(|_| HealthError::Timeout)?
-    }
-
-    /// The health check without its time limit.
-    async fn check_health(&self) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
-        conn.ping().await.map_err(map_sqlx)?;
-        write_probe(&mut conn).await?;
-        drop(conn);
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let path = &file.path;
-        match tokio::fs::metadata(path).await {
-            Ok(meta) if meta.permissions().readonly() => {
-                return Err(HealthError::ReadOnly { path: path.clone() }.into());
-            }
-            Ok(_) => {}
-            Err(_) => return Err(HealthError::Missing { path: path.clone() }.into()),
-        }
-        let options = file.options.clone().create_if_missing(false);
-        let mut fresh = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(|source| open_error(path, source))?;
-        let probed = write_probe(&mut fresh).await;
-        // A failure to close cleanly says nothing about the database's health.
-        let _ = fresh.close().await;
-        probed
-    }
-}
-
 // === impl HealthError ===
 
 impl From<HealthError> for StoreError {
     fn from(e: HealthError) -> Self {
         StoreError::Database(Box::new(e))
     }
+}
+
+/// Checks the database behind `pool` and, for a file, the file itself, within [`HEALTH_TIMEOUT`].
+pub(super) async fn health_check(
+    pool: &SqlitePool,
+    file: Option<&FileDatabase>,
+) -> Result<(), StoreError> {
+    tokio::time::timeout(HEALTH_TIMEOUT, check_health(pool, file))
+        .await
+        .map_err(|_| HealthError::Timeout)?
+}
+
+/// The health check without its time limit.
+async fn check_health(pool: &SqlitePool, file: Option<&FileDatabase>) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(map_sqlx)?;
+    conn.ping().await.map_err(map_sqlx)?;
+    write_probe(&mut conn).await?;
+    drop(conn);
+    let Some(file) = file else {
+        return Ok(());
+    };
+    let path = &file.path;
+    match tokio::fs::metadata(path).await {
+        Ok(meta) if meta.permissions().readonly() => {
+            return Err(HealthError::ReadOnly { path: path.clone() }.into());
+        }
+        Ok(_) => {}
+        Err(_) => return Err(HealthError::Missing { path: path.clone() }.into()),
+    }
+    let options = file.options.clone().create_if_missing(false);
+    let mut fresh = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|source| open_error(path, source))?;
+    let probed = write_probe(&mut fresh).await;
+    // A failure to close cleanly says nothing about the database's health.
+    let _ = fresh.close().await;
+    probed
 }
 
 /// Starts a transaction, takes the write lock with a statement that changes nothing, and rolls

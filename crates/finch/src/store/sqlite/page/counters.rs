@@ -1,15 +1,15 @@
 //! The dashboard's counters: one aggregate over the visible agents in a scope, read in parts on
-//! a large table as a page's first pass is ([`super::parts`]), and summed.
+//! a large table as a page's first pass is (`parts.rs`), and summed.
 
-use sqlx::{Arguments as _, Row as _, SqliteConnection};
+use sqlx::{Arguments as _, Row as _, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::super::super::StoreError;
-use super::super::super::page::{AgentScope, AgentStats};
-use super::super::{SqliteStore, map_sqlx};
-use super::parts::{IdRange, PartRead, read_in_parts};
-use super::{Filter, arg_error};
+use super::filter::{Filter, arg_error};
+use super::parts::{IdRange, PartRead, Split, read_in_parts};
+use crate::store::error::StoreError;
+use crate::store::page::{AgentScope, AgentStats};
+use crate::store::sqlite::error::map_sqlx;
 
 /// The counters over the rows of a filter, for a read in parts.
 struct Counters<'a> {
@@ -18,32 +18,31 @@ struct Counters<'a> {
     active_since: &'a str,
 }
 
-// === impl SqliteStore ===
-
-impl SqliteStore {
-    pub(in crate::store) async fn agent_stats(
-        &self,
-        scope: &AgentScope,
-        active_since: OffsetDateTime,
-    ) -> Result<AgentStats, StoreError> {
-        let filter = Filter::new(scope, None)?;
-        let active_since = sqlite_time(active_since)?;
-        let counters = Counters {
-            filter: &filter,
-            active_since: &active_since,
-        };
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        let parts = read_in_parts(self, &mut tx, &counters).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(parts
-            .into_iter()
-            .fold(AgentStats::default(), |sum, part| AgentStats {
-                total: sum.total + part.total,
-                metrics: sum.metrics + part.metrics,
-                profiles: sum.profiles + part.profiles,
-                active: sum.active + part.active,
-            }))
-    }
+/// Counts the agents in `scope` on `pool`'s connections (more than one on a large table, as
+/// `split` allows); those last seen at or after `active_since` are active.
+pub(in crate::store::sqlite) async fn agent_stats(
+    pool: &SqlitePool,
+    split: Split,
+    scope: &AgentScope,
+    active_since: OffsetDateTime,
+) -> Result<AgentStats, StoreError> {
+    let filter = Filter::new(scope, None)?;
+    let active_since = sqlite_time(active_since)?;
+    let counters = Counters {
+        filter: &filter,
+        active_since: &active_since,
+    };
+    let mut tx = pool.begin().await.map_err(map_sqlx)?;
+    let parts = read_in_parts(pool, split, &mut tx, &counters).await?;
+    tx.commit().await.map_err(map_sqlx)?;
+    Ok(parts
+        .into_iter()
+        .fold(AgentStats::default(), |sum, part| AgentStats {
+            total: sum.total + part.total,
+            metrics: sum.metrics + part.metrics,
+            profiles: sum.profiles + part.profiles,
+            active: sum.active + part.active,
+        }))
 }
 
 // === impl Counters ===
@@ -90,7 +89,7 @@ impl PartRead for Counters<'_> {
     }
 }
 
-/// A boolean column as [`crate::store::rows`] reads it: non-zero numbers and the usual words are
+/// A boolean column as `rows.rs` reads it: non-zero numbers and the usual words are
 /// true. A number, as Finch and 1.x store booleans, is decided as a number: `lower` and `trim`
 /// allocate their results through SQLite's allocator, whose one global lock the parts of a read
 /// would otherwise queue for twice a row.

@@ -24,10 +24,12 @@ use std::iter;
 
 use futures_util::future::try_join_all;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection as _, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::super::super::{ChangeVersion, StoreError};
-use super::super::{SqliteStore, map_sqlx, read_version};
+use crate::store::error::StoreError;
+use crate::store::records::ChangeVersion;
+use crate::store::sqlite::change_version::read_version;
+use crate::store::sqlite::error::map_sqlx;
 
 /// Ids per part below which a read is not split: for a smaller table the parts' own statements
 /// and transactions would cost about what they save (at 10,000 rows a whole search takes about
@@ -151,11 +153,12 @@ pub(super) trait PartRead: Sync {
     ) -> impl Future<Output = Result<Self::Part, StoreError>> + Send;
 }
 
-/// Runs `read` over every row of `agents`, in parts if the table is large: the first part on
-/// `main`, which is in a read transaction, the others at the same time on idle connections whose
-/// snapshots agree with it. The results come in id order.
+/// Runs `read` over every row of `agents`, in parts if the table is large and `split` allows: the
+/// first part on `main`, which is in a read transaction, the others at the same time on idle
+/// connections of `pool` whose snapshots agree with it. The results come in id order.
 pub(super) async fn read_in_parts<R: PartRead>(
-    store: &SqliteStore,
+    pool: &SqlitePool,
+    split: Split,
     main: &mut SqliteConnection,
     read: &R,
 ) -> Result<Vec<R::Part>, StoreError> {
@@ -163,7 +166,7 @@ pub(super) async fn read_in_parts<R: PartRead>(
     let Some((lowest, highest)) = id_bounds(main).await? else {
         return Ok(vec![read.read(main, IdRange::ALL).await?]);
     };
-    let wanted = store.split.parts_for(lowest, highest);
+    let wanted = split.parts_for(lowest, highest);
     // A version that cannot be read (its row deleted by hand) leaves nothing to compare.
     let version = match wanted {
         1 => None,
@@ -172,7 +175,7 @@ pub(super) async fn read_in_parts<R: PartRead>(
     let Some(version) = version else {
         return Ok(vec![read.read(main, IdRange::ALL).await?]);
     };
-    let mut spares = idle_connections(store, wanted - 1);
+    let mut spares = idle_connections(pool, wanted - 1);
     let mut helpers = agreeing(&mut spares, version).await;
     let ranges = IdRange::split(lowest, highest, 1 + helpers.len());
     let conns = iter::once(main).chain(helpers.iter_mut().map(|tx| &mut **tx));
@@ -190,10 +193,8 @@ pub(super) async fn read_in_parts<R: PartRead>(
 }
 
 /// Up to `count` of the pool's idle connections, without waiting or opening new ones.
-fn idle_connections(store: &SqliteStore, count: usize) -> Vec<PoolConnection<Sqlite>> {
-    iter::from_fn(|| store.pool.try_acquire())
-        .take(count)
-        .collect()
+fn idle_connections(pool: &SqlitePool, count: usize) -> Vec<PoolConnection<Sqlite>> {
+    iter::from_fn(|| pool.try_acquire()).take(count).collect()
 }
 
 /// Begins a read transaction on each of `spares` and keeps those whose snapshot has `version`.

@@ -8,9 +8,13 @@ use time::{Duration, OffsetDateTime};
 use proptest::prelude::*;
 use sqlx::Row as _;
 
-use super::{Filter, HEAD_LIMIT, IdRange, MATCHES_FIELDS, Split, VISIBLE, Walk};
+use super::HEAD_LIMIT;
+use super::filter::{Filter, MATCHES_FIELDS, Walk};
+use super::parts::{IdRange, Split};
 use crate::agents::{AgentRid, AgentSpec, LogSource, Node};
 use crate::store::page::{like_pattern, total_pages};
+use crate::store::sqlite::SqliteStore;
+use crate::store::sqlite::schema::VISIBLE;
 use crate::store::{AgentQuery, AgentScope, AgentStats, Store};
 
 async fn store() -> Store {
@@ -399,7 +403,7 @@ async fn pages_and_counters_read_in_parts_are_those_read_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = split_store(dir.path(), 3).await;
     let Store::Sqlite(sqlite) = &store;
-    let whole = Store::Sqlite(super::SqliteStore {
+    let whole = Store::Sqlite(SqliteStore {
         split: Split::new(1, 1),
         ..sqlite.clone()
     });

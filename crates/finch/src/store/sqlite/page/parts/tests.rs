@@ -2,9 +2,9 @@
 
 use futures_util::future::try_join_all;
 
-use super::super::tests::{add, split_store, until_idle};
 use super::*;
 use crate::store::Store;
+use crate::store::sqlite::page::tests::{add, split_store, until_idle};
 
 /// Whether `ranges` hold every id exactly once, in order.
 fn covers_in_order(ranges: &[IdRange]) -> bool {
@@ -97,14 +97,18 @@ async fn idle_connections_read_the_other_parts() {
     let Store::Sqlite(sqlite) = &store;
     let mut main = sqlite.pool.begin().await.unwrap();
     // An empty table is one part.
-    let parts = read_in_parts(sqlite, &mut main, &Ranges).await.unwrap();
+    let parts = read_in_parts(&sqlite.pool, sqlite.split, &mut main, &Ranges)
+        .await
+        .unwrap();
     assert_eq!(parts, [IdRange::ALL]);
     main.commit().await.unwrap();
 
     add_agents(&store, 9).await;
     until_idle(&sqlite.pool, 3).await;
     let mut main = sqlite.pool.begin().await.unwrap();
-    let parts = read_in_parts(sqlite, &mut main, &Ranges).await.unwrap();
+    let parts = read_in_parts(&sqlite.pool, sqlite.split, &mut main, &Ranges)
+        .await
+        .unwrap();
     assert_eq!(parts.len(), 3);
     assert!(covers_in_order(&parts), "{parts:?}");
     assert_eq!(parts[0].through, Some(3));
@@ -115,7 +119,9 @@ async fn idle_connections_read_the_other_parts() {
     let busy = try_join_all((0..3).map(|_| sqlite.pool.acquire()))
         .await
         .unwrap();
-    let parts = read_in_parts(sqlite, &mut main, &Ranges).await.unwrap();
+    let parts = read_in_parts(&sqlite.pool, sqlite.split, &mut main, &Ranges)
+        .await
+        .unwrap();
     assert_eq!(parts, [IdRange::ALL]);
     drop((main, busy));
     store.close().await;
@@ -130,7 +136,7 @@ async fn a_helper_that_sees_another_version_is_not_used() {
     until_idle(&sqlite.pool, 3).await;
     let mut main = sqlite.pool.begin().await.unwrap();
     let version = read_version(&mut main).await.unwrap();
-    let mut spares = idle_connections(sqlite, 2);
+    let mut spares = idle_connections(&sqlite.pool, 2);
     assert_eq!(spares.len(), 2);
     assert_eq!(agreeing(&mut spares, version).await.len(), 2);
 
@@ -139,7 +145,9 @@ async fn a_helper_that_sees_another_version_is_not_used() {
     assert_eq!(agreeing(&mut spares, version).await.len(), 0);
     drop(spares);
     assert_eq!(
-        read_in_parts(sqlite, &mut main, &Ranges).await.unwrap(),
+        read_in_parts(&sqlite.pool, sqlite.split, &mut main, &Ranges)
+            .await
+            .unwrap(),
         [IdRange::ALL]
     );
     store.close().await;

@@ -7,7 +7,7 @@
 //! 2. dropping the `password`, `password_hash` and `username` columns of the basic-auth era;
 //! 3. creating the table with 1.x's 14 columns (the DDL GORM's AutoMigrate produced), or adding
 //!    those an older table lacks, as AutoMigrate did, plus the unique index on `resource_id`;
-//! 4. the change-version table and the triggers that bump it (see the [`store`](super) docs);
+//! 4. the change-version table and the triggers that bump it (see the `store` module's docs);
 //! 5. the dashboard's search index (see [`search_index`]).
 //!
 //! Everything 2.x adds is `IF NOT EXISTS` and outside the `agents` columns, so 1.x, which ignores
@@ -19,8 +19,8 @@
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::StoreError;
-use super::sqlite::map_sqlx;
+use super::error::map_sqlx;
+use crate::store::error::StoreError;
 
 /// A column of 1.x's `agents` table.
 struct Column {

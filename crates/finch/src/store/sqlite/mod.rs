@@ -1,4 +1,8 @@
-//! The SQLite store.
+//! The SQLite backend of the store: [`SqliteStore`] opens the pool and runs the agents' reads
+//! and writes; what is SQLite's alone sits below it: the schema and legacy migrations
+//! (`schema.rs`), reading rows and timestamps as 1.x left them (`rows.rs`, `timestamp.rs`), the
+//! change version (`change_version.rs`), the dashboard's pages (`page/`), the health check and
+//! the mapping of sqlx's errors to `StoreError` (`error.rs`). Nothing here is seen above the store.
 //!
 //! File databases use WAL with `synchronous = NORMAL` and a 5 s busy timeout, as 1.x did since
 //! 2026-04, so readers never wait for the writer and a second process (a replica, an operator's
@@ -12,27 +16,37 @@
 //! so in their first statement, which takes SQLite's write lock under the busy timeout; a
 //! deferred transaction that read first could not upgrade its lock without failing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
-use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use time::OffsetDateTime;
 
+use self::change_version::read_version;
+use self::error::{map_sqlx, open_error};
+use self::health::FileDatabase;
 use self::page::Split;
-use super::rows::{self, AGENT_COLUMNS, DIRECTORY_COLUMNS};
-use super::{
-    AgentSummary, ChangeVersion, DatabaseTarget, DirectoryRow, StoreError, UriError, schema,
-    timestamp,
-};
+use self::rows::{AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
+use crate::store::error::StoreError;
+use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats};
+use crate::store::records::{AgentSummary, ChangeVersion, DirectoryRow};
+use crate::store::uri::{DatabaseTarget, UriError};
 
+mod change_version;
+mod error;
 mod health;
 mod page;
+mod rows;
+mod schema;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests;
+mod timestamp;
 
 /// Sets `last_seen` of the agents whose ids are in a JSON array. One text for any number of
 /// ids, so each connection caches one prepared statement for it: a `?` per id would make every
@@ -71,30 +85,6 @@ pub struct SqliteStore {
     split: Split,
     /// The file and how to open it; `None` for `:memory:`.
     file: Option<FileDatabase>,
-}
-
-/// A database file and the options every connection to it uses.
-#[derive(Clone, Debug)]
-struct FileDatabase {
-    path: PathBuf,
-    options: SqliteConnectOptions,
-}
-
-/// SQLite failures that carry more than sqlx's own error; boxed into [`StoreError::Database`].
-#[derive(Debug, thiserror::Error)]
-pub(super) enum SqliteError {
-    /// The file cannot be opened or created.
-    #[error("cannot open sqlite database {}: check the path and its permissions", path.display())]
-    Open {
-        /// The database file.
-        path: PathBuf,
-        /// What SQLite said.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// The change version row was deleted from outside Finch.
-    #[error("the row of finch_change_version is missing: restart finch to recreate it")]
-    MissingChangeVersion,
 }
 
 // === impl SqliteStore ===
@@ -340,35 +330,25 @@ impl SqliteStore {
         tx.commit().await.map_err(map_sqlx)
     }
 
+    pub(super) async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
+        page::page_agents(&self.pool, self.split, query).await
+    }
+
+    pub(super) async fn agent_stats(
+        &self,
+        scope: &AgentScope,
+        active_since: OffsetDateTime,
+    ) -> Result<AgentStats, StoreError> {
+        page::counters::agent_stats(&self.pool, self.split, scope, active_since).await
+    }
+
+    pub(super) async fn health_check(&self) -> Result<(), StoreError> {
+        health::health_check(&self.pool, self.file.as_ref()).await
+    }
+
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-// === impl SqliteError ===
-
-impl From<SqliteError> for StoreError {
-    fn from(e: SqliteError) -> Self {
-        StoreError::Database(Box::new(e))
-    }
-}
-
-/// Maps a sqlx error: a missing row is [`StoreError::NotFound`], a unique constraint (hostname or
-/// resource id) [`StoreError::AlreadyExists`], anything else [`StoreError::Database`].
-pub(super) fn map_sqlx(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists,
-        _ => StoreError::Database(Box::new(e)),
-    }
-}
-
-fn open_error(path: &Path, source: sqlx::Error) -> StoreError {
-    SqliteError::Open {
-        path: path.to_owned(),
-        source,
-    }
-    .into()
 }
 
 /// Formats a timestamp for a `datetime` column.
@@ -412,16 +392,4 @@ async fn select_agent(
     .await
     .map_err(map_sqlx)?;
     row.as_ref().map(rows::agent_from_row).transpose()
-}
-
-/// Reads the change version.
-async fn read_version(conn: &mut SqliteConnection) -> Result<ChangeVersion, StoreError> {
-    let row = sqlx::query("SELECT version FROM finch_change_version WHERE id = 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(map_sqlx)?
-        .ok_or(SqliteError::MissingChangeVersion)?;
-    row.try_get::<i64, _>(0)
-        .map(ChangeVersion)
-        .map_err(|e| StoreError::Database(Box::new(e)))
 }

@@ -10,8 +10,10 @@
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{AgentSummary, DirectoryRow, StoreError, timestamp};
+use super::timestamp;
 use crate::agents::{Agent, AgentRid, LogSource, Node};
+use crate::store::error::StoreError;
+use crate::store::records::{AgentSummary, DirectoryRow};
 
 /// The select list [`agent_from_row`] expects, in order.
 pub(super) const AGENT_COLUMNS: &str = "CAST(resource_id AS TEXT), CAST(hostname AS TEXT), \
