@@ -1,8 +1,9 @@
-//! The SQLite backend of the store: [`SqliteStore`] opens the pool and runs the agents' reads
-//! and writes; what is SQLite's alone sits below it: the schema and legacy migrations
-//! (`schema.rs`), reading rows and timestamps as 1.x left them (`rows.rs`, `timestamp.rs`), the
-//! change version (`change_version.rs`), the dashboard's pages (`page/`), the health check and
-//! the mapping of sqlx's errors to `StoreError` (`error.rs`). Nothing here is seen above the store.
+//! The SQLite backend of the store. [`SqliteStore`] opens the pool and runs the agents' reads and
+//! writes; what is SQLite's alone sits below it: the schema and legacy migrations (`schema.rs`),
+//! reading rows and timestamps as 1.x left them (`rows.rs`, `timestamp.rs`), the change version
+//! (`change_version.rs`), the dashboard's pages (`page/`), the health check (`health.rs`) and
+//! the mapping of sqlx's errors to `StoreError` (`error.rs`). Nothing here is seen above the
+//! store, and nothing here imports `store/mod.rs`: only the shared modules beside it.
 //!
 //! File databases use WAL with `synchronous = NORMAL` and a 5 s busy timeout, as 1.x did since
 //! 2026-04, so readers never wait for the writer and a second process (a replica, an operator's
