@@ -18,8 +18,8 @@
 //!   the visible rows in id order, each with hostname, resource id and labels as one text. That is
 //!   half the bytes of the table, and one `LIKE` per row instead of three plus decoding the labels
 //!   JSON, which was most of the time of a search.
-//! - **Exact on JSON.** What a search matches, and how the search text is trusted, is
-//!   [`filter`]'s to say.
+//! - **Exact on JSON.** Labels are matched entry by entry, decoded; [`filter`] says when the
+//!   search text may answer for the fields.
 
 use sqlx::{SqliteConnection, SqlitePool};
 

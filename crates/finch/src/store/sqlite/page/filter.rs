@@ -40,8 +40,11 @@ const SEPARATORS: [char; 4] = ['"', ',', '[', ']'];
 /// A `WHERE` clause over `agents` and its arguments: `?1` the scope, `?2` the search pattern,
 /// `?3` and `?4` the bounds of an [`IdRange`]. Statements number their own parameters from `?5`.
 pub(super) struct Filter {
+    /// The clause, without `WHERE`.
     pub(super) sql: String,
+    /// `?1`: the scope's entries as a JSON array; `None` for every agent.
     scope: Option<String>,
+    /// `?2`: the search as an escaped `LIKE` pattern; `None` for no search.
     pattern: Option<String>,
 }
 
