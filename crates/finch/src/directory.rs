@@ -452,7 +452,7 @@ mod tests {
     use crate::registry::Registry;
 
     fn spec(hostname: &str) -> AgentSpec {
-        AgentSpec::journal_only(hostname)
+        crate::agents::journal_only(hostname)
     }
 
     /// A store in memory; the directory is the library `Store::open` wants, held for as long.

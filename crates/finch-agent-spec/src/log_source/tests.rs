@@ -414,6 +414,7 @@ fn unreadable_stored_forms() {
         "",
         "journal",
         "journal:x",
+        "journal:/x",
         "docker:///",
         "ftp://x",
         "file://",

@@ -362,7 +362,7 @@ fn test_agent_edit_flags() {
         panic!()
     };
     assert_eq!(a.rid, None);
-    assert_eq!(a.spec.spec(), crate::agent_spec::AgentSpec::default());
+    assert_eq!(a.spec.input(), crate::agent_input::AgentInput::default());
     let AgentCommand::Edit(a) = agent(&[
         "edit",
         "svc",
