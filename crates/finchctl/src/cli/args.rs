@@ -87,6 +87,20 @@ pub struct DoctorOutputArgs {
     pub output_json: Option<bool>,
 }
 
+/// The custom-certificate flags shared by `service deploy` and `service update`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CustomTlsArgs {
+    /// Use a certificate of your own
+    #[arg(long = "service.customtls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub customtls: Option<bool>,
+    /// The custom certificate (PEM file)
+    #[arg(long = "service.customtls.cert", value_name = "FILE")]
+    pub customtls_cert: Option<PathBuf>,
+    /// The custom certificate's key (PEM file)
+    #[arg(long = "service.customtls.key", value_name = "FILE")]
+    pub customtls_key: Option<PathBuf>,
+}
+
 /// The agent settings flags shared by `agent register` and `agent edit`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AgentInputArgs {
