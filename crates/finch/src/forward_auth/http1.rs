@@ -70,6 +70,7 @@ impl Limits {
 
 /// What a connection asks of the request it has read: the answer to a request for a path with
 /// headers, from a peer, at a time (the same time dates the answer: one clock read a request).
+/// [`super::ForwardAuth`] implements it beside its decision; tests answer with fixed values.
 pub trait Answering {
     /// The answer to a request for `path` (without its query) with `headers` from `peer`, read
     /// `at`.
