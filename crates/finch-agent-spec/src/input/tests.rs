@@ -1,8 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::error::{MAX_QUOTED_CHARS, excerpt};
 use crate::LogSource;
+use crate::error::{MAX_QUOTED_CHARS, excerpt};
 
 fn strings(values: &[&str]) -> Vec<String> {
     values.iter().map(|v| v.to_string()).collect()

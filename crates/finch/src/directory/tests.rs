@@ -102,8 +102,7 @@ async fn a_failed_reload_removes_nothing_and_the_next_one_removes_what_is_gone()
     for host in ["a", "b", "c"] {
         rids.push(registry.register(&spec(host)).await.expect("register").rid);
     }
-    let options =
-        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("finch.db"));
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("finch.db"));
     let mut other_writer = sqlx::SqliteConnection::connect_with(&options)
         .await
         .expect("connect");

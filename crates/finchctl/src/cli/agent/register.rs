@@ -9,7 +9,7 @@ use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
 use serde::Serialize;
 
-use crate::agent_input::{AgentSettings, AgentInput, validate_node};
+use crate::agent_input::{AgentInput, AgentSettings, validate_node};
 use crate::cli::Context;
 use crate::cli::agent::{DEFAULT_AGENT_CONFIG, write_agent_config};
 use crate::cli::args::{AgentInputArgs, OutputArgs, ServiceArg};
