@@ -381,12 +381,11 @@ fn resolve(modules: &BTreeMap<ModPath, Module>, path: &[String], hops: usize) ->
     let Some(name) = path.get(len) else {
         return Some(module);
     };
-    if hops < 8 {
-        if let Some(target) = re_export(modules, &module, name) {
-            return resolve(modules, &target, hops + 1).or(Some(module));
-        }
+    // A re-export of a re-export is followed too, a few hops at most.
+    match re_export(modules, &module, name) {
+        Some(target) if hops < 8 => resolve(modules, &target, hops + 1).or(Some(module)),
+        _ => Some(module),
     }
-    Some(module)
 }
 
 /// Where `module` takes the name it re-exports as `name` from, as an absolute path.
