@@ -384,6 +384,7 @@ fn legacy_1x_stored_forms_read_back() {
         ("docker:", LogSource::Docker),
         ("journal://", LogSource::Journal),
         ("docker://", LogSource::Docker),
+        ("DOCKER://", LogSource::Docker),
         ("file:///var/log/syslog", file("/var/log/syslog")),
         ("event://System", event("System")),
         ("file:///var/log/a%20b.log", file("/var/log/a b.log")),
