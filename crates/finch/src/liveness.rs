@@ -170,7 +170,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::agents::AgentSpec;
+    use crate::agents::journal_only;
     use crate::store::Store;
 
     /// A writer at a given pace over a database in memory with a few agents.
@@ -191,7 +191,7 @@ mod tests {
             let registry = Registry::new(store, directory, "svc".into());
             let mut rids = Vec::with_capacity(agents);
             for n in 0..agents {
-                let spec = AgentSpec::journal_only(&format!("host-{n}"));
+                let spec = journal_only(&format!("host-{n}"));
                 rids.push(registry.register(&spec).await.expect("register").rid);
             }
             let shutdown = CancellationToken::new();

@@ -6,7 +6,7 @@
 //! credentials ([`mtls`]), then talks to the stack through [`client`]. [`output`] owns what
 //! reaches stdout and stderr, so every command prints data, warnings and errors the same way.
 
-pub mod agent_spec;
+pub mod agent_input;
 pub mod cli;
 pub mod client;
 pub mod environment;

@@ -1,38 +1,21 @@
 //! The agent model: what Finch knows about each enrolled Grafana Alloy agent.
 //!
-//! An [`Agent`] is what the store returns; an [`AgentSpec`] is validated user input for a new
-//! agent and an [`AgentChanges`] the validated input of an update. Validation and normalisation
-//! live in [`input`]: every entry is checked and an invalid one is an error that names it, unlike
-//! Finch 1.x, which silently dropped what it could not parse. The stored forms of log sources
-//! stay readable by 1.x (see [`LogSource::to_stored`]).
+//! An [`Agent`] is what the store returns, named by its [`AgentRid`]. What a client may ask an
+//! agent to be, and its validation into an [`AgentSpec`] (registration) or [`AgentChanges`]
+//! (update), comes from the `finch-agent-spec` crate, which `finchctl` shares; it is re-exported
+//! here so that the service speaks of `agents::AgentSpec`, `agents::LogSource` and so on.
 
-mod hostname;
-pub mod input;
-mod labels;
-mod log_source;
-mod metrics_target;
-mod node;
 mod rid;
 
-pub use hostname::{MAX_HOSTNAME_LEN, parse_hostname};
-pub use input::{InputError, LabelsInput};
-pub use labels::{BUILT_IN_LABEL_KEYS, MAX_LABEL_LEN, label_pair, parse_label, parse_labels};
-pub use log_source::{LogSource, MAX_LOG_SOURCE_LEN, StoredFormError, parse_log_sources};
-pub use metrics_target::{
-    MAX_METRICS_TARGET_LEN, parse_metrics_target, parse_metrics_targets, target_names_path,
+pub use finch_agent_spec::{
+    AgentChanges, AgentSpec, BUILT_IN_LABEL_KEYS, InputError, LabelsInput, LogSource,
+    MAX_HOSTNAME_LEN, MAX_LABEL_LEN, MAX_LOG_SOURCE_LEN, MAX_METRICS_TARGET_LEN, Node,
+    StoredFormError, input, label_pair, parse_hostname, parse_label, parse_labels,
+    parse_log_sources, parse_metrics_target, parse_metrics_targets, target_names_path,
 };
 pub use rid::{AgentRid, RidError};
 
 use time::OffsetDateTime;
-
-/// The operating system family of an agent host; it decides which exporters the config renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Node {
-    /// Linux, macOS, FreeBSD: journal, docker and the unix node exporter.
-    Unix,
-    /// Windows: event logs and the windows exporter.
-    Windows,
-}
 
 /// An enrolled agent as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,71 +44,17 @@ pub struct Agent {
     pub last_seen: Option<OffsetDateTime>,
 }
 
-/// A validated new agent, ready to be stored. Built by [`input::AgentInput::into_spec`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentSpec {
-    /// Normalised host name.
-    pub hostname: String,
-    /// Node type.
-    pub node: Node,
-    /// At least one log source.
-    pub log_sources: Vec<LogSource>,
-    /// Metrics switch.
-    pub metrics: bool,
-    /// Normalised metrics targets.
-    pub metrics_targets: Vec<String>,
-    /// Profiles switch.
-    pub profiles: bool,
-    /// Validated labels in their stored form.
-    pub labels: Vec<String>,
-}
-
-/// A validated full replacement of an agent's mutable fields (hostname and node never change).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentChanges {
-    /// At least one log source.
-    pub log_sources: Vec<LogSource>,
-    /// Metrics switch.
-    pub metrics: bool,
-    /// Normalised metrics targets.
-    pub metrics_targets: Vec<String>,
-    /// Profiles switch.
-    pub profiles: bool,
-    /// Validated labels in their stored form.
-    pub labels: Vec<String>,
-}
-
-// === impl Node ===
-
-impl Node {
-    /// The stored and wire form: `unix` or `windows`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Node::Unix => "unix",
-            Node::Windows => "windows",
-        }
-    }
-}
-
-impl std::fmt::Display for Node {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
+/// A Unix agent named `hostname` that ships its journal and nothing else: the plainest
+/// registration, for tests about something other than the spec.
 #[cfg(test)]
-impl AgentSpec {
-    /// A Unix agent named `hostname` that ships its journal and nothing else: the plainest
-    /// registration, for tests about something other than the spec.
-    pub(crate) fn journal_only(hostname: &str) -> AgentSpec {
-        AgentSpec {
-            hostname: hostname.to_owned(),
-            node: Node::Unix,
-            log_sources: vec![LogSource::Journal],
-            metrics: false,
-            metrics_targets: Vec::new(),
-            profiles: false,
-            labels: Vec::new(),
-        }
+pub(crate) fn journal_only(hostname: &str) -> AgentSpec {
+    AgentSpec {
+        hostname: hostname.to_owned(),
+        node: Node::Unix,
+        log_sources: vec![LogSource::Journal],
+        metrics: false,
+        metrics_targets: Vec::new(),
+        profiles: false,
+        labels: Vec::new(),
     }
 }

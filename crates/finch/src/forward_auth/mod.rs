@@ -29,6 +29,7 @@ use crate::metrics::{AuthDecisionLabels, AuthMetrics, AuthResult};
 use crate::remote_addr::remote_addr;
 use crate::tokens::{TokenError, TokenKey};
 use allow_list::{Signal, push_signal};
+use http1::Answering;
 
 /// The response header that names the authenticated agent.
 pub const AGENT_HEADER: HeaderName = HeaderName::from_static("x-finch-agent");
@@ -139,14 +140,14 @@ pub struct Answer {
 
 // === impl ForwardAuth (answering) ===
 
-impl ForwardAuth {
+impl Answering for ForwardAuth {
     /// Answers a request for `path` with `headers` from `peer` arriving `at`, counting and timing
     /// the decision.
-    pub fn answer<H: Headers + ?Sized>(
+    fn answer(
         &self,
         path: &str,
-        headers: &H,
-        peer: Option<SocketAddr>,
+        headers: &[httparse::Header<'_>],
+        peer: SocketAddr,
         at: SystemTime,
     ) -> Answer {
         let route = match path {
@@ -175,7 +176,7 @@ impl ForwardAuth {
                 (AuthResult::Allowed, "ok", answer)
             }
             Err((refusal, rid)) => {
-                log_refusal(refusal, rid.as_deref(), headers, peer);
+                log_refusal(refusal, rid.as_deref(), headers, Some(peer));
                 let (result, status) = if refusal.is_unauthorized() {
                     (AuthResult::Unauthorized, StatusCode::UNAUTHORIZED)
                 } else {

@@ -15,18 +15,17 @@
 //! HTTP/2 is not offered here: Traefik's ForwardAuth speaks HTTP/1.1, as Finch 1.x's auth
 //! server did.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::http1::{Answering, Limits, serve_connection};
-use super::{Answer, ForwardAuth};
+use super::ForwardAuth;
+use super::http1::{Limits, serve_connection};
 use crate::serve::{drained, logged, next_connection};
 
 /// The name of the listener in logs.
@@ -96,18 +95,6 @@ async fn accept_on_worker(
     drop(listener);
     connections.close();
     drained(NAME, drain, connections.wait()).await;
-}
-
-impl Answering for ForwardAuth {
-    fn answer(
-        &self,
-        path: &str,
-        headers: &[httparse::Header<'_>],
-        peer: SocketAddr,
-        at: SystemTime,
-    ) -> Answer {
-        ForwardAuth::answer(self, path, headers, Some(peer), at)
-    }
 }
 
 /// The worker runtimes, each driven by its own thread until stopped.

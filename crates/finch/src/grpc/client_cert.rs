@@ -13,7 +13,7 @@ use http::HeaderMap;
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer as _, X509Certificate};
 
-use super::auth::AuthFailure;
+use super::auth_failure::AuthFailure;
 
 /// The header Traefik fills with the client's certificate chain.
 pub const CLIENT_CERT_HEADER: &str = "x-forwarded-tls-client-cert";

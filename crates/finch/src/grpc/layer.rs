@@ -20,7 +20,7 @@ use http_body::{Frame, SizeHint};
 use tonic::{Code, Status};
 
 use super::GrpcState;
-use super::auth::AuthFailure;
+use super::auth_failure::AuthFailure;
 use crate::remote_addr::remote_addr;
 use crate::version;
 

@@ -9,12 +9,14 @@
 
 mod agent;
 mod auth;
+mod auth_failure;
 mod client_cert;
 mod error;
 mod info;
 mod layer;
 
-pub use auth::{AuthFailure, Authenticator, Operator, PROXY_SECRET_HEADER, verify_chain};
+pub use auth::{Authenticator, Operator, PROXY_SECRET_HEADER, verify_chain};
+pub use auth_failure::AuthFailure;
 pub use client_cert::{
     CLIENT_CERT_HEADER, MAX_CLIENT_CERT_HEADER_LEN, OPERATOR_CN_PREFIX, is_operator_cn,
     operator_cn, parse_header,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::agent_spec::AgentSpec;
+use crate::agent_input::AgentInput;
 use crate::output::OutputFormat;
 
 /// The SSH target of a command that runs on a host.
@@ -87,9 +87,23 @@ pub struct DoctorOutputArgs {
     pub output_json: Option<bool>,
 }
 
+/// The custom-certificate flags shared by `service deploy` and `service update`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CustomTlsArgs {
+    /// Use a certificate of your own
+    #[arg(long = "service.customtls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub customtls: Option<bool>,
+    /// The custom certificate (PEM file)
+    #[arg(long = "service.customtls.cert", value_name = "FILE")]
+    pub customtls_cert: Option<PathBuf>,
+    /// The custom certificate's key (PEM file)
+    #[arg(long = "service.customtls.key", value_name = "FILE")]
+    pub customtls_key: Option<PathBuf>,
+}
+
 /// The agent settings flags shared by `agent register` and `agent edit`.
 #[derive(Debug, Clone, Default, Args)]
-pub struct AgentSpecArgs {
+pub struct AgentInputArgs {
     /// Collect the systemd journal
     #[arg(long = "agent.logs.journal", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub journal: Option<bool>,
@@ -153,12 +167,12 @@ impl DoctorOutputArgs {
     }
 }
 
-// === impl AgentSpecArgs ===
+// === impl AgentInputArgs ===
 
-impl AgentSpecArgs {
+impl AgentInputArgs {
     /// The settings given as flags (not the file).
-    pub fn spec(&self) -> AgentSpec {
-        AgentSpec {
+    pub fn input(&self) -> AgentInput {
+        AgentInput {
             journal: self.journal,
             docker: self.docker,
             files: self.files.clone(),
@@ -167,7 +181,7 @@ impl AgentSpecArgs {
             metrics_targets: self.metrics_targets.clone(),
             profiles: self.profiles,
             labels: self.labels.clone(),
-            ..AgentSpec::default()
+            ..AgentInput::default()
         }
     }
 }

@@ -164,9 +164,9 @@ fn test_service_deploy_flags() {
     assert_eq!(a.host.as_deref(), Some("finch.example.com"));
     assert_eq!(a.letsencrypt, Some(true));
     assert_eq!(a.letsencrypt_email.as_deref(), Some("ops@example.com"));
-    assert_eq!(a.customtls, Some(false));
-    assert_eq!(a.customtls_cert.unwrap(), std::path::Path::new("c.pem"));
-    assert_eq!(a.customtls_key.unwrap(), std::path::Path::new("k.pem"));
+    assert_eq!(a.tls.customtls, Some(false));
+    assert_eq!(a.tls.customtls_cert.unwrap(), std::path::Path::new("c.pem"));
+    assert_eq!(a.tls.customtls_key.unwrap(), std::path::Path::new("k.pem"));
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn test_service_update_teardown_deregister_flags() {
     ]) else {
         panic!()
     };
-    assert_eq!(a.customtls, Some(true));
+    assert_eq!(a.tls.customtls, Some(true));
     let ServiceCommand::Teardown(a) = service(&["teardown", "h", "--service.host=x"]) else {
         panic!()
     };
@@ -362,7 +362,7 @@ fn test_agent_edit_flags() {
         panic!()
     };
     assert_eq!(a.rid, None);
-    assert_eq!(a.spec.spec(), crate::agent_spec::AgentSpec::default());
+    assert_eq!(a.spec.input(), crate::agent_input::AgentInput::default());
     let AgentCommand::Edit(a) = agent(&[
         "edit",
         "svc",

@@ -5,7 +5,7 @@ use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
 use serde::Serialize;
 
-use crate::agent_spec::AgentSettings;
+use crate::agent_input::AgentSettings;
 use crate::cli::Context;
 use crate::cli::args::{OutputArgs, ServiceArg};
 use crate::client::request;

@@ -8,10 +8,10 @@
 use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
 
-use crate::agent_spec::AgentSpec;
+use crate::agent_input::AgentInput;
 use crate::cli::Context;
 use crate::cli::agent::describe::{AgentDescription, get_agent, settings_of};
-use crate::cli::args::{AgentSpecArgs, OutputArgs, ServiceArg};
+use crate::cli::args::{AgentInputArgs, OutputArgs, ServiceArg};
 use crate::client::request;
 use crate::output::{Output, OutputFormat, Problem};
 
@@ -26,21 +26,21 @@ pub struct EditArgs {
     pub rid: Option<String>,
     /// The settings to change.
     #[command(flatten)]
-    pub spec: AgentSpecArgs,
+    pub spec: AgentInputArgs,
     /// Output format.
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 /// The given settings and the RID, after reading `--agent.file`.
-pub fn resolve(args: &EditArgs) -> Result<(String, AgentSpec), Problem> {
+pub fn resolve(args: &EditArgs) -> Result<(String, AgentInput), Problem> {
     let file = match &args.spec.file {
-        Some(path) => AgentSpec::from_file(path)?,
-        None => AgentSpec::default(),
+        Some(path) => AgentInput::from_file(path)?,
+        None => AgentInput::default(),
     };
-    let flags = AgentSpec {
+    let flags = AgentInput {
         rid: args.rid.clone(),
-        ..args.spec.spec()
+        ..args.spec.input()
     };
     let spec = file.overlay(flags);
     let rid = spec

@@ -9,10 +9,10 @@ use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
 use serde::Serialize;
 
-use crate::agent_spec::{AgentSettings, AgentSpec, validate_node};
+use crate::agent_input::{AgentInput, AgentSettings, validate_node};
 use crate::cli::Context;
 use crate::cli::agent::{DEFAULT_AGENT_CONFIG, write_agent_config};
-use crate::cli::args::{AgentSpecArgs, OutputArgs, ServiceArg};
+use crate::cli::args::{AgentInputArgs, OutputArgs, ServiceArg};
 use crate::client::request;
 use crate::output::{Output, Problem};
 
@@ -30,7 +30,7 @@ pub struct RegisterArgs {
     pub hostname: Option<String>,
     /// The agent's settings.
     #[command(flatten)]
-    pub spec: AgentSpecArgs,
+    pub spec: AgentInputArgs,
     /// The agent's OS family: unix or windows [default: unix]
     #[arg(long = "agent.node", value_parser = ["unix", "windows"], value_name = "NODE")]
     pub node: Option<String>,
@@ -54,13 +54,13 @@ pub struct Registered {
 /// The request `args` describe, after reading `--agent.file`.
 pub fn resolve(args: &RegisterArgs) -> Result<finch_api::RegisterAgentRequest, Problem> {
     let file = match &args.spec.file {
-        Some(path) => AgentSpec::from_file(path)?,
-        None => AgentSpec::default(),
+        Some(path) => AgentInput::from_file(path)?,
+        None => AgentInput::default(),
     };
-    let flags = AgentSpec {
+    let flags = AgentInput {
         hostname: args.hostname.clone(),
         node: args.node.clone(),
-        ..args.spec.spec()
+        ..args.spec.input()
     };
     let spec = file.overlay(flags);
     let hostname = spec

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use crate::cli::args::{RunArgs, TargetArg};
+use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::cli::{Context, not_built};
 
 /// Flags of `service update`.
@@ -16,15 +16,9 @@ pub struct UpdateArgs {
     /// Step reporting and dry run.
     #[command(flatten)]
     pub run: RunArgs,
-    /// Use a certificate of your own
-    #[arg(long = "service.customtls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub customtls: Option<bool>,
-    /// The custom certificate (PEM file)
-    #[arg(long = "service.customtls.cert", value_name = "FILE")]
-    pub customtls_cert: Option<std::path::PathBuf>,
-    /// The custom certificate's key (PEM file)
-    #[arg(long = "service.customtls.key", value_name = "FILE")]
-    pub customtls_key: Option<std::path::PathBuf>,
+    /// Custom certificate.
+    #[command(flatten)]
+    pub tls: CustomTlsArgs,
 }
 
 /// Not built yet: exits with status 2.

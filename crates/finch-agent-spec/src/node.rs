@@ -5,8 +5,8 @@
 
 use std::str::FromStr;
 
-use super::Node;
-use super::input::{InputError, excerpt};
+use crate::Node;
+use crate::error::{InputError, excerpt};
 
 // === impl Node ===
 
@@ -14,7 +14,7 @@ impl FromStr for Node {
     type Err = InputError;
 
     /// ```
-    /// use finch::agents::{InputError, Node};
+    /// use finch_agent_spec::{InputError, Node};
     ///
     /// assert_eq!(" Windows ".parse::<Node>(), Ok(Node::Windows));
     /// assert_eq!("".parse::<Node>(), Err(InputError::NodeRequired));

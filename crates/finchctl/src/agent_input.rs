@@ -1,30 +1,24 @@
 //! An agent's settings as the operator states them, and as the service stores them.
 //!
-//! [`AgentSpec`] is what was *given*: every field optional, filled from `--agent.file` (YAML,
+//! [`AgentInput`] is what was *given*, raw and unchecked: every field optional, filled from `--agent.file` (YAML,
 //! JSON or TOML with 1.x's keys) and then from flags, a flag winning only when it was given.
 //! [`AgentSettings`] is the complete state the gRPC API sends. Registering applies a spec to the
 //! defaults; editing applies it to the agent as the service returns it, so fields that were not
 //! given stay as they were (1.x replaced everything, and ignored the edit flags: B2).
-//! Log sources travel as 1.x's URIs: `journal://`, `docker://`, `file://<path>`, `event://<name>`.
+//! Log sources travel as 1.x's URIs: `journal://`, `docker://`, `file://<path>`, `event://<name>`;
+//! they are read and written by `finch-agent-spec`'s [`LogSource`], the service's own parser. The
+//! validated spec the service builds from all this is `finch_agent_spec::AgentSpec`.
 
 use std::path::Path;
 
+use finch_agent_spec::LogSource;
 use serde::{Deserialize, Serialize};
 
 use crate::output::Problem;
 
-/// The URI of the journal log source.
-pub const JOURNAL: &str = "journal://";
-/// The URI of the Docker log source.
-pub const DOCKER: &str = "docker://";
-/// The prefix of file log sources.
-pub const FILE_PREFIX: &str = "file://";
-/// The prefix of Windows event log sources.
-pub const EVENT_PREFIX: &str = "event://";
-
 /// What the operator gave, from the agent file and flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AgentSpec {
+pub struct AgentInput {
     /// `hostname`.
     pub hostname: Option<String>,
     /// `agent.node`: `unix` or `windows`.
@@ -105,9 +99,9 @@ struct FileAgent {
     node: Option<String>,
 }
 
-// === impl AgentSpec ===
+// === impl AgentInput ===
 
-impl AgentSpec {
+impl AgentInput {
     /// Reads an agent file; the format follows the extension (`.yaml`/`.yml`, `.json`, `.toml`).
     pub fn from_file(path: &Path) -> Result<Self, Problem> {
         let shown = path.display();
@@ -133,8 +127,8 @@ impl AgentSpec {
     }
 
     /// This spec with every field that `flags` gives replaced by the flag's value.
-    pub fn overlay(self, flags: AgentSpec) -> AgentSpec {
-        AgentSpec {
+    pub fn overlay(self, flags: AgentInput) -> AgentInput {
+        AgentInput {
             hostname: flags.hostname.or(self.hostname),
             node: flags.node.or(self.node),
             rid: flags.rid.or(self.rid),
@@ -150,11 +144,11 @@ impl AgentSpec {
     }
 }
 
-impl From<FileSpec> for AgentSpec {
+impl From<FileSpec> for AgentInput {
     fn from(f: FileSpec) -> Self {
         let logs = f.logs.unwrap_or_default();
         let metrics = f.metrics.unwrap_or_default();
-        AgentSpec {
+        AgentInput {
             hostname: f.hostname,
             node: f.agent.and_then(|a| a.node),
             rid: f.rid,
@@ -189,13 +183,16 @@ impl AgentSettings {
             ..AgentSettings::default()
         };
         for source in log_sources {
-            match parse_log_source(source) {
-                Some(LogSource::Journal) => settings.journal = true,
-                Some(LogSource::Docker) => settings.docker = true,
-                Some(LogSource::File(path)) => settings.files.push(path),
-                Some(LogSource::Event(name)) => settings.events.push(name),
+            // The service returns the stored form (1.x's Go URLs, percent-escaped) or the input
+            // form; the text after `file://` or `event://` is decoded as a whole, so `/` and `?`
+            // in it survive (1.x cut event names at `/`, B16).
+            match LogSource::from_stored(source) {
+                Ok(LogSource::Journal) => settings.journal = true,
+                Ok(LogSource::Docker) => settings.docker = true,
+                Ok(LogSource::File(path)) => settings.files.push(path),
+                Ok(LogSource::Event(name)) => settings.events.push(name),
                 // A scheme this release does not know: leave it out rather than guess.
-                None => {}
+                Err(_) => {}
             }
         }
         settings
@@ -203,21 +200,22 @@ impl AgentSettings {
 
     /// The log-source URIs, in 1.x's order: journal, docker, files, events.
     pub fn log_sources(&self) -> Vec<String> {
-        let mut sources = Vec::new();
-        if self.journal {
-            sources.push(JOURNAL.to_owned());
-        }
-        if self.docker {
-            sources.push(DOCKER.to_owned());
-        }
-        sources.extend(self.files.iter().map(|f| format!("{FILE_PREFIX}{f}")));
-        sources.extend(self.events.iter().map(|e| format!("{EVENT_PREFIX}{e}")));
-        sources
+        let journal = self.journal.then_some(LogSource::Journal);
+        let docker = self.docker.then_some(LogSource::Docker);
+        let files = self.files.iter().cloned().map(LogSource::File);
+        let events = self.events.iter().cloned().map(LogSource::Event);
+        journal
+            .into_iter()
+            .chain(docker)
+            .chain(files)
+            .chain(events)
+            .map(|source| source.to_string())
+            .collect()
     }
 
     /// Applies the fields `spec` gives. Metrics targets without an explicit `metrics.enable`
     /// switch metrics on, as in 1.x.
-    pub fn apply(&mut self, spec: &AgentSpec) {
+    pub fn apply(&mut self, spec: &AgentInput) {
         let clean = |v: &Vec<String>| -> Vec<String> {
             v.iter()
                 .map(|s| s.trim().to_owned())
@@ -290,67 +288,6 @@ impl AgentSettings {
             )));
         }
         Ok(())
-    }
-}
-
-/// One log source as the service reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogSource {
-    /// `journal://` (stored `journal:`).
-    Journal,
-    /// `docker://` (stored `docker:`).
-    Docker,
-    /// A file path or glob.
-    File(String),
-    /// A Windows event log name.
-    Event(String),
-}
-
-/// Reads a log source in the form the service returns it: 1.x's stored form (Go's URLs:
-/// `journal:`, `docker:`, `file:///var/log/a%20b.log`, `event://System`, percent-escaped) or
-/// the input form (`journal://`, `file://<path>`). Schemes match in any case. The text after
-/// `file://` or `event://` is percent-decoded as a whole, so `/` and `?` in it survive (1.x cut
-/// event names at `/`, B16); a file URL's host is dropped, as Go does.
-///
-/// ```
-/// use finchctl::agent_spec::{LogSource, parse_log_source};
-/// assert_eq!(parse_log_source("journal:"), Some(LogSource::Journal));
-/// assert_eq!(parse_log_source("DOCKER://"), Some(LogSource::Docker));
-/// assert_eq!(
-///     parse_log_source("file:///var/log/a%20b.log"),
-///     Some(LogSource::File("/var/log/a b.log".into()))
-/// );
-/// assert_eq!(
-///     parse_log_source("event://Microsoft-Windows-Sysmon%2FOperational"),
-///     Some(LogSource::Event("Microsoft-Windows-Sysmon/Operational".into()))
-/// );
-/// ```
-pub fn parse_log_source(value: &str) -> Option<LogSource> {
-    let (scheme, rest) = value.split_once(':')?;
-    let scheme_is = |name: &str| scheme.eq_ignore_ascii_case(name);
-    let bare = rest.is_empty() || rest == "//";
-    let decode = |text: &str| {
-        percent_encoding::percent_decode_str(text)
-            .decode_utf8()
-            .ok()
-            .map(|s| s.into_owned())
-            .filter(|s| !s.is_empty())
-    };
-    if scheme_is("journal") && bare {
-        Some(LogSource::Journal)
-    } else if scheme_is("docker") && bare {
-        Some(LogSource::Docker)
-    } else if scheme_is("file") {
-        // `file:///path`, `file://host/path` (host dropped) or `file:/path`.
-        let path = match rest.strip_prefix("//") {
-            Some(after) => &after[after.find('/')?..],
-            None => rest,
-        };
-        decode(path).map(LogSource::File)
-    } else if scheme_is("event") {
-        decode(rest.strip_prefix("//").unwrap_or(rest)).map(LogSource::Event)
-    } else {
-        None
     }
 }
 

@@ -5,7 +5,7 @@
 //! names (plus `_`, which 1.x users have) and lower-cased: DNS names are case-insensitive, and
 //! `Web1` and `web1` must not register as two agents.
 
-use super::input::{InputError, excerpt};
+use crate::error::{InputError, excerpt};
 
 /// Longest host name accepted: the DNS limit for a full name.
 pub const MAX_HOSTNAME_LEN: usize = 253;
@@ -13,7 +13,7 @@ pub const MAX_HOSTNAME_LEN: usize = 253;
 /// Trims, checks and lower-cases a host name.
 ///
 /// ```
-/// use finch::agents::{parse_hostname, InputError};
+/// use finch_agent_spec::{parse_hostname, InputError};
 ///
 /// assert_eq!(parse_hostname(" Web-1.Example.com ").unwrap(), "web-1.example.com");
 /// assert_eq!(parse_hostname("  "), Err(InputError::HostnameRequired));

@@ -1,39 +1,10 @@
-//! Validation and normalisation of agent input from clients (gRPC, files, the CLI).
+//! Why agent input was refused: [`InputError`], one variant per rule, and [`excerpt`], which
+//! cuts a quoted value to size.
 //!
-//! [`AgentInput`] is what a client sends; [`AgentInput::into_spec`] (registration) and
-//! [`AgentInput::into_changes`] (update) turn it into the validated model or an [`InputError`]
-//! naming the first bad field and quoting its value. Finch 1.x dropped entries it could not parse
-//! and kept going; here every entry either survives intact or refuses the whole request, so what
-//! the operator typed is what the agent gets. The per-field rules live in the sibling modules
-//! `hostname`, `node`, `log_source`, `metrics_target` and `labels`.
+//! Every field parser returns it and [`crate::input`] passes it on; it sits in a module of its own
+//! so that no parser has to reach into its caller for it.
 
-use super::hostname::parse_hostname;
-use super::labels::parse_labels;
-use super::log_source::parse_log_sources;
-use super::metrics_target::parse_metrics_targets;
-use super::{AgentChanges, AgentSpec, Node};
-
-/// Agent input as a client sends it, before validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AgentInput {
-    /// Host name.
-    pub hostname: String,
-    /// `unix` or `windows`.
-    pub node: String,
-    /// Log source URIs (`journal://`, `docker://`, `file://<path>`, `event://<channel>`).
-    pub log_sources: Vec<String>,
-    /// Metrics switch.
-    pub metrics: bool,
-    /// Metrics target URLs.
-    pub metrics_targets: Vec<String>,
-    /// Profiles switch.
-    pub profiles: bool,
-    /// Labels, `key=value` or `key`.
-    pub labels: LabelsInput,
-}
-
-/// Labels as given by a client.
-pub type LabelsInput = Vec<String>;
+use crate::Node;
 
 /// Why agent input was refused. Each variant names the field and quotes the bad value; quoted
 /// values are cut to [`MAX_QUOTED_CHARS`] characters so that a huge entry cannot make a huge error.
@@ -173,87 +144,6 @@ pub enum InputError {
 /// How many characters of a bad value an error quotes.
 pub const MAX_QUOTED_CHARS: usize = 100;
 
-// === impl AgentInput ===
-
-impl AgentInput {
-    /// Validates a registration: every field, with log sources checked against the node.
-    ///
-    /// ```
-    /// use finch::agents::{input::AgentInput, LogSource, Node};
-    ///
-    /// let spec = AgentInput {
-    ///     hostname: " Web-1.example.com ".into(),
-    ///     node: "unix".into(),
-    ///     log_sources: vec!["journal://".into(), "file:///var/log/nginx/*.log".into()],
-    ///     labels: vec!["env=prod".into()],
-    ///     ..Default::default()
-    /// }
-    /// .into_spec()
-    /// .unwrap();
-    /// assert_eq!(spec.hostname, "web-1.example.com");
-    /// assert_eq!(spec.node, Node::Unix);
-    /// assert_eq!(spec.log_sources[1], LogSource::File("/var/log/nginx/*.log".into()));
-    /// ```
-    pub fn into_spec(self) -> Result<AgentSpec, InputError> {
-        let hostname = parse_hostname(&self.hostname)?;
-        let node: Node = self.node.parse()?;
-        let changes = self.into_changes(node)?;
-        Ok(AgentSpec {
-            hostname,
-            node,
-            log_sources: changes.log_sources,
-            metrics: changes.metrics,
-            metrics_targets: changes.metrics_targets,
-            profiles: changes.profiles,
-            labels: changes.labels,
-        })
-    }
-
-    /// Validates an update of an agent with node `node`. Hostname and node never change after
-    /// registration, so `self.hostname` and `self.node` are ignored.
-    ///
-    /// ```
-    /// use finch::agents::{input::AgentInput, InputError, Node};
-    ///
-    /// let input = AgentInput { log_sources: vec!["journal://".into()], ..Default::default() };
-    /// assert!(input.clone().into_changes(Node::Unix).is_ok());
-    /// assert!(matches!(
-    ///     input.into_changes(Node::Windows),
-    ///     Err(InputError::LogSourceNode { .. })
-    /// ));
-    /// ```
-    pub fn into_changes(self, node: Node) -> Result<AgentChanges, InputError> {
-        let log_sources = parse_log_sources(&self.log_sources, node)?;
-        let metrics_targets = parse_metrics_targets(&self.metrics_targets)?;
-        if !self.metrics && !metrics_targets.is_empty() {
-            return Err(InputError::MetricsTargetsNeedMetrics);
-        }
-        let labels = parse_labels(&self.labels)?;
-        Ok(AgentChanges {
-            log_sources,
-            metrics: self.metrics,
-            metrics_targets,
-            profiles: self.profiles,
-            labels,
-        })
-    }
-}
-
-impl From<AgentSpec> for AgentInput {
-    /// The input that validates to `spec` again (log sources in their input form).
-    fn from(spec: AgentSpec) -> Self {
-        AgentInput {
-            hostname: spec.hostname,
-            node: spec.node.as_str().to_owned(),
-            log_sources: spec.log_sources.iter().map(ToString::to_string).collect(),
-            metrics: spec.metrics,
-            metrics_targets: spec.metrics_targets,
-            profiles: spec.profiles,
-            labels: spec.labels,
-        }
-    }
-}
-
 /// The start of `value` for quoting in an error: at most [`MAX_QUOTED_CHARS`] characters, with
 /// `…` marking a cut.
 pub(crate) fn excerpt(value: &str) -> String {
@@ -262,7 +152,3 @@ pub(crate) fn excerpt(value: &str) -> String {
         None => value.to_owned(),
     }
 }
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-mod tests;

@@ -12,16 +12,23 @@ use std::collections::HashSet;
 
 use url::{Position, Url};
 
-use super::input::{InputError, excerpt};
+use crate::error::{InputError, excerpt};
+use crate::field::Field;
 
 /// Longest metrics target accepted, in bytes.
 pub const MAX_METRICS_TARGET_LEN: usize = 4096;
+
+/// The bounds of a metrics target.
+const METRICS_TARGET: Field = Field {
+    name: "metrics target",
+    max: MAX_METRICS_TARGET_LEN,
+};
 
 /// Validates metrics targets and returns their stored forms, first occurrences first; a target
 /// given twice (in any spelling the parser normalises alike) is kept once.
 ///
 /// ```
-/// use finch::agents::parse_metrics_targets;
+/// use finch_agent_spec::parse_metrics_targets;
 ///
 /// let targets = parse_metrics_targets(&[
 ///     "HTTPS://App.example.com:8443/stats?format=prom".into(),
@@ -48,20 +55,8 @@ pub fn parse_metrics_targets(targets: &[String]) -> Result<Vec<String>, InputErr
 
 /// Validates one metrics target and returns its stored form.
 pub fn parse_metrics_target(target: &str) -> Result<String, InputError> {
-    if target.len() > MAX_METRICS_TARGET_LEN {
-        return Err(InputError::TooLong {
-            field: "metrics target",
-            value: quoted(target),
-            max: MAX_METRICS_TARGET_LEN,
-        });
-    }
     // The url crate silently drops tabs and newlines anywhere in its input; refuse them instead.
-    if target.chars().any(char::is_control) {
-        return Err(InputError::ControlCharacter {
-            field: "metrics target",
-            value: quoted(target),
-        });
-    }
+    METRICS_TARGET.check(target, || quoted(target))?;
     let url = Url::parse(target).map_err(|err| InputError::MetricsTargetInvalid {
         target: quoted(target),
         reason: err.to_string(),
@@ -89,7 +84,7 @@ pub fn parse_metrics_target(target: &str) -> Result<String, InputError> {
 /// `metrics_path` unset so that Alloy scrapes its default `/metrics`.
 ///
 /// ```
-/// use finch::agents::target_names_path;
+/// use finch_agent_spec::target_names_path;
 ///
 /// assert!(!target_names_path("http://127.0.0.1:9100"));
 /// assert!(!target_names_path("http://127.0.0.1:9100?x=1"));

@@ -1,7 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::agents::LogSource;
+use crate::LogSource;
+use crate::error::{MAX_QUOTED_CHARS, excerpt};
 
 fn strings(values: &[&str]) -> Vec<String> {
     values.iter().map(|v| v.to_string()).collect()
@@ -433,14 +434,14 @@ proptest! {
 
     #[test]
     fn field_parsers_never_panic(value in any::<String>(), values in prop::collection::vec(any::<String>(), 0..3)) {
-        let _ = crate::agents::parse_hostname(&value);
+        let _ = crate::parse_hostname(&value);
         let _ = value.parse::<Node>();
-        let _ = crate::agents::parse_metrics_target(&value);
-        let _ = crate::agents::target_names_path(&value);
-        let _ = crate::agents::parse_label(&value);
-        let _ = crate::agents::label_pair(&value);
-        let _ = crate::agents::parse_labels(&values);
-        let _ = crate::agents::parse_metrics_targets(&values);
+        let _ = crate::parse_metrics_target(&value);
+        let _ = crate::target_names_path(&value);
+        let _ = crate::parse_label(&value);
+        let _ = crate::label_pair(&value);
+        let _ = crate::parse_labels(&values);
+        let _ = crate::parse_metrics_targets(&values);
         let _ = excerpt(&value);
     }
 

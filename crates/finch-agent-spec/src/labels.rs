@@ -7,7 +7,8 @@
 
 use std::collections::HashSet;
 
-use super::input::{InputError, excerpt};
+use crate::error::{InputError, excerpt};
+use crate::field::Field;
 
 /// Label keys Finch sets itself as external labels of every agent.
 pub const BUILT_IN_LABEL_KEYS: [&str; 2] = ["host", "rid"];
@@ -15,10 +16,16 @@ pub const BUILT_IN_LABEL_KEYS: [&str; 2] = ["host", "rid"];
 /// Longest label accepted, key and value together, in bytes.
 pub const MAX_LABEL_LEN: usize = 4096;
 
+/// The bounds of a label, key and value together.
+const LABEL: Field = Field {
+    name: "label",
+    max: MAX_LABEL_LEN,
+};
+
 /// Validates labels and returns their stored forms, in the given order.
 ///
 /// ```
-/// use finch::agents::parse_labels;
+/// use finch_agent_spec::parse_labels;
 ///
 /// let labels = parse_labels(&[" env =prod".into(), "canary".into()]).unwrap();
 /// assert_eq!(labels, ["env=prod", "canary"]);
@@ -43,13 +50,8 @@ pub fn parse_labels(labels: &[String]) -> Result<Vec<String>, InputError> {
 /// Splits one label into its trimmed key and its value (verbatim; `None` for a bare key) and
 /// checks both.
 pub fn parse_label(label: &str) -> Result<(&str, Option<&str>), InputError> {
-    if label.len() > MAX_LABEL_LEN {
-        return Err(InputError::TooLong {
-            field: "label",
-            value: excerpt(label),
-            max: MAX_LABEL_LEN,
-        });
-    }
+    // Control characters are refused in the value alone, where a tab is allowed (below).
+    LABEL.check_len(label, || excerpt(label))?;
     let (key, value) = match label.split_once('=') {
         Some((key, value)) => (key.trim(), Some(value)),
         None => (label.trim(), None),
@@ -78,8 +80,8 @@ pub fn parse_label(label: &str) -> Result<(&str, Option<&str>), InputError> {
 /// The key and value a stored label renders as: a bare `key` means `key = "true"`, as in 1.x.
 ///
 /// ```
-/// assert_eq!(finch::agents::label_pair("env=prod"), ("env", "prod"));
-/// assert_eq!(finch::agents::label_pair("canary"), ("canary", "true"));
+/// assert_eq!(finch_agent_spec::label_pair("env=prod"), ("env", "prod"));
+/// assert_eq!(finch_agent_spec::label_pair("canary"), ("canary", "true"));
 /// ```
 pub fn label_pair(stored: &str) -> (&str, &str) {
     stored.split_once('=').unwrap_or((stored, "true"))

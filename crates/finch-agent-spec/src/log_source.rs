@@ -18,8 +18,9 @@ use std::fmt;
 
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, percent_decode_str};
 
-use super::Node;
-use super::input::{InputError, excerpt};
+use crate::Node;
+use crate::error::{InputError, excerpt};
+use crate::field::Field;
 
 /// One place an agent collects logs from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,6 +43,12 @@ pub struct StoredFormError(pub String);
 /// Longest file path or event channel accepted, in bytes: Linux's `PATH_MAX`, well above the
 /// 255 characters of a Windows channel name.
 pub const MAX_LOG_SOURCE_LEN: usize = 4096;
+
+/// The bounds of a file path or event channel.
+const LOG_SOURCE: Field = Field {
+    name: "log source",
+    max: MAX_LOG_SOURCE_LEN,
+};
 
 /// What a stored file path escapes: what Go's `url.Parse` would take as the start of a query
 /// (`?`) or fragment (`#`) or as an escape (`%`), what it refuses (control characters), and
@@ -109,7 +116,7 @@ impl LogSource {
     /// (the stored forms) are accepted too.
     ///
     /// ```
-    /// use finch::agents::LogSource;
+    /// use finch_agent_spec::LogSource;
     ///
     /// assert_eq!(LogSource::parse("JOURNAL://"), Ok(LogSource::Journal));
     /// assert_eq!(
@@ -136,7 +143,7 @@ impl LogSource {
             LogSource::Docker
         } else if scheme_is("file") {
             let path = rest.strip_prefix("//").ok_or_else(invalid)?;
-            check_value(entry, path)?;
+            LOG_SOURCE.check(path, || excerpt(entry))?;
             if path.is_empty() {
                 return Err(InputError::FilePathRequired(excerpt(entry)));
             }
@@ -146,7 +153,7 @@ impl LogSource {
             LogSource::File(path.to_owned())
         } else if scheme_is("event") {
             let channel = rest.strip_prefix("//").ok_or_else(invalid)?;
-            check_value(entry, channel)?;
+            LOG_SOURCE.check(channel, || excerpt(entry))?;
             if channel.is_empty() {
                 return Err(InputError::EventChannelRequired(excerpt(entry)));
             }
@@ -183,7 +190,7 @@ impl LogSource {
     /// path is stored as RFC 8089 has it, `file:///C:/...`; 1.x never handled those either.
     ///
     /// ```
-    /// use finch::agents::LogSource;
+    /// use finch_agent_spec::LogSource;
     ///
     /// assert_eq!(LogSource::Journal.to_stored(), "journal:");
     /// assert_eq!(
@@ -222,7 +229,7 @@ impl LogSource {
     /// reads `/x`), as Go and 1.x did.
     ///
     /// ```
-    /// use finch::agents::LogSource;
+    /// use finch_agent_spec::LogSource;
     ///
     /// assert_eq!(LogSource::from_stored("journal:"), Ok(LogSource::Journal));
     /// assert_eq!(
@@ -273,24 +280,6 @@ fn is_scheme(scheme: &str) -> bool {
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
-/// Refuses control characters (newlines, NUL, ...) and overlong values in a path or channel.
-fn check_value(entry: &str, value: &str) -> Result<(), InputError> {
-    if value.len() > MAX_LOG_SOURCE_LEN {
-        return Err(InputError::TooLong {
-            field: "log source",
-            value: excerpt(entry),
-            max: MAX_LOG_SOURCE_LEN,
-        });
-    }
-    if value.chars().any(char::is_control) {
-        return Err(InputError::ControlCharacter {
-            field: "log source",
-            value: excerpt(entry),
-        });
-    }
-    Ok(())
 }
 
 /// Whether `path` is an absolute Windows path with a drive: `C:\...` or `C:/...`.

@@ -6,8 +6,8 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
-fn expected_file_spec() -> AgentSpec {
-    AgentSpec {
+fn expected_file_spec() -> AgentInput {
+    AgentInput {
         hostname: Some("web-1".into()),
         node: Some("unix".into()),
         rid: Some("rid:finch:x:agent:y".into()),
@@ -49,7 +49,7 @@ fn agent_files_in_yaml_json_and_toml_use_1x_keys() {
     );
     for path in [yaml, json, toml] {
         assert_eq!(
-            AgentSpec::from_file(&path).unwrap(),
+            AgentInput::from_file(&path).unwrap(),
             expected_file_spec(),
             "{path:?}"
         );
@@ -60,26 +60,26 @@ fn agent_files_in_yaml_json_and_toml_use_1x_keys() {
 fn agent_file_errors_name_the_flag_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let ini = write(dir.path(), "agent.ini", "x");
-    let err = AgentSpec::from_file(&ini).unwrap_err();
+    let err = AgentInput::from_file(&ini).unwrap_err();
     assert!(err.usage);
     assert!(err.message.starts_with("--agent.file "), "{}", err.message);
     assert!(err.message.contains("*.yaml"), "{}", err.message);
 
     let bad = write(dir.path(), "agent.json", "{ nope");
-    let err = AgentSpec::from_file(&bad).unwrap_err();
+    let err = AgentInput::from_file(&bad).unwrap_err();
     assert!(err.message.contains("agent.json"), "{}", err.message);
 
-    let err = AgentSpec::from_file(&dir.path().join("missing.yaml")).unwrap_err();
+    let err = AgentInput::from_file(&dir.path().join("missing.yaml")).unwrap_err();
     assert!(err.message.contains("missing.yaml"), "{}", err.message);
 }
 
 #[test]
 fn flags_given_override_the_file_and_others_do_not() {
     let file = expected_file_spec();
-    let flags = AgentSpec {
+    let flags = AgentInput {
         docker: Some(true),
         labels: Some(vec![]),
-        ..AgentSpec::default()
+        ..AgentInput::default()
     };
     let merged = file.clone().overlay(flags);
     assert_eq!(merged.docker, Some(true));
@@ -120,9 +120,9 @@ fn apply_changes_only_given_fields_and_metrics_targets_enable_metrics() {
         ..AgentSettings::default()
     };
     let before = settings.clone();
-    settings.apply(&AgentSpec {
+    settings.apply(&AgentInput {
         metrics_targets: Some(vec!["http://localhost:9100/metrics".into()]),
-        ..AgentSpec::default()
+        ..AgentInput::default()
     });
     assert!(settings.metrics);
     assert_eq!(settings.labels, before.labels);
@@ -130,10 +130,10 @@ fn apply_changes_only_given_fields_and_metrics_targets_enable_metrics() {
     assert!(settings.journal);
 
     // An explicit metrics=false wins over targets.
-    settings.apply(&AgentSpec {
+    settings.apply(&AgentInput {
         metrics: Some(false),
         metrics_targets: Some(vec!["http://x/metrics".into()]),
-        ..AgentSpec::default()
+        ..AgentInput::default()
     });
     assert!(!settings.metrics);
 }
@@ -216,6 +216,4 @@ fn the_stored_form_the_service_returns_is_read() {
             "event://System"
         ]
     );
-    assert_eq!(parse_log_source("file://"), None);
-    assert_eq!(parse_log_source("journal:/x"), None);
 }
