@@ -82,12 +82,15 @@ pub struct Service {
 
 /// Runs the service until SIGINT or SIGTERM.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // The handlers go in before anything is announced: a supervisor that sends SIGTERM as soon
+    // as it reads "Listening on" must get a drained shutdown, not the default disposition.
+    let signals = ShutdownSignals::install()?;
     let config = Arc::new(FinchConfig::load(&args.config_file)?);
     tracing::debug!(?config, "configuration loaded");
     let store = open_store(&config).await?;
     let listeners = Listeners::bind(&args).await?;
     let service = Service::start(config, store, listeners).await?;
-    let signal = wait_for_signal().await?;
+    let signal = signals.wait().await;
     tracing::info!(signal, "Shutting down servers...");
     service.stop().await;
     Ok(())
@@ -310,15 +313,30 @@ async fn bind_shared(name: &str, address: &str, count: usize) -> anyhow::Result<
         .collect()
 }
 
-/// Waits for SIGINT or SIGTERM and returns its name.
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate =
-        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    let mut interrupt =
-        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
-    })
+/// The SIGINT and SIGTERM streams, installed once at start.
+struct ShutdownSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+// === impl ShutdownSignals ===
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<ShutdownSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals {
+            terminate: signal(SignalKind::terminate())
+                .context("cannot install the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt())
+                .context("cannot install the SIGINT handler")?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM and returns its name.
+    async fn wait(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
 }
