@@ -182,17 +182,15 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
         ),
         Service::Mimir => storage(
             &[
-                "-config.file=/etc/mimir/mimir.yaml",
-                "-target=all",
-                "-usage-stats.enabled=false",
+                "--config.file=/etc/mimir/mimir.yaml",
+                "--usage-stats.enabled=false",
             ],
             vec!["./mimir/etc:/etc/mimir:ro", "./mimir/data:/var/lib/mimir"],
         ),
         Service::Pyroscope => storage(
             &[
-                "-config.file=/etc/pyroscope/pyroscope.yaml",
-                "-target=all",
-                "-usage-stats.enabled=false",
+                "--config.file=/etc/pyroscope/pyroscope.yaml",
+                "--usage-stats.enabled=false",
             ],
             vec![
                 "./pyroscope/etc:/etc/pyroscope:ro",

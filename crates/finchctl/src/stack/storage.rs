@@ -66,37 +66,33 @@ compactor:
 fn mimir(retention: Retention) -> String {
     format!(
         "# Mimir, rendered by finchctl: a deploy or update overwrites this file.
-# Monolithic mode, no tenants, blocks on local disk.
+# Monolithic mode, no tenants, blocks on local disk. Each store has its own directory: Mimir
+# refuses to start when blocks share a path with the ruler's or Alertmanager's store.
 multitenancy_enabled: false
 server:
   http_listen_port: 8080
   log_level: info
-common:
-  storage:
-    backend: filesystem
-    filesystem:
-      dir: /var/lib/mimir/blocks
 blocks_storage:
+  backend: filesystem
+  filesystem:
+    dir: /var/lib/mimir/blocks
   bucket_store:
     sync_dir: /var/lib/mimir/tsdb-sync
   tsdb:
     dir: /var/lib/mimir/tsdb
 compactor:
   data_dir: /var/lib/mimir/compactor
-  sharding_ring:
-    kvstore:
-      store: inmemory
 distributor:
   ring:
     instance_addr: 127.0.0.1
-    kvstore:
-      store: inmemory
 ingester:
   ring:
     instance_addr: 127.0.0.1
     kvstore:
       store: inmemory
     replication_factor: 1
+ruler:
+  rule_path: /var/lib/mimir/ruler
 ruler_storage:
   backend: filesystem
   filesystem:
