@@ -282,3 +282,8 @@ fn bad_hosts_are_refused() {
         assert!(check_host(good).is_ok(), "{good}");
     }
 }
+
+#[test]
+fn traefik_sends_the_proxy_secret_under_the_header_finch_reads() {
+    assert!(traefik::PROXY_SECRET_HEADER.eq_ignore_ascii_case(finch::grpc::PROXY_SECRET_HEADER));
+}

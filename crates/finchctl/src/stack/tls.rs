@@ -58,15 +58,6 @@ pub enum TlsError {
     BadEmail(String),
 }
 
-// === impl TlsMode ===
-
-impl TlsMode {
-    /// Whether Traefik asks Let's Encrypt.
-    pub fn is_letsencrypt(&self) -> bool {
-        matches!(self, TlsMode::LetsEncrypt { .. })
-    }
-}
-
 impl std::fmt::Debug for CertificatePair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificatePair")

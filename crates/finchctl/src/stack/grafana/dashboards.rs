@@ -26,61 +26,53 @@ pub fn all() -> Vec<(&'static str, Value)> {
 }
 
 fn docker_logs() -> Value {
-    let selector = r#"{platform="docker", host=~"$host", service_name=~"$service"}"#;
-    dashboard(
+    log_dashboard(
         "finch-logs-docker",
         "Logs / Docker",
-        vec![
-            loki_variable("host", r#"label_values({platform="docker"}, host)"#),
-            loki_variable(
-                "service",
-                r#"label_values({platform="docker", host=~"$host"}, service_name)"#,
-            ),
-        ],
-        vec![log_volume(selector, "service_name", 0), logs(selector, 8)],
+        r#"platform="docker""#,
+        "service_name",
+        "",
     )
 }
 
 fn journal_logs() -> Value {
-    let base = r#"{job="loki.source.journal.journal""#;
-    let selector = format!(
-        r#"{base}, host=~"$host", unit=~"$unit"}} | json | line_format "{{{{.MESSAGE}}}}""#
-    );
-    dashboard(
+    log_dashboard(
         "finch-logs-journal",
         "Logs / Journal",
-        vec![
-            loki_variable("host", &format!("label_values({base}}}, host)")),
-            loki_variable(
-                "unit",
-                &format!(r#"label_values({base}, host=~"$host"}}, unit)"#),
-            ),
-        ],
-        vec![
-            log_volume(
-                &format!(r#"{base}, host=~"$host", unit=~"$unit"}}"#),
-                "level",
-                0,
-            ),
-            logs(&selector, 8),
-        ],
+        r#"job="loki.source.journal.journal""#,
+        "unit",
+        r#" | json | line_format "{{.MESSAGE}}""#,
     )
 }
 
 fn file_logs() -> Value {
-    let base = r#"{service_name="loki.source.file.files""#;
-    let selector = format!(r#"{base}, host=~"$host", filename=~"$filename"}}"#);
-    dashboard(
+    log_dashboard(
         "finch-logs-files",
         "Logs / Files",
+        r#"service_name="loki.source.file.files""#,
+        "filename",
+        "",
+    )
+}
+
+/// A log dashboard over the streams matching `stream`: `host` and `label` variables, the line
+/// count by `label`, and the lines through `pipeline`.
+fn log_dashboard(uid: &str, title: &str, stream: &str, label: &str, pipeline: &str) -> Value {
+    let selector = format!(r#"{{{stream}, host=~"$host", {label}=~"${label}"}}"#);
+    dashboard(
+        uid,
+        title,
         vec![
-            loki_variable("host", &format!("label_values({base}}}, host)")),
+            loki_variable("host", &format!("label_values({{{stream}}}, host)")),
             loki_variable(
-                "filename",
-                &format!(r#"label_values({base}, host=~"$host"}}, filename)"#),
+                label,
+                &format!(r#"label_values({{{stream}, host=~"$host"}}, {label})"#),
             ),
         ],
-        vec![log_volume(&selector, "filename", 0), logs(&selector, 8)],
+        vec![
+            log_volume(&selector, label, 0),
+            logs(&format!("{selector}{pipeline}"), 8),
+        ],
     )
 }
 
