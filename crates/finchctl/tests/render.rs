@@ -117,7 +117,14 @@ async fn render_refuses_bad_input_naming_it() {
     let dir = Dir::new();
     std::fs::write(dir.path().join("a-file"), "x").unwrap();
     std::fs::write(dir.path().join("images.yaml"), "lokki: loki:3\n").unwrap();
-    let cases: [(&[&str], i32, &str); 5] = [
+    std::fs::create_dir(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/finch.json"), "{").unwrap();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &["broken", "--service.host", HOST],
+            1,
+            "broken/finch.json: the existing finch.json is not valid",
+        ),
         (
             &["a-file", "--service.host", HOST],
             2,

@@ -132,10 +132,14 @@ impl Images {
     }
 
     /// Applies the overrides of a `--stack.images` file (YAML: service name → reference).
+    /// An empty file overrides nothing.
     pub fn with_overrides(mut self, yaml: &str) -> Result<Images, ImagesError> {
-        let overrides: BTreeMap<String, String> =
-            serde_norway::from_str(yaml).map_err(|e| ImagesError::Parse(e.to_string()))?;
-        for (key, reference) in overrides {
+        let overrides: Option<BTreeMap<String, String>> = if yaml.trim().is_empty() {
+            None
+        } else {
+            serde_norway::from_str(yaml).map_err(|e| ImagesError::Parse(e.to_string()))?
+        };
+        for (key, reference) in overrides.unwrap_or_default() {
             let Some(service) = Service::from_name(&key) else {
                 let known: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
                 return Err(ImagesError::UnknownService {
@@ -230,5 +234,9 @@ mod tests {
         );
         let bad = Images::pinned("x").with_overrides("- loki\n");
         assert!(matches!(bad, Err(ImagesError::Parse(_))), "{bad:?}");
+        for empty in ["", "\n", "# nothing yet\n", "~\n"] {
+            let images = Images::pinned("x").with_overrides(empty).expect(empty);
+            assert_eq!(images, Images::pinned("x"));
+        }
     }
 }

@@ -53,7 +53,9 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
         tls: args.tls.resolve(&args.host, &existing, now)?,
         retention: args.stack.retention,
         images: args.stack.images()?,
-        generated: existing.generated(&args.host, now)?,
+        generated: existing
+            .generated(&args.host, now)
+            .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
     };
     let files = stack::render(&settings)?;
     write(dir, &files)?;
