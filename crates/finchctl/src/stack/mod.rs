@@ -1,11 +1,12 @@
 //! The stack's assets: every file a deploy uploads into the library directory, rendered from
 //! one [`StackSettings`] by one pure function, [`render`].
 //!
-//! Nothing here reads the clock, the disk or the network: the values a stack keeps for life (id,
-//! token secret, proxy secret, Grafana password, the self-signed certificate) come in through
-//! [`Generated`], so the same settings always give the same bytes. That is what makes a repeat
-//! deploy change nothing and lets golden tests cover every file. `service render` writes the
-//! result to a directory; deploy and update upload it.
+//! [`render`] reads no clock, disk or network: the values a stack keeps for life (id, token
+//! secret, proxy secret, Grafana password, the self-signed certificate) come in through
+//! [`StackSettings`], made once by [`Generated::fresh`] and [`tls::self_signed`] and kept ever
+//! after by [`Existing`], so the same settings always give the same bytes. That is what makes a
+//! repeat deploy change nothing and lets golden tests cover every file. `service render` writes
+//! the result to a directory; deploy and update upload it.
 //!
 //! Each file belongs to the services that read it; the compose file labels every service with a
 //! hash of its own files and image ([`compose`]), so a changed file recreates only the

@@ -287,3 +287,35 @@ fn bad_hosts_are_refused() {
 fn traefik_sends_the_proxy_secret_under_the_header_finch_reads() {
     assert!(traefik::PROXY_SECRET_HEADER.eq_ignore_ascii_case(finch::grpc::PROXY_SECRET_HEADER));
 }
+
+#[test]
+fn only_traefik_publishes_ports_and_everything_is_on_one_network() {
+    for tls in [TlsMode::SelfSigned(pair()), letsencrypt()] {
+        let files = rendered(&settings(tls));
+        let compose: serde_json::Value =
+            serde_norway::from_slice(&files[compose::PATH].contents).expect("YAML");
+        let publishing: Vec<&String> = compose["services"]
+            .as_object()
+            .expect("services")
+            .iter()
+            .filter(|(_, s)| s.get("ports").is_some())
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(publishing, ["traefik"]);
+        assert_eq!(
+            compose["services"]["traefik"]["ports"],
+            serde_json::json!(["80:80", "443:443"])
+        );
+        assert_eq!(compose["networks"]["default"]["name"], compose::NETWORK);
+        assert_eq!(compose["networks"]["default"]["driver"], "bridge");
+        // Every service's health is checked: in its container, or by its hc- sidecar.
+        let services = compose["services"].as_object().expect("services");
+        for (name, service) in services {
+            let sidecar = services.get(&format!("hc-{name}"));
+            assert!(
+                service.get("healthcheck").is_some() != sidecar.is_some(),
+                "{name}: one health check, in the container or beside it"
+            );
+        }
+    }
+}
