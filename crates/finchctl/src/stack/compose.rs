@@ -147,7 +147,7 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
             environment: BTreeMap::from([
                 (
                     "GF_SERVER_ROOT_URL",
-                    format!("https://{}/grafana/", settings.host),
+                    format!("https://{}/grafana/", url_host(&settings.host)),
                 ),
                 ("GF_SERVER_SERVE_FROM_SUB_PATH", "true".to_owned()),
                 (
@@ -250,6 +250,14 @@ fn probe(target: &str) -> Vec<String> {
     vec!["CMD".into(), "bash".into(), "-c".into(), script]
 }
 
+/// The host as it stands in a URL: an IPv6 address in brackets.
+fn url_host(host: &str) -> String {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(_)) => format!("[{host}]"),
+        _ => host.to_owned(),
+    }
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -296,6 +304,13 @@ mod tests {
         assert!(reads(Service::Finch, "finch.json"));
         assert!(!reads(Service::Finch, "traefik/etc/traefik.yaml"));
         assert!(reads(Service::Grafana, "grafana/admin-password"));
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed_in_urls() {
+        assert_eq!(url_host("2001:db8::1"), "[2001:db8::1]");
+        assert_eq!(url_host("192.0.2.1"), "192.0.2.1");
+        assert_eq!(url_host("finch.example.com"), "finch.example.com");
     }
 
     #[test]
