@@ -162,11 +162,62 @@ fn test_service_deploy_flags() {
         panic!()
     };
     assert_eq!(a.host.as_deref(), Some("finch.example.com"));
-    assert_eq!(a.letsencrypt, Some(true));
-    assert_eq!(a.letsencrypt_email.as_deref(), Some("ops@example.com"));
-    assert_eq!(a.tls.customtls, Some(false));
-    assert_eq!(a.tls.customtls_cert.unwrap(), std::path::Path::new("c.pem"));
-    assert_eq!(a.tls.customtls_key.unwrap(), std::path::Path::new("k.pem"));
+    assert_eq!(a.tls.letsencrypt, Some(true));
+    assert_eq!(a.tls.letsencrypt_email.as_deref(), Some("ops@example.com"));
+    assert_eq!(a.tls.custom.customtls, Some(false));
+    assert_eq!(
+        a.tls.custom.customtls_cert.unwrap(),
+        std::path::Path::new("c.pem")
+    );
+    assert_eq!(
+        a.tls.custom.customtls_key.unwrap(),
+        std::path::Path::new("k.pem")
+    );
+    assert_eq!(a.stack.retention.to_string(), "72h");
+}
+
+#[test]
+fn test_service_render_and_stack_flags() {
+    let ServiceCommand::Render(a) = service(&[
+        "render",
+        "out",
+        "--service.host=finch.example.com",
+        "--stack.retention",
+        "30d",
+        "--stack.images=images.yaml",
+        "--service.letsencrypt",
+        "--service.letsencrypt.email=ops@example.org",
+    ]) else {
+        panic!()
+    };
+    assert_eq!(a.dir, std::path::Path::new("out"));
+    assert_eq!(a.host, "finch.example.com");
+    assert_eq!(a.stack.retention.hours(), 720);
+    assert_eq!(a.stack.images.unwrap(), std::path::Path::new("images.yaml"));
+    assert_eq!(a.tls.letsencrypt, Some(true));
+    assert_eq!(
+        parse_err(&["service", "render", "out"]),
+        ErrorKind::MissingRequiredArgument
+    );
+    assert_eq!(
+        parse_err(&[
+            "service",
+            "render",
+            "out",
+            "--service.host=h",
+            "--stack.retention=3y"
+        ]),
+        ErrorKind::ValueValidation
+    );
+    for cmd in ["deploy", "update"] {
+        let parsed = service(&[cmd, "h", "--stack.retention=2w", "--stack.images=i.yaml"]);
+        let stack = match parsed {
+            ServiceCommand::Deploy(a) => a.stack,
+            ServiceCommand::Update(a) => a.stack,
+            _ => panic!(),
+        };
+        assert_eq!(stack.retention.hours(), 336);
+    }
 }
 
 #[test]
@@ -456,7 +507,7 @@ fn test_completion_and_manpages() {
 }
 
 #[test]
-fn the_command_tree_is_1x_plus_pin() {
+fn the_command_tree_is_1x_plus_render_and_pin() {
     let command = Cli::command();
     let names = |c: &clap::Command| -> Vec<String> {
         c.get_subcommands()
@@ -469,6 +520,7 @@ fn the_command_tree_is_1x_plus_pin() {
         [
             "deploy",
             "update",
+            "render",
             "teardown",
             "register",
             "deregister",

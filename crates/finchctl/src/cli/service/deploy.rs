@@ -4,7 +4,8 @@
 
 use clap::Args;
 
-use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
+use super::stack_args::{StackArgs, TlsModeArgs};
+use crate::cli::args::{RunArgs, TargetArg};
 use crate::cli::{Context, not_built};
 
 /// Flags of `service deploy`.
@@ -19,15 +20,12 @@ pub struct DeployArgs {
     /// The stack's host name (default: the target's host)
     #[arg(long = "service.host", value_name = "HOST")]
     pub host: Option<String>,
-    /// Get the certificate from Let's Encrypt
-    #[arg(long = "service.letsencrypt", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
-    pub letsencrypt: Option<bool>,
-    /// The e-mail address for Let's Encrypt
-    #[arg(long = "service.letsencrypt.email", value_name = "EMAIL")]
-    pub letsencrypt_email: Option<String>,
-    /// Custom certificate.
+    /// How Traefik gets its certificate.
     #[command(flatten)]
-    pub tls: CustomTlsArgs,
+    pub tls: TlsModeArgs,
+    /// Retention and images.
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// Not built yet: exits with status 2.

@@ -1,5 +1,6 @@
 //! `finchctl service …`: the stack itself. Deploy, update, teardown, register, deregister,
-//! rotate and doctor work over SSH; info and dashboard ask the running service over gRPC.
+//! rotate and doctor work over SSH; render writes the stack's files locally; info and dashboard
+//! ask the running service over gRPC.
 
 pub mod dashboard;
 pub mod deploy;
@@ -8,8 +9,10 @@ pub mod doctor;
 pub mod info;
 pub mod pin;
 pub mod register;
+pub mod render;
 pub mod rotate_certificate;
 pub mod rotate_secret;
+pub mod stack_args;
 pub mod teardown;
 pub mod update;
 
@@ -25,6 +28,8 @@ pub enum ServiceCommand {
     Deploy(deploy::DeployArgs),
     /// Update a deployed stack to this release
     Update(update::UpdateArgs),
+    /// Write the files deploy would upload into a directory, without connecting anywhere
+    Render(render::RenderArgs),
     /// Remove the stack and its data from a host
     Teardown(teardown::TeardownArgs),
     /// Enroll this workstation as an operator of an existing stack
@@ -65,6 +70,7 @@ pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
     match command {
         ServiceCommand::Deploy(a) => deploy::run(&a, cx),
         ServiceCommand::Update(a) => update::run(&a, cx),
+        ServiceCommand::Render(a) => render::run(&a, cx),
         ServiceCommand::Teardown(a) => teardown::run(&a, cx),
         ServiceCommand::Register(a) => register::run(&a, cx),
         ServiceCommand::Deregister(a) => deregister::run(&a, cx),

@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+use super::stack_args::StackArgs;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::cli::{Context, not_built};
 
@@ -19,6 +20,9 @@ pub struct UpdateArgs {
     /// Custom certificate.
     #[command(flatten)]
     pub tls: CustomTlsArgs,
+    /// Retention and images.
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// Not built yet: exits with status 2.

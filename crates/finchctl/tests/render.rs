@@ -1,0 +1,169 @@
+//! `finchctl service render` as a binary: it writes the stack's files, keeps the stack's
+//! secrets on a repeat, and refuses bad input with the flag's name. `stack_through_traefik.rs`
+//! runs what it renders.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use support::Dir;
+
+const HOST: &str = "finch.example.com";
+
+fn read(dir: &Path, path: &str) -> String {
+    std::fs::read_to_string(dir.join(path)).unwrap()
+}
+
+fn finch_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(dir, "finch.json")).unwrap()
+}
+
+/// The `finch.config-hash` label of each service in the rendered compose file.
+fn hashes(dir: &Path) -> BTreeMap<String, String> {
+    let compose: serde_json::Value =
+        serde_norway::from_str(&read(dir, "docker-compose.yaml")).unwrap();
+    compose["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, s)| {
+            let hash = s["labels"]["finch.config-hash"].as_str()?;
+            Some((name.clone(), hash.to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
+    let dir = Dir::new();
+    let out = dir.path().join("stack");
+    let stdout = dir
+        .run(&["service", "render", "stack", "--service.host", HOST])
+        .await
+        .ok()
+        .to_owned();
+    for path in [
+        "docker-compose.yaml",
+        "finch.json",
+        "traefik/etc/traefik.yaml",
+        "traefik/etc/conf.d/http.yaml",
+        "traefik/etc/certs.d/cert.pem",
+        "loki/etc/loki.yaml",
+        "grafana/admin-password",
+        "alloy/etc/alloy.config",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == path),
+            "{path} not listed:\n{stdout}"
+        );
+        assert_eq!(support::mode(&out.join(path)), 0o400, "{path}");
+    }
+    let first = finch_json(&out);
+    assert_eq!(first["hostname"], HOST);
+    let password = read(&out, "grafana/admin-password");
+    let cert = read(&out, "traefik/etc/certs.d/cert.pem");
+    let hashes_before = hashes(&out);
+
+    let again = dir
+        .run(&[
+            "service",
+            "render",
+            "stack",
+            "--service.host",
+            HOST,
+            "--stack.retention=30d",
+        ])
+        .await;
+    again.ok();
+    assert!(again.stderr.contains("Kept"), "{again:#?}");
+    let second = finch_json(&out);
+    for key in ["id", "secret", "proxy_secret", "created_at", "database"] {
+        assert_eq!(first[key], second[key], "{key}");
+    }
+    assert_eq!(read(&out, "grafana/admin-password"), password);
+    assert_eq!(read(&out, "traefik/etc/certs.d/cert.pem"), cert);
+    assert!(read(&out, "loki/etc/loki.yaml").contains("retention_period: 720h"));
+    let hashes_after = hashes(&out);
+    let changed: Vec<&String> = hashes_before
+        .keys()
+        .filter(|name| hashes_before[*name] != hashes_after[*name])
+        .collect();
+    assert_eq!(changed, ["loki", "mimir", "pyroscope"]);
+
+    // Switching to Let's Encrypt drops the self-signed files and keeps the secrets.
+    dir.run(&[
+        "service",
+        "render",
+        "stack",
+        "--service.host",
+        HOST,
+        "--service.letsencrypt",
+        "--service.letsencrypt.email=ops@example.org",
+    ])
+    .await
+    .ok();
+    assert!(!out.join("traefik/etc/certs.d/cert.pem").exists());
+    assert_eq!(finch_json(&out)["secret"], first["secret"]);
+}
+
+#[tokio::test]
+async fn render_refuses_bad_input_naming_it() {
+    let dir = Dir::new();
+    std::fs::write(dir.path().join("a-file"), "x").unwrap();
+    std::fs::write(dir.path().join("images.yaml"), "lokki: loki:3\n").unwrap();
+    std::fs::create_dir(dir.path().join("broken")).unwrap();
+    std::fs::write(dir.path().join("broken/finch.json"), "{").unwrap();
+    let cases: [(&[&str], i32, &str); 6] = [
+        (
+            &["broken", "--service.host", HOST],
+            1,
+            "broken/finch.json: the existing finch.json is not valid",
+        ),
+        (
+            &["a-file", "--service.host", HOST],
+            2,
+            "a-file is not a directory",
+        ),
+        (
+            &["out", "--service.host", "bad host"],
+            2,
+            "--service.host \"bad host\"",
+        ),
+        (
+            &["out", "--service.host", HOST, "--stack.images=images.yaml"],
+            1,
+            "--stack.images: unknown service \"lokki\"",
+        ),
+        (
+            &["out", "--service.host", HOST, "--service.letsencrypt"],
+            2,
+            "--service.letsencrypt needs --service.letsencrypt.email",
+        ),
+        (
+            &[
+                "out",
+                "--service.host",
+                HOST,
+                "--service.customtls",
+                "--service.customtls.cert=missing.pem",
+                "--service.customtls.key=missing.pem",
+            ],
+            1,
+            "--service.customtls.cert: cannot read missing.pem",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let mut all = vec!["service", "render"];
+        all.extend_from_slice(args);
+        let outcome = dir.run(&all).await;
+        outcome.code(code);
+        assert!(outcome.stderr.contains(message), "{message}:\n{outcome:#?}");
+    }
+    assert!(
+        !dir.path().join("out/finch.json").exists(),
+        "nothing written on error"
+    );
+}
