@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod control_plane;
-
-use control_plane::{ControlPlane, Headers, OPERATOR, Pki, header};
 use finch::grpc::MAX_CLIENT_CERT_HEADER_LEN;
 use finch_api::ListAgentsRequest;
+use finch_testkit::{ControlPlane, Headers, OPERATOR, Pki, header};
 use rcgen::ExtendedKeyUsagePurpose;
 use time::{Duration, OffsetDateTime};
 use tonic::Code;

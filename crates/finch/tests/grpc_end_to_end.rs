@@ -4,13 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod control_plane;
-
-use common::{Library, forward_auth, http};
-use control_plane::{Headers, OPERATOR, Pki, agent_config, bearer_token, header};
 use finch_api::agent_service_client::AgentServiceClient;
 use finch_api::{DeregisterAgentRequest, RegisterAgentRequest};
+use finch_testkit::{Headers, OPERATOR, Pki, agent_config, bearer_token, header};
+use finch_testkit::{Library, forward_auth, http};
 use tonic::transport::Channel;
 
 #[tokio::test]

@@ -3,22 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod control_plane;
-
-use control_plane::{ControlPlane, OPERATOR, Pki, SERVICE_HOST, SERVICE_ID, header};
 use finch_api::{GetDashboardTokenRequest, GetServiceInfoRequest};
+use finch_testkit::{ControlPlane, OPERATOR, Pki, SERVICE_HOST, SERVICE_ID, assert_status, header};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tonic::Code;
-
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, message: &str) {
-    let status = result.expect_err("call should fail");
-    assert_eq!(
-        (status.code(), status.message()),
-        (code, message),
-        "{status:?}"
-    );
-}
 
 #[tokio::test]
 async fn service_info_returns_config_and_build() {
