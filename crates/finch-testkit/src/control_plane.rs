@@ -125,11 +125,21 @@ impl ControlPlane {
         DashboardServiceClient::with_interceptor(self.channel().await, headers)
     }
 
-    /// An agent client of an enrolled operator with a valid certificate.
-    pub async fn operator(&self) -> AgentClient {
+    /// Enrolls a fresh CA for [`OPERATOR`] and returns it.
+    pub fn enroll_operator(&self) -> Pki {
         let pki = Pki::new(OPERATOR);
         self.enroll(&pki);
-        let cert = header(&[&pki.client()]);
+        pki
+    }
+
+    /// The certificate header of a freshly enrolled [`OPERATOR`]'s valid certificate.
+    pub fn operator_cert(&self) -> String {
+        header(&[&self.enroll_operator().client()])
+    }
+
+    /// An agent client of an enrolled operator with a valid certificate.
+    pub async fn operator(&self) -> AgentClient {
+        let cert = self.operator_cert();
         self.agents(self.traefik(Some(&cert))).await
     }
 }

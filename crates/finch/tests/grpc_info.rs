@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use finch_api::{GetDashboardTokenRequest, GetServiceInfoRequest};
-use finch_testkit::{ControlPlane, OPERATOR, Pki, SERVICE_HOST, SERVICE_ID, assert_status, header};
+use finch_testkit::{ControlPlane, SERVICE_HOST, SERVICE_ID, assert_status};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tonic::Code;
@@ -12,9 +12,7 @@ use tonic::Code;
 #[tokio::test]
 async fn service_info_returns_config_and_build() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     let mut info = plane.info(plane.traefik(Some(&cert))).await;
     let response = info
         .get_service_info(GetServiceInfoRequest {})
@@ -31,9 +29,7 @@ async fn service_info_returns_config_and_build() {
 #[tokio::test]
 async fn dashboard_token_defaults_bounds_and_roles() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     let mut dashboard = plane.dashboard(plane.traefik(Some(&cert))).await;
 
     let response = dashboard

@@ -30,9 +30,7 @@ fn headers(cert: Option<&str>, client: &str) -> Headers {
 async fn each_call_is_logged_once_at_its_level() {
     LogCapture::install();
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     let client = "192.0.2.1";
     let mut agents = plane.agents(headers(Some(&cert), client)).await;
 
@@ -79,8 +77,7 @@ async fn each_call_is_logged_once_at_its_level() {
 async fn refusals_are_warned_with_the_precise_reason() {
     LogCapture::install();
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
+    let pki = plane.enroll_operator();
     let now = OffsetDateTime::now_utc();
     let expired = pki.client_with(OPERATOR, |p| {
         p.not_before = now - Duration::days(10);
