@@ -30,7 +30,7 @@ pub use library::{Library, register};
 pub use logs::LogCapture;
 pub use pki::{Pki, header};
 pub use process::FinchProcess;
-pub use stage::{PROXY_SECRET, Stage, grpc_routes};
+pub use stage::Stage;
 pub use traefik::{EntryPoint, Traefik, TraefikBinary};
 pub use wait::{DEADLINE, eventually};
 

@@ -22,15 +22,10 @@ pub struct Pki {
 // === impl Pki ===
 
 impl Pki {
-    /// A fresh CA for operator `cn`, valid from now.
+    /// A fresh CA for operator `cn`, valid from now for finchctl's lifetime.
     pub fn new(cn: &str) -> Pki {
-        Pki::issued(cn, OffsetDateTime::now_utc())
-    }
-
-    /// A fresh CA for operator `cn`, valid from `now` for finchctl's lifetime.
-    pub fn issued(cn: &str, now: OffsetDateTime) -> Pki {
         let key = KeyPair::generate().unwrap();
-        let params = mtls::ca_params(SERVICE_HOST, now).unwrap();
+        let params = mtls::ca_params(SERVICE_HOST, OffsetDateTime::now_utc()).unwrap();
         let ca_pem = params.self_signed(&key).unwrap().pem();
         Pki {
             cn: cn.to_owned(),
@@ -49,12 +44,8 @@ impl Pki {
         self.client_with(&self.cn, |_| {})
     }
 
-    /// The operator's credentials as finchctl keeps them (PEM certificate and SEC1 key).
-    pub fn credentials(&self) -> ClientCredentials {
-        self.credentials_at(OffsetDateTime::now_utc())
-    }
-
-    /// Credentials whose client certificate was issued at `issued`.
+    /// The operator's credentials as finchctl keeps them (PEM certificate and SEC1 key), the
+    /// client certificate issued at `issued`.
     pub fn credentials_at(&self, issued: OffsetDateTime) -> ClientCredentials {
         let (cert, key) = self.sign(&self.cn, |params| {
             params.not_before = issued;

@@ -22,7 +22,7 @@ use crate::control_plane::AgentClient;
 use crate::{EntryPoint, Headers, Library, Pki, Traefik, TraefikBinary, header};
 
 /// The proxy secret every stage's `finch.json` and Traefik share.
-pub const PROXY_SECRET: &str = "proxy-secret-for-tests";
+const PROXY_SECRET: &str = "proxy-secret-for-tests";
 
 /// How long one readiness call through Traefik may take.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -163,7 +163,7 @@ async fn service_info(address: String, credentials: &ClientCredentials) -> Resul
 
 /// Traefik's dynamic configuration for the gRPC route to `backend`, adding
 /// `X-Finch-Proxy-Secret` when `proxy_secret` is given.
-pub fn grpc_routes(backend: SocketAddr, proxy_secret: Option<&str>) -> String {
+fn grpc_routes(backend: SocketAddr, proxy_secret: Option<&str>) -> String {
     let (middlewares, secret_middleware) = match proxy_secret {
         Some(secret) => (
             "[client-cert, proxy-secret]",
