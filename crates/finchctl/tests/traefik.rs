@@ -101,21 +101,20 @@ async fn every_grpc_command_through_real_traefik_with_a_pinned_default_certifica
         .ok();
 
     // Traefik forwarded our client certificate (the service authenticated its CN as the
-    // operator), and our user agent.
+    // operator on every call finchctl made), and our user agent, which carries the release.
     let calls: Vec<_> = logs
         .records()
         .into_iter()
         .filter(|r| {
-            r["request_path"]
+            r["user_agent"]
                 .as_str()
-                .is_some_and(|p| p.starts_with("/finch."))
+                .is_some_and(|ua| ua.starts_with("rid:finchctl:") || ua.starts_with("finchctl/"))
         })
-        .filter(|r| r["user_agent"] != "readiness")
         .collect();
     assert!(!calls.is_empty());
     assert!(calls.iter().all(|r| r["operator"] == TEST_RID), "{calls:?}");
     assert!(
-        calls.iter().any(|r| r["user_agent"]
+        calls.iter().all(|r| r["user_agent"]
             .as_str()
             .is_some_and(|ua| ua.contains(&format!("/{}", finchctl::RELEASE)))),
         "{calls:?}"
