@@ -84,8 +84,6 @@ bench_init() {
     repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     bench_dir="$repo_root/bench"
     target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
-    # shellcheck source=scripts/lib/finch-json.sh
-    source "$repo_root/scripts/lib/finch-json.sh"
     "$repo_root/scripts/setup"
     if ((!skip_build)); then
         log "building finch and finch-bench (release)"
@@ -213,13 +211,13 @@ wait_status() {
 
 # --- the servers ----------------------------------------------------------------------------
 
-# seed_agents LIB N TOKENS: a fresh finch.json in LIB, N agents registered through
+# seed_agents LIB N TOKENS: a fresh finch.json in LIB (`finch init`), N agents registered through
 # `finch-bench seed` (metrics on, so /auth/mimir accepts them), one token per line in TOKENS.
 # Sets seed_s to the wall time it took.
 seed_agents() {
     local lib=$1 agents=$2 tokens=$3 start
     mkdir -p "$lib"
-    write_finch_json "$lib/finch.json"
+    "$finch_bin" init --stack.config-file "$lib/finch.json" >/dev/null
     log "[$agents agents] seeding the store"
     start=$(date +%s.%N)
     timeout 1800 "$seed_bin" seed --config "$lib/finch.json" --agents "$agents" \

@@ -18,35 +18,31 @@
 //!
 //! It prints one Markdown table with p50, p99 and the performance goals.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use clap::Args;
-use finch::config::{DEFAULT_DASHBOARD_PAGE_SIZE, FinchConfig};
+use finch::config::DEFAULT_DASHBOARD_PAGE_SIZE;
 use finch::directory::Directory;
-use finch::grpc::CLIENT_CERT_HEADER;
 use finch::registry::Registry;
 use finch::run::{Listeners, Service, open_store};
 use finch::store::{AgentQuery, AgentScope, Store};
-use finch::tokens::TokenKey;
 use finch_api::agent_service_client::AgentServiceClient;
 use finch_api::{ListAgentsRequest, RegisterAgentRequest};
+use finch_testkit::{Headers, Library, Pki, header};
 use finchctl::cli::agent::list::MAX_LIST_BYTES;
 use finchctl::mtls;
 use prost::Message as _;
 use time::OffsetDateTime;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use uuid::Uuid;
 
 use crate::dashboard_ws::Dashboard;
 use crate::register_agents;
+
+/// The library's host name (the dashboard's WebSocket checks the Origin against it).
+const BENCH_HOST: &str = "finch.bench";
 
 /// A performance goal: ListAgents of 100,000 agents.
 const LIST_GOAL: Duration = Duration::from_secs(1);
@@ -73,23 +69,7 @@ pub struct ControlPlaneArgs {
     page_calls: u32,
 }
 
-/// Adds the operator's certificate as Traefik does.
-#[derive(Clone)]
-struct TraefikCert(MetadataValue<Ascii>);
-
-impl Interceptor for TraefikCert {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert(CLIENT_CERT_HEADER, self.0.clone());
-        Ok(request)
-    }
-}
-
-type Client = AgentServiceClient<InterceptedService<Channel, TraefikCert>>;
+type Client = AgentServiceClient<InterceptedService<Channel, Headers>>;
 
 /// One measured series: how long each call took.
 struct Series {
@@ -124,9 +104,9 @@ impl Series {
 }
 
 pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
-    let library = tempfile::tempdir().context("creating a temporary library")?;
-    let config = Arc::new(write_library(library.path())?);
-    let cert = enrol_operator(&config)?;
+    let library = Library::with(|config| BENCH_HOST.clone_into(&mut config.hostname));
+    let config = Arc::new(library.config());
+    let cert = enrol_operator(&library);
     let store = open_store(&config).await?;
     // The fleet is registered before the service starts, as `finch-bench seed` does: while the
     // service runs, its directory watcher reloads every agent after any write it did not see
@@ -178,7 +158,7 @@ pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
     for (name, search, page) in &pages {
         series.push(dashboard_page(&store, name, search, *page, args.page_calls).await?);
     }
-    let tokens = TokenKey::new(config.secret.as_bytes());
+    let tokens = library.tokens();
     let dashboard = Dashboard::new(service.addresses().http, &config.hostname, &tokens);
     for (name, search, page) in &pages {
         series.push(dashboard_ws_page(&dashboard, name, search, *page, args.page_calls).await?);
@@ -191,45 +171,23 @@ pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A `finch.json` for a fresh library in `dir`, loaded.
-fn write_library(dir: &Path) -> anyhow::Result<FinchConfig> {
-    let secret = STANDARD.encode([*Uuid::new_v4().as_bytes(), *Uuid::new_v4().as_bytes()].concat());
-    let json = format!(
-        r#"{{"created_at":"2026-11-23T10:00:00Z","database":"sqlite://finch.db","hostname":"finch.bench","id":"0123456789abcdef","secret":"{secret}"}}"#
-    );
-    let path = dir.join("finch.json");
-    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
-    Ok(FinchConfig::load(&path)?)
+/// Makes the operator's credentials with finchctl's recipe (the kit's [`Pki`]), installs the CA
+/// as `certs.d/<CN>.pem`, and returns the certificate header Traefik would send.
+fn enrol_operator(library: &Library) -> Headers {
+    let pki = Pki::new(&mtls::client_rid("finch-bench"));
+    library.enroll(&pki.cn, &pki.ca_pem);
+    Headers {
+        cert: Some(header(&[&pki.client()])),
+        ..Headers::default()
+    }
 }
 
-/// Makes the operator's credentials as `finchctl` does at enrolment (its own `mtls::generate`),
-/// installs the CA as `certs.d/<CN>.pem`, and returns the header value Traefik would send for the
-/// client certificate: its DER in base64, which is the PEM body on one line.
-fn enrol_operator(config: &FinchConfig) -> anyhow::Result<MetadataValue<Ascii>> {
-    let operator = mtls::client_rid("finch-bench");
-    let credentials = mtls::generate(&config.hostname, &operator, OffsetDateTime::now_utc())?;
-    let dir = config.certs_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let ca_file = dir.join(format!("{operator}.pem"));
-    std::fs::write(&ca_file, &credentials.ca_pem)
-        .with_context(|| format!("writing {}", ca_file.display()))?;
-    let der_base64: String = credentials
-        .cert_pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    der_base64.parse().context("the certificate header value")
-}
-
-async fn connect(url: &str, cert: &MetadataValue<Ascii>) -> anyhow::Result<Client> {
+async fn connect(url: &str, cert: &Headers) -> anyhow::Result<Client> {
     let channel = Channel::from_shared(url.to_owned())?
         .connect()
         .await
         .with_context(|| format!("connecting to {url}"))?;
-    Ok(AgentServiceClient::with_interceptor(
-        channel,
-        TraefikCert(cert.clone()),
-    ))
+    Ok(AgentServiceClient::with_interceptor(channel, cert.clone()))
 }
 
 fn registration(hostname: String) -> RegisterAgentRequest {
@@ -298,7 +256,7 @@ async fn register_sequential(client: &Client, count: u32) -> anyhow::Result<Seri
 
 async fn register_concurrent(
     url: &str,
-    cert: &MetadataValue<Ascii>,
+    cert: &Headers,
     count: u32,
     concurrency: u32,
 ) -> anyhow::Result<Series> {

@@ -37,6 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the service: gRPC, dashboard, ForwardAuth and healthz listeners.
     Run(RunArgs),
+    /// Write a new library's finch.json (fresh id and secret, mode 0600) and print its path.
+    Init(InitArgs),
     /// Print the release and commit.
     Version,
 }
@@ -82,6 +84,27 @@ pub struct RunArgs {
     #[arg(long = "stack.config-file", default_value = DEFAULT_CONFIG_FILE, value_name = "PATH")]
     pub config_file: PathBuf,
 }
+
+/// `finch init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Where to write finch.json; it must not exist yet.
+    #[arg(long = "stack.config-file", default_value = DEFAULT_CONFIG_FILE, value_name = "PATH")]
+    pub config_file: PathBuf,
+
+    /// The stack's public host name or IP; the service id is derived from it.
+    #[arg(long = "stack.hostname", default_value = DEFAULT_INIT_HOSTNAME, value_name = "HOST")]
+    pub hostname: String,
+
+    /// The database URI; a relative SQLite path is inside the library directory.
+    #[arg(long = "stack.database", default_value = DEFAULT_INIT_DATABASE, value_name = "URI")]
+    pub database: String,
+}
+
+/// `finch init`'s host name: a library made by hand is usually a developer's own machine.
+pub const DEFAULT_INIT_HOSTNAME: &str = "localhost";
+/// `finch init`'s database: SQLite beside finch.json, as `finchctl service deploy` sets it up.
+pub const DEFAULT_INIT_DATABASE: &str = "sqlite://finch.db";
 
 #[cfg(test)]
 mod tests {

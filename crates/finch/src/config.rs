@@ -3,11 +3,19 @@
 //! The directory that holds the file is the *library directory*: relative SQLite paths and the
 //! operators' CA files (`traefik/etc/certs.d/`) are resolved against it. Keys and error texts are
 //! 1.x's; unknown keys are ignored so that files written by either version load in the other.
-//! Keys this version adds are optional and listed in `docs/configuration.md`.
+//! Keys this version adds are optional and listed in `docs/configuration.md`. A new file is
+//! written by [`FinchConfig::write_new`] (`finch init`), the one writer of the file.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+mod writer;
+
+pub use writer::{WriteError, service_id};
+
+/// The configuration file's name inside the library directory.
+pub const FILE_NAME: &str = "finch.json";
 
 /// The loaded configuration.
 #[derive(Clone, PartialEq, Eq)]

@@ -15,6 +15,7 @@ pub mod forward_auth;
 pub mod grpc;
 pub mod headers;
 pub mod health;
+pub mod init;
 pub mod liveness;
 pub mod logging;
 pub mod metrics;

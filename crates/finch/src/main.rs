@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use finch::cli::{Cli, Command};
-use finch::{logging, run, version};
+use finch::{init, logging, run, version};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +30,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Init(args)) => match init::init(&args) {
+            Ok(path) => {
+                println!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
         None => {
             use clap::CommandFactory as _;
             let _ = Cli::command().print_help();

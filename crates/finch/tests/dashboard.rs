@@ -5,7 +5,6 @@
 
 #[path = "dashboard/browser.rs"]
 mod browser;
-mod common;
 #[path = "dashboard/roles.rs"]
 mod roles;
 #[path = "dashboard/stress.rs"]

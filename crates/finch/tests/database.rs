@@ -4,16 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{FinchProcess, Library, SECRET, eventually, forward_auth, http};
-use finch::store::Store;
+use finch_testkit::{FinchProcess, Library, SECRET, eventually, forward_auth, http};
 use time::OffsetDateTime;
 
 /// The `agents` table exactly as Finch 1.x's GORM created it, from before the `tags` rename and
@@ -75,7 +72,11 @@ async fn a_finch_1x_database_opens_migrates_and_its_agents_authenticate() {
         ),
     );
 
-    let finch = FinchProcess::spawn(&library.config_path(), &[]);
+    let finch = FinchProcess::spawn(
+        env!("CARGO_BIN_EXE_finch").as_ref(),
+        &library.config_path(),
+        &[],
+    );
     let base = format!("http://{}", finch.address("Auth"));
     let client = http();
     let push = |route: &'static str, rid: &'static str, uri: &'static str| {
@@ -109,9 +110,7 @@ async fn a_finch_1x_database_opens_migrates_and_its_agents_authenticate() {
     drop(finch);
 
     // The migration renamed tags → labels and dropped the basic-auth columns; the rows read back.
-    let store = Store::open("sqlite://finch.db", library.dir.path())
-        .await
-        .unwrap();
+    let store = library.open_store().await;
     let agents = store.list_agents().await.unwrap();
     assert_eq!(agents.len(), 3);
     assert_eq!(agents[0].labels, ["env=prod"]);
@@ -146,7 +145,11 @@ async fn a_row_deleted_by_sqlite3_is_refused_within_one_second() {
     let library = Library::new();
     let rid = library.seed_agent("doomed", false, false).await;
 
-    let finch = FinchProcess::spawn(&library.config_path(), &[]);
+    let finch = FinchProcess::spawn(
+        env!("CARGO_BIN_EXE_finch").as_ref(),
+        &library.config_path(),
+        &[],
+    );
     let url = format!("http://{}/auth/loki", finch.address("Auth"));
     let token = library.bearer(rid.as_str());
     let client = http();
@@ -185,7 +188,11 @@ async fn a_row_deleted_by_sqlite3_is_refused_within_one_second() {
 async fn healthz_follows_the_database_and_metrics_count_decisions() {
     let library = Library::new();
     let rid = library.seed_agent("counted", false, false).await;
-    let finch = FinchProcess::spawn(&library.config_path(), &[]);
+    let finch = FinchProcess::spawn(
+        env!("CARGO_BIN_EXE_finch").as_ref(),
+        &library.config_path(),
+        &[],
+    );
     let healthz = format!("http://{}/healthz", finch.address("Healthz"));
     let auth = format!("http://{}/auth/loki", finch.address("Auth"));
     let client = http();

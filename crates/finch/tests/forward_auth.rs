@@ -4,16 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Library, SECRET, agent_spec, auth_status, eventually, forward_auth, http, register};
 use finch::agents::Agent;
 use finch::run::Service;
 use finch::tokens::Role;
+use finch_testkit::{
+    Library, SECRET, agent_spec, auth_status, eventually, forward_auth, http, register,
+};
 use time::OffsetDateTime;
 
 /// An HS256 token over arbitrary header and claims, as any JWT library would produce.

@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod control_plane;
-
-use control_plane::{ControlPlane, Headers, OPERATOR, Pki, header};
 use finch::grpc::MAX_CLIENT_CERT_HEADER_LEN;
 use finch_api::ListAgentsRequest;
+use finch_testkit::{ControlPlane, Headers, OPERATOR, Pki, header};
 use rcgen::ExtendedKeyUsagePurpose;
 use time::{Duration, OffsetDateTime};
 use tonic::Code;
@@ -41,8 +39,7 @@ async fn assert_refused(plane: &ControlPlane, cert: Option<&str>, case: &str) {
 #[tokio::test]
 async fn only_a_certificate_from_the_operators_ca_passes() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
+    let pki = plane.enroll_operator();
     let valid = header(&[&pki.client()]);
     list(&plane, plane.traefik(Some(&valid))).await.unwrap();
 
@@ -156,9 +153,7 @@ async fn chains_escaping_and_several_anchors_are_accepted() {
 #[tokio::test]
 async fn an_oversized_header_is_refused() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let valid = header(&[&pki.client()]);
+    let valid = plane.operator_cert();
     // A valid certificate padded past finch's bound (whitespace is otherwise ignored).
     let padded = format!(
         "{valid}{}",
@@ -176,8 +171,7 @@ async fn an_oversized_header_is_refused() {
 #[tokio::test]
 async fn reflection_needs_a_certificate_too() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
+    let pki = plane.enroll_operator();
     let request = || ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -234,9 +228,7 @@ async fn unknown_methods_need_a_certificate_before_unimplemented() {
     let plane = ControlPlane::start().await;
     let client = unknown_method_call(&plane, None).await;
     assert_eq!(client, Code::Unauthenticated);
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     assert_eq!(
         unknown_method_call(&plane, Some(&cert)).await,
         Code::Unimplemented
@@ -268,9 +260,7 @@ async fn unknown_method_call(plane: &ControlPlane, cert: Option<&str>) -> Code {
 #[tokio::test]
 async fn proxy_attestation_refuses_a_valid_certificate_without_the_secret() {
     let plane = ControlPlane::start_with(Some("pr0xy-s3cret")).await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     list(&plane, plane.traefik(Some(&cert))).await.unwrap();
     for secret in [None, Some("wrong"), Some("pr0xy-s3cret ")] {
         let headers = Headers {
@@ -289,8 +279,8 @@ async fn proxy_attestation_refuses_a_valid_certificate_without_the_secret() {
 #[tokio::test]
 async fn every_method_refuses_a_call_without_a_certificate() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
+    // An enrolled operator, whose calls still need the certificate.
+    plane.enroll_operator();
     let refused = |result: Result<(), tonic::Status>, method: &str| {
         let status = result.expect_err(method);
         assert_eq!(

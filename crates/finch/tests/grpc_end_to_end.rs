@@ -4,35 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod control_plane;
-
-use common::{Library, forward_auth, http};
-use control_plane::{Headers, OPERATOR, Pki, agent_config, bearer_token, header};
-use finch_api::agent_service_client::AgentServiceClient;
 use finch_api::{DeregisterAgentRequest, RegisterAgentRequest};
-use tonic::transport::Channel;
+use finch_testkit::{ControlPlane, agent_config, bearer_token, forward_auth, http};
 
 #[tokio::test]
 async fn config_token_passes_auth_until_the_agent_is_deregistered() {
-    let library = Library::new();
-    let service = library.start().await;
-    let addresses = service.addresses();
-
-    let pki = Pki::new(OPERATOR);
-    let certs_dir = library.config().certs_dir();
-    std::fs::create_dir_all(&certs_dir).unwrap();
-    std::fs::write(certs_dir.join(format!("{OPERATOR}.pem")), &pki.ca_pem).unwrap();
-    let channel = Channel::from_shared(format!("http://{}", addresses.grpc))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let headers = Headers {
-        cert: Some(header(&[&pki.client()])),
-        ..Headers::default()
-    };
-    let mut agents = AgentServiceClient::with_interceptor(channel, headers);
+    let plane = ControlPlane::start().await;
+    let mut agents = plane.operator().await;
 
     let rid = agents
         .register_agent(RegisterAgentRequest {
@@ -48,7 +26,7 @@ async fn config_token_passes_auth_until_the_agent_is_deregistered() {
     let token = bearer_token(&agent_config(&mut agents, &rid).await);
 
     let client = http();
-    let url = format!("http://{}/auth", addresses.auth);
+    let url = format!("http://{}/auth", plane.service.addresses().auth);
     let bearer = format!("Bearer {token}");
     let push = "/loki/api/v1/push";
     let response = forward_auth(&client, &url, Some(&bearer), "POST", push).await;
@@ -61,5 +39,5 @@ async fn config_token_passes_auth_until_the_agent_is_deregistered() {
     let response = forward_auth(&client, &url, Some(&bearer), "POST", push).await;
     assert_eq!(response.status(), 401);
 
-    service.stop().await;
+    plane.service.stop().await;
 }

@@ -3,29 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod control_plane;
-
-use control_plane::{ControlPlane, OPERATOR, Pki, SERVICE_HOST, SERVICE_ID, header};
 use finch_api::{GetDashboardTokenRequest, GetServiceInfoRequest};
+use finch_testkit::{ControlPlane, SERVICE_HOST, SERVICE_ID, assert_status};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tonic::Code;
 
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, message: &str) {
-    let status = result.expect_err("call should fail");
-    assert_eq!(
-        (status.code(), status.message()),
-        (code, message),
-        "{status:?}"
-    );
-}
-
 #[tokio::test]
 async fn service_info_returns_config_and_build() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     let mut info = plane.info(plane.traefik(Some(&cert))).await;
     let response = info
         .get_service_info(GetServiceInfoRequest {})
@@ -42,9 +29,7 @@ async fn service_info_returns_config_and_build() {
 #[tokio::test]
 async fn dashboard_token_defaults_bounds_and_roles() {
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     let mut dashboard = plane.dashboard(plane.traefik(Some(&cert))).await;
 
     let response = dashboard

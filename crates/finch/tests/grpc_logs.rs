@@ -4,48 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod control_plane;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
-use control_plane::{ControlPlane, Headers, OPERATOR, Pki, header};
 use finch_api::{GetAgentRequest, ListAgentsRequest};
+use finch_testkit::{ControlPlane, Headers, LogCapture, OPERATOR, Pki, header};
 use time::{Duration, OffsetDateTime};
 use tonic::Code;
 
-/// Every JSON log line this test binary wrote.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&buffer);
-        tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_writer(move || Sink(Arc::clone(&sink)))
-            .init();
-        buffer
-    })
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The records of calls forwarded for `client`.
 fn records(client: &str) -> Vec<serde_json::Value> {
-    let text = String::from_utf8(logs().lock().unwrap().clone()).unwrap();
-    text.lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+    LogCapture::install()
+        .records()
+        .into_iter()
         .filter(|record| record["remote_addr"] == client)
         .collect()
 }
@@ -60,11 +28,9 @@ fn headers(cert: Option<&str>, client: &str) -> Headers {
 
 #[tokio::test]
 async fn each_call_is_logged_once_at_its_level() {
-    logs();
+    LogCapture::install();
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
-    let cert = header(&[&pki.client()]);
+    let cert = plane.operator_cert();
     let client = "192.0.2.1";
     let mut agents = plane.agents(headers(Some(&cert), client)).await;
 
@@ -109,10 +75,9 @@ async fn each_call_is_logged_once_at_its_level() {
 
 #[tokio::test]
 async fn refusals_are_warned_with_the_precise_reason() {
-    logs();
+    LogCapture::install();
     let plane = ControlPlane::start().await;
-    let pki = Pki::new(OPERATOR);
-    plane.enroll(&pki);
+    let pki = plane.enroll_operator();
     let now = OffsetDateTime::now_utc();
     let expired = pki.client_with(OPERATOR, |p| {
         p.not_before = now - Duration::days(10);

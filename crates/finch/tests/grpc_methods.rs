@@ -4,45 +4,25 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod control_plane;
-
-use control_plane::{ControlPlane, SERVICE_HOST, SERVICE_ID, agent_config, bearer_token};
 use finch_api::{
     DeregisterAgentRequest, GetAgentConfigRequest, GetAgentRequest, ListAgentsRequest,
     RegisterAgentRequest, UpdateAgentRequest,
+};
+use finch_testkit::{
+    ControlPlane, SERVICE_HOST, SERVICE_ID, agent_config, assert_status, bearer_token, registration,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tonic::Code;
 
-fn register(hostname: &str) -> RegisterAgentRequest {
-    RegisterAgentRequest {
-        hostname: hostname.into(),
-        labels: vec!["env=prod".into(), "canary".into()],
-        log_sources: vec!["journal://".into(), "file:///var/log/nginx/*.log".into()],
-        metrics: true,
-        metrics_targets: vec!["https://app.example.com:8443/stats?format=prom".into()],
-        profiles: true,
-        node: "unix".into(),
+/// Asserts the failure, and that it carries the build metadata: authenticated calls do, errors
+/// included (as in 1.x).
+#[track_caller]
+fn assert_failed<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, message: &str) {
+    let status = assert_status(result, code, message);
+    for key in ["x-finch-release", "x-finch-commit"] {
+        assert!(status.metadata().get(key).is_some(), "{status:?}");
     }
-}
-
-fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, message: &str) {
-    let status = result.expect_err("call should fail");
-    assert_eq!(
-        (status.code(), status.message()),
-        (code, message),
-        "{status:?}"
-    );
-    // Authenticated calls carry the build metadata, errors included (as in 1.x).
-    assert!(
-        status.metadata().get("x-finch-release").is_some(),
-        "{status:?}"
-    );
-    assert!(
-        status.metadata().get("x-finch-commit").is_some(),
-        "{status:?}"
-    );
 }
 
 #[tokio::test]
@@ -51,7 +31,7 @@ async fn agent_lifecycle_succeeds_with_1x_shapes_and_metadata() {
     let mut agents = plane.operator().await;
 
     let response = agents
-        .register_agent(register("web-1.example.com"))
+        .register_agent(registration("web-1.example.com"))
         .await
         .unwrap();
     for name in ["x-finch-release", "x-finch-commit"] {
@@ -122,7 +102,7 @@ async fn agent_lifecycle_succeeds_with_1x_shapes_and_metadata() {
         .deregister_agent(DeregisterAgentRequest { rid: rid.clone() })
         .await
         .unwrap();
-    assert_status(
+    assert_failed(
         agents.get_agent(GetAgentRequest { rid }).await,
         Code::NotFound,
         "agent not found",
@@ -142,7 +122,7 @@ async fn agent_lifecycle_succeeds_with_1x_shapes_and_metadata() {
 async fn agent_config_embeds_a_fresh_valid_token_and_escapes_labels() {
     let plane = ControlPlane::start().await;
     let mut agents = plane.operator().await;
-    let mut request = register("web-2.example.com");
+    let mut request = registration("web-2.example.com");
     request.labels = vec!["note=x\" } evil { \"".into()];
     let rid = agents
         .register_agent(request)
@@ -178,15 +158,15 @@ async fn registration_errors_are_invalid_argument_or_already_exists() {
     let plane = ControlPlane::start().await;
     let mut agents = plane.operator().await;
 
-    let mut request = register("");
-    assert_status(
+    let mut request = registration("");
+    assert_failed(
         agents.register_agent(request.clone()).await,
         Code::InvalidArgument,
         "hostname is required",
     );
     request.hostname = "db-1".into();
     request.log_sources.clear();
-    assert_status(
+    assert_failed(
         agents.register_agent(request).await,
         Code::InvalidArgument,
         "at least one log source is required",
@@ -218,7 +198,7 @@ async fn registration_errors_are_invalid_argument_or_already_exists() {
             "event://System",
         ),
     ] {
-        let mut request = register("db-2");
+        let mut request = registration("db-2");
         edit(&mut request);
         let status = agents.register_agent(request).await.expect_err("invalid");
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -229,9 +209,9 @@ async fn registration_errors_are_invalid_argument_or_already_exists() {
         );
     }
 
-    agents.register_agent(register("dup")).await.unwrap();
-    assert_status(
-        agents.register_agent(register("dup")).await,
+    agents.register_agent(registration("dup")).await.unwrap();
+    assert_failed(
+        agents.register_agent(registration("dup")).await,
         Code::AlreadyExists,
         "agent already exists",
     );
@@ -245,7 +225,7 @@ async fn racing_duplicate_registrations_give_one_agent_and_already_exists() {
     for _ in 0..8 {
         let mut client = agents.clone();
         calls.push(tokio::spawn(async move {
-            client.register_agent(register("race")).await
+            client.register_agent(registration("race")).await
         }));
     }
     let mut ok = 0;
@@ -274,19 +254,19 @@ async fn resource_id_errors_for_every_rid_method() {
         ),
         (unknown, Code::NotFound, "agent not found"),
     ] {
-        assert_status(
+        assert_failed(
             agents.get_agent(GetAgentRequest { rid: rid.clone() }).await,
             code,
             message,
         );
-        assert_status(
+        assert_failed(
             agents
                 .get_agent_config(GetAgentConfigRequest { rid: rid.clone() })
                 .await,
             code,
             message,
         );
-        assert_status(
+        assert_failed(
             agents
                 .deregister_agent(DeregisterAgentRequest { rid: rid.clone() })
                 .await,
@@ -298,7 +278,7 @@ async fn resource_id_errors_for_every_rid_method() {
             log_sources: vec!["journal://".into()],
             ..Default::default()
         };
-        assert_status(agents.update_agent(update).await, code, message);
+        assert_failed(agents.update_agent(update).await, code, message);
     }
 }
 
@@ -307,7 +287,7 @@ async fn update_validates_against_the_registered_node() {
     let plane = ControlPlane::start().await;
     let mut agents = plane.operator().await;
     let rid = agents
-        .register_agent(register("web-3"))
+        .register_agent(registration("web-3"))
         .await
         .unwrap()
         .into_inner()
@@ -334,13 +314,13 @@ async fn database_failures_are_internal_without_detail() {
     let plane = ControlPlane::start().await;
     let mut agents = plane.operator().await;
     plane.store.close().await;
-    assert_status(
+    assert_failed(
         agents.list_agents(ListAgentsRequest {}).await,
         Code::Internal,
         "internal error",
     );
-    assert_status(
-        agents.register_agent(register("after-close")).await,
+    assert_failed(
+        agents.register_agent(registration("after-close")).await,
         Code::Internal,
         "internal error",
     );

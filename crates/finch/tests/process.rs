@@ -2,20 +2,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{FinchProcess, Library, http};
 use finch::agents::AgentRid;
-use finch::store::Store;
+use finch_testkit::{FinchProcess, Library, http};
 use time::OffsetDateTime;
 
 #[test]
 fn announces_listeners_after_binding_and_stops_on_sigterm() {
     let library = Library::new();
-    let mut finch = FinchProcess::spawn(&library.config_path(), &[]);
+    let mut finch = FinchProcess::spawn(
+        env!("CARGO_BIN_EXE_finch").as_ref(),
+        &library.config_path(),
+        &[],
+    );
     for server in ["gRPC", "HTTP", "Auth", "Healthz"] {
         let address = finch.address(server);
         // Announced means bound: the port accepts connections right away.
@@ -60,7 +61,11 @@ fn a_second_finch_on_the_same_auth_port_is_refused() {
     // The auth port is bound by a group of sockets sharing it (one per worker); that must not
     // let another finch join the group silently.
     let library = Library::new();
-    let first = FinchProcess::spawn(&library.config_path(), &[]);
+    let first = FinchProcess::spawn(
+        env!("CARGO_BIN_EXE_finch").as_ref(),
+        &library.config_path(),
+        &[],
+    );
     assert_auth_port_refused(&first.address("Auth"));
 }
 
@@ -81,7 +86,7 @@ fn assert_auth_port_refused(address: &str) {
     let mut finch = FinchProcess::spawn_command(command);
     let status = finch.wait(Duration::from_secs(30));
     assert_eq!(status.code(), Some(1));
-    let stderr = finch.stderr.lock().unwrap().clone();
+    let stderr = finch.stderr();
     assert!(
         stderr.contains(&format!("cannot listen on {address} for the Auth server"))
             && stderr.contains("Address already in use"),
@@ -160,21 +165,23 @@ fn version_prints_release_and_commit() {
 #[tokio::test]
 async fn refusals_are_logged_with_a_reason_and_never_the_token() {
     let library = Library::new();
-    let store = Store::open("sqlite://finch.db", library.dir.path())
-        .await
-        .unwrap();
+    let store = library.open_store().await;
     store.close().await;
-    let finch = FinchProcess::spawn(&library.config_path(), &[]);
+    let finch = FinchProcess::spawn(
+        env!("CARGO_BIN_EXE_finch").as_ref(),
+        &library.config_path(),
+        &[],
+    );
     let url = format!("http://{}/auth", finch.address("Auth"));
     let unknown = library
         .tokens()
         .mint_agent(
-            AgentRid::mint(common::SERVICE_ID).as_str(),
+            AgentRid::mint(finch_testkit::SERVICE_ID).as_str(),
             OffsetDateTime::now_utc(),
         )
         .token;
     let client = http();
-    let response = common::forward_auth(
+    let response = finch_testkit::forward_auth(
         &client,
         &url,
         Some(&format!("Bearer {unknown}")),
@@ -183,9 +190,10 @@ async fn refusals_are_logged_with_a_reason_and_never_the_token() {
     )
     .await;
     assert_eq!(response.status(), 401);
-    let response = common::forward_auth(&client, &url, None, "POST", "/loki/api/v1/push").await;
+    let response =
+        finch_testkit::forward_auth(&client, &url, None, "POST", "/loki/api/v1/push").await;
     assert_eq!(response.status(), 401);
-    let logs = common::eventually(Duration::from_secs(5), || {
+    let logs = finch_testkit::eventually(Duration::from_secs(5), || {
         let lines = finch.log_lines();
         async move {
             let warnings: Vec<serde_json::Value> =
@@ -202,4 +210,35 @@ async fn refusals_are_logged_with_a_reason_and_never_the_token() {
     let everything = serde_json::to_string(&finch.log_lines()).unwrap();
     let signature = unknown.rsplit('.').next().unwrap();
     assert!(!everything.contains(signature), "a token reached the log");
+}
+
+#[test]
+fn init_writes_a_library_that_finch_runs_and_never_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("finch.json");
+    let init = || {
+        Command::new(env!("CARGO_BIN_EXE_finch"))
+            .args(["init", "--stack.hostname", "finch.example.com"])
+            .arg("--stack.config-file")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let output = init();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        config.display().to_string()
+    );
+    let written = std::fs::read(&config).unwrap();
+    let finch = FinchProcess::spawn(env!("CARGO_BIN_EXE_finch").as_ref(), &config, &[]);
+    finch.address("gRPC");
+
+    let again = init();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{again:?}"
+    );
+    assert_eq!(std::fs::read(&config).unwrap(), written);
 }

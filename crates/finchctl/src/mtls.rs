@@ -186,6 +186,27 @@ pub fn generate(
     let fail = |e: rcgen::Error| MtlsError::Generate(e.to_string());
 
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(fail)?;
+    let ca = ca_params(service_host, now)?;
+    let ca_cert = ca.self_signed(&ca_key).map_err(fail)?;
+
+    let client_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(fail)?;
+    let client = client_params(rid, now)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let client_cert = client.signed_by(&client_key, &issuer).map_err(fail)?;
+    // The CA key lives only inside `issuer`; dropping it here is the point of the design.
+    drop(issuer);
+
+    Ok(ClientCredentials {
+        ca_pem: ca_cert.pem(),
+        cert_pem: client_cert.pem(),
+        key_pem: pkcs8_to_sec1_pem(&client_key.serialize_der())?,
+    })
+}
+
+/// The operator CA's certificate as [`generate`] makes it: CN `service_host`, may sign
+/// certificates, valid from `now` for [`CERTIFICATE_LIFETIME`]. Public so that tests build
+/// variants of the same shape (another CA, an expired one) instead of a second recipe.
+pub fn ca_params(service_host: &str, now: OffsetDateTime) -> Result<CertificateParams, MtlsError> {
     let mut ca = CertificateParams::default();
     ca.distinguished_name = common_name(service_host);
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -197,9 +218,12 @@ pub fn generate(
     ca.not_before = now;
     ca.not_after = now + CERTIFICATE_LIFETIME;
     ca.serial_number = Some(random_serial()?);
-    let ca_cert = ca.self_signed(&ca_key).map_err(fail)?;
+    Ok(ca)
+}
 
-    let client_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(fail)?;
+/// The client certificate as [`generate`] makes it: CN `rid`, clientAuth, valid from `now` for
+/// [`CERTIFICATE_LIFETIME`].
+pub fn client_params(rid: &str, now: OffsetDateTime) -> Result<CertificateParams, MtlsError> {
     let mut client = CertificateParams::default();
     client.distinguished_name = common_name(rid);
     client.is_ca = IsCa::NoCa;
@@ -209,16 +233,7 @@ pub fn generate(
     client.not_before = now;
     client.not_after = now + CERTIFICATE_LIFETIME;
     client.serial_number = Some(random_serial()?);
-    let issuer = Issuer::new(ca, ca_key);
-    let client_cert = client.signed_by(&client_key, &issuer).map_err(fail)?;
-    // The CA key lives only inside `issuer`; dropping it here is the point of the design.
-    drop(issuer);
-
-    Ok(ClientCredentials {
-        ca_pem: ca_cert.pem(),
-        cert_pem: client_cert.pem(),
-        key_pem: pkcs8_to_sec1_pem(&client_key.serialize_der())?,
-    })
+    Ok(client)
 }
 
 /// Re-encodes a PKCS#8 P-256 key as SEC1 `EC PRIVATE KEY` PEM (with the curve OID, which Go's

@@ -1,10 +1,15 @@
 //! finchctl as a binary: each test has its own HOME and FINCH_CONFIG, runs the real
-//! executable, and asserts stdout, stderr and the exit code.
+//! executable, and asserts stdout, stderr and the exit code. Commands that call the service
+//! run against the real `finch` behind a real Traefik (`finch_testkit::Stage`), and what the
+//! service then holds is read back from it.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod support;
 
-use support::{Dir, FakeFinch, TEST_RID};
+use finch_testkit::{LogCapture, SERVICE_HOST, SERVICE_ID, Stage};
+use support::{Dir, TEST_RID, staged};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 const SSH_COMMANDS: [&[&str]; 12] = [
     &["service", "deploy", "root@host"],
@@ -112,11 +117,18 @@ async fn an_unknown_stack_says_how_to_register() {
     assert!(json["hint"].as_str().unwrap().contains("service register"));
 }
 
+/// The prefix of every RID the stage's service mints.
+fn agent_rid_prefix() -> String {
+    format!("rid:finch:{SERVICE_ID}:agent:")
+}
+
 #[tokio::test]
 async fn agent_register_prints_the_rid_and_writes_a_private_config() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
+    let logs = LogCapture::install();
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
     let out = dir
         .run(&[
             "agent",
@@ -132,41 +144,51 @@ async fn agent_register_prints_the_rid_and_writes_a_private_config() {
             "env=prod,edge",
         ])
         .await;
-    assert_eq!(out.ok(), "rid:finch:test:agent:1\n");
+    let rid = out.ok().trim().to_owned();
+    assert!(rid.starts_with(&agent_rid_prefix()), "{out:#?}");
+    assert_eq!(out.stdout, format!("{rid}\n"));
     assert!(
-        out.stderr
-            .contains("Registered web-1 as rid:finch:test:agent:1")
+        out.stderr.contains(&format!("Registered web-1 as {rid}")),
+        "{out:#?}"
     );
     let config = dir.path().join("finch-agent.cfg");
-    assert_eq!(
-        std::fs::read_to_string(&config).unwrap(),
-        "// alloy config for rid:finch:test:agent:1\nbearer_token = \"secret\"\n"
-    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&rid), "{text}");
+    assert!(text.contains("bearer_token"), "{text}");
     #[cfg(unix)]
     assert_eq!(support::mode(&config), 0o600);
 
-    let state = fake.state.lock().unwrap();
-    let agent = &state.agents["rid:finch:test:agent:1"];
-    assert_eq!(agent.log_sources, ["journal://", "file:///var/log/syslog"]);
+    // What the service holds, in its stored form of each log source.
+    let agent = stage.agent(&rid).await.unwrap();
+    assert_eq!(agent.log_sources, ["journal:", "file:///var/log/syslog"]);
     assert_eq!(agent.labels, ["env=prod", "edge"]);
     assert!(agent.metrics, "targets switch metrics on");
     assert_eq!(agent.node, "unix");
-    // The client certificate reached the service, with our RID as CN, and the user agent
-    // carries the release.
-    assert!(state.client_cns.iter().all(|cn| cn == TEST_RID));
-    assert!(!state.client_cns.is_empty());
-    let ua = &state.user_agents[0];
-    assert!(
-        ua.starts_with("rid:finchctl:") || ua.starts_with("finchctl/"),
-        "{ua}"
-    );
-    assert!(ua.contains(&format!("/{}", finchctl::RELEASE)), "{ua}");
+    // The client certificate reached the service with our RID as CN (the service logs the
+    // operator it authenticated), and the user agent carries the release.
+    let registrations: Vec<_> = logs
+        .records()
+        .into_iter()
+        .filter(|r| r["request_path"] == "/finch.AgentService/RegisterAgent")
+        .collect();
+    assert!(!registrations.is_empty());
+    for record in registrations {
+        assert_eq!(record["operator"], TEST_RID, "{record}");
+        let ua = record["user_agent"].as_str().unwrap();
+        assert!(
+            ua.starts_with("rid:finchctl:") || ua.starts_with("finchctl/"),
+            "{ua}"
+        );
+        assert!(ua.contains(&format!("/{}", finchctl::RELEASE)), "{ua}");
+    }
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn agent_register_from_a_file_with_json_output() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
     std::fs::write(
         dir.path().join("agent.yaml"),
         "hostname: db-1\nagent:\n  node: windows\nlogs:\n  events:\n    - Microsoft-Windows-Sysmon/Operational\nprofiles:\n  enable: true\n",
@@ -176,7 +198,7 @@ async fn agent_register_from_a_file_with_json_output() {
         .run(&[
             "agent",
             "register",
-            &fake.service(),
+            &stage.name(),
             "--agent.file",
             "agent.yaml",
             "--agent.config",
@@ -185,26 +207,27 @@ async fn agent_register_from_a_file_with_json_output() {
         ])
         .await;
     out.ok();
-    assert_eq!(
-        out.json(),
-        serde_json::json!({"rid": "rid:finch:test:agent:1", "config": "db.cfg"})
-    );
-    let state = fake.state.lock().unwrap();
-    let agent = &state.agents["rid:finch:test:agent:1"];
+    let json = out.json();
+    let rid = json["rid"].as_str().unwrap().to_owned();
+    assert!(rid.starts_with(&agent_rid_prefix()), "{json}");
+    assert_eq!(json, serde_json::json!({"rid": rid, "config": "db.cfg"}));
+    let agent = stage.agent(&rid).await.unwrap();
     assert_eq!(agent.hostname, "db-1");
     assert_eq!(agent.node, "windows");
     assert_eq!(
         agent.log_sources,
-        ["event://Microsoft-Windows-Sysmon/Operational"]
+        ["event://Microsoft-Windows-Sysmon%2FOperational"]
     );
     assert!(agent.profiles);
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn agent_register_usage_errors_name_the_flag() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
     let out = dir
         .run(&["agent", "register", &svc, "--agent.hostname", "x"])
         .await;
@@ -232,15 +255,16 @@ async fn agent_register_usage_errors_name_the_flag() {
     out.code(2);
     assert!(out.stderr.contains("--agent.file missing.toml"), "{out:#?}");
     // Nothing reached the service.
-    assert!(fake.state.lock().unwrap().agents.is_empty());
+    assert!(stage.agents().await.is_empty());
+    stage.stop().await;
 }
 
-async fn registered(fake: &FakeFinch, dir: &Dir, hostname: &str) -> String {
+async fn registered(stage: &Stage, dir: &Dir, hostname: &str) -> String {
     let out = dir
         .run(&[
             "agent",
             "register",
-            &fake.service(),
+            &stage.name(),
             "--agent.hostname",
             hostname,
             "--agent.logs.journal",
@@ -256,9 +280,10 @@ async fn registered(fake: &FakeFinch, dir: &Dir, hostname: &str) -> String {
 
 #[tokio::test]
 async fn agent_list_in_every_format() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
 
     let out = dir.run(&["agent", "list", &svc, "--output", "json"]).await;
     assert_eq!(out.json(), serde_json::json!([]));
@@ -269,8 +294,8 @@ async fn agent_list_in_every_format() {
             .contains("No agents registered with this service.")
     );
 
-    let a = registered(&fake, &dir, "web-1").await;
-    let b = registered(&fake, &dir, "web-2").await;
+    let a = registered(&stage, &dir, "web-1").await;
+    let b = registered(&stage, &dir, "web-2").await;
     let out = dir.run(&["agent", "list", &svc]).await;
     assert_eq!(
         out.ok(),
@@ -286,14 +311,16 @@ async fn agent_list_in_every_format() {
         out.ok(),
         format!("- hostname: web-1\n  rid: {a}\n- hostname: web-2\n  rid: {b}\n")
     );
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn agent_describe_in_every_format() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
-    let rid = registered(&fake, &dir, "web-1").await;
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
+    let rid = registered(&stage, &dir, "web-1").await;
 
     let out = dir
         .run(&[
@@ -306,8 +333,12 @@ async fn agent_describe_in_every_format() {
             "json",
         ])
         .await;
+    let mut json = out.json();
+    // The service stamps the registration; it is an RFC 3339 time.
+    let created_at = json["created_at"].take();
+    OffsetDateTime::parse(created_at.as_str().unwrap(), &Rfc3339).unwrap();
     assert_eq!(
-        out.json(),
+        json,
         serde_json::json!({
             "rid": rid,
             "hostname": "web-1",
@@ -321,7 +352,7 @@ async fn agent_describe_in_every_format() {
             },
             "metrics": {"enable": true, "targets": []},
             "profiles": {"enable": false},
-            "created_at": "2026-01-02T03:04:05Z"
+            "created_at": null
         })
     );
     let out = dir
@@ -348,14 +379,15 @@ async fn agent_describe_in_every_format() {
     assert!(table.contains("Labels               env=prod\n"), "{table}");
     assert!(!table.contains("Files"), "{table}");
 
+    // A well-formed RID the service does not know.
+    let unknown = format!("{}00000000-0000-4000-8000-000000000000", agent_rid_prefix());
     let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", "rid:none"])
+        .run(&["agent", "describe", &svc, "--agent.rid", &unknown])
         .await;
     out.code(1);
     assert!(
-        out.stderr.contains("cannot get agent \"rid:none\"")
-            && out.stderr.contains("Requested entity was not found")
-            || out.stderr.contains("agent not found"),
+        out.stderr
+            .contains(&format!("cannot get agent \"{unknown}\"")),
         "{out:#?}"
     );
     assert!(
@@ -364,15 +396,17 @@ async fn agent_describe_in_every_format() {
         )),
         "{out:#?}"
     );
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn agent_edit_changes_only_the_given_fields() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
-    let rid = registered(&fake, &dir, "web-1").await;
-    let before = fake.state.lock().unwrap().agents[&rid].clone();
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
+    let rid = registered(&stage, &dir, "web-1").await;
+    let before = stage.agent(&rid).await.unwrap();
 
     // 1.x's B2: `agent edit --agent.rid X --agent.logs.journal svc` failed outright.
     let out = dir
@@ -390,8 +424,8 @@ async fn agent_edit_changes_only_the_given_fields() {
     let json = out.json();
     assert_eq!(json["logs"]["docker"]["enable"], false);
     assert_eq!(json["logs"]["journal"]["enable"], true);
-    let after = fake.state.lock().unwrap().agents[&rid].clone();
-    assert_eq!(after.log_sources, ["journal://"]);
+    let after = stage.agent(&rid).await.unwrap();
+    assert_eq!(after.log_sources, ["journal:"]);
     assert_eq!(after.labels, before.labels);
     assert_eq!(after.metrics, before.metrics);
     assert_eq!(after.profiles, before.profiles);
@@ -416,11 +450,11 @@ async fn agent_edit_changes_only_the_given_fields() {
     out.ok();
     assert!(out.stderr.contains("Updated"), "{out:#?}");
     assert!(out.stderr.contains("agent config"), "{out:#?}");
-    let after = fake.state.lock().unwrap().agents[&rid].clone();
+    let after = stage.agent(&rid).await.unwrap();
     assert!(after.profiles);
     assert!(after.labels.is_empty());
     assert!(after.metrics);
-    assert_eq!(after.log_sources, ["journal://"]);
+    assert_eq!(after.log_sources, ["journal:"]);
 
     // Removing the last log source is refused before anything is sent.
     let out = dir
@@ -435,18 +469,21 @@ async fn agent_edit_changes_only_the_given_fields() {
         .await;
     out.code(2);
     assert!(out.stderr.contains("at least one log source"), "{out:#?}");
+    assert_eq!(stage.agent(&rid).await.unwrap(), after);
     // No RID at all.
     dir.run(&["agent", "edit", &svc, "--agent.profiles"])
         .await
         .code(2);
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn agent_config_and_deregister() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
-    let rid = registered(&fake, &dir, "web-1").await;
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
+    let rid = registered(&stage, &dir, "web-1").await;
 
     // An existing world-readable file is replaced by a private one.
     let path = dir.path().join("fresh.cfg");
@@ -483,7 +520,9 @@ async fn agent_config_and_deregister() {
             "-",
         ])
         .await;
-    assert!(out.ok().starts_with("// alloy config for "));
+    let config = out.ok();
+    assert!(config.contains(&rid), "{config}");
+    assert!(config.contains("bearer_token"), "{config}");
 
     let out = dir
         .run(&[
@@ -496,7 +535,7 @@ async fn agent_config_and_deregister() {
         ])
         .await;
     assert_eq!(out.json(), serde_json::json!({ "rid": rid }));
-    assert!(fake.state.lock().unwrap().agents.is_empty());
+    assert!(stage.agents().await.is_empty());
     let out = dir
         .run(&["agent", "deregister", &svc, "--agent.rid", &rid])
         .await;
@@ -505,40 +544,60 @@ async fn agent_config_and_deregister() {
         out.stderr.contains("NotFound") || out.stderr.contains("not found"),
         "{out:#?}"
     );
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn service_info_in_every_format() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
+    let (created_at, release, commit) = (
+        finch_testkit::CREATED_AT,
+        finch::version::RELEASE,
+        finch::version::COMMIT,
+    );
     let out = dir.run(&["service", "info", &svc]).await;
     assert_eq!(
         out.ok(),
-        "Id          0123456789abcdef\nHostname    finch.example.com\nCreated At  2026-01-01T00:00:00Z\nRelease     2.0.0\nCommit      abc123\n"
+        format!(
+            "Id          {SERVICE_ID}\nHostname    {SERVICE_HOST}\nCreated At  {created_at}\nRelease     {release}\nCommit      {commit}\n"
+        )
     );
     let out = dir.run(&["service", "info", &svc, "--output.json"]).await;
     assert_eq!(
         out.json(),
         serde_json::json!({
-            "id": "0123456789abcdef",
-            "hostname": "finch.example.com",
-            "created_at": "2026-01-01T00:00:00Z",
-            "release": "2.0.0",
-            "commit": "abc123"
+            "id": SERVICE_ID,
+            "hostname": SERVICE_HOST,
+            "created_at": created_at,
+            "release": release,
+            "commit": commit
         })
     );
     let out = dir
         .run(&["service", "info", &svc, "--output", "yaml"])
         .await;
     assert!(out.ok().contains("hostname: finch.example.com\n"));
+    stage.stop().await;
+}
+
+/// The claims of a dashboard token the stage's service minted.
+fn dashboard_claims(stage: &Stage, token: &str) -> finch::tokens::DashboardClaims {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    stage.library.tokens().verify_dashboard(token, now).unwrap()
 }
 
 #[tokio::test]
 async fn service_dashboard_prints_the_token_or_opens_the_fragment_url() {
-    let fake = FakeFinch::start().await;
-    let mut dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
+    use finch::tokens::Role;
+
+    let Some((stage, mut dir)) = staged(true).await else {
+        return;
+    };
+    let svc = stage.name();
+    let asked = OffsetDateTime::now_utc().unix_timestamp();
     let out = dir
         .run(&[
             "service",
@@ -551,22 +610,20 @@ async fn service_dashboard_prints_the_token_or_opens_the_fragment_url() {
             "--permission.session-timeout=60",
         ])
         .await;
-    assert_eq!(out.ok(), "token-operator\n");
-    {
-        let state = fake.state.lock().unwrap();
-        let req = &state.dashboard_requests[0];
-        assert_eq!(req.session_timeout, Some(60));
-        assert_eq!(req.scope, ["web-1", "web-2"]);
-    }
+    let claims = dashboard_claims(&stage, out.ok().trim());
+    assert_eq!(claims.role, Role::Operator);
+    assert_eq!(claims.scope, ["web-1", "web-2"]);
+    // A 60 s session: it expires no later than a minute after it was asked for.
+    assert!(claims.expires_at <= OffsetDateTime::now_utc().unix_timestamp() + 60);
+    assert!(claims.expires_at >= asked + 60);
+
     let out = dir.run(&["service", "dashboard", &svc, "-o", "json"]).await;
-    assert_eq!(
-        out.json(),
-        serde_json::json!({
-            "token": "token-viewer",
-            "expires_at": "2026-01-01T00:30:00Z",
-            "dashboard_url": "https://finch.example.com/login"
-        })
-    );
+    let login = out.json();
+    let token = login["token"].as_str().unwrap();
+    assert_eq!(dashboard_claims(&stage, token).role, Role::Viewer);
+    let expires_at = OffsetDateTime::parse(login["expires_at"].as_str().unwrap(), &Rfc3339);
+    assert!(expires_at.is_ok(), "{login}");
+    assert_eq!(login["dashboard_url"], "https://finch.example.com/login");
     dir.run(&[
         "service",
         "dashboard",
@@ -594,20 +651,25 @@ async fn service_dashboard_prints_the_token_or_opens_the_fragment_url() {
     dir.path_prefix = Some(bin);
     let out = dir.run(&["service", "dashboard", &svc, "--web"]).await;
     assert_eq!(out.ok(), "");
-    assert_eq!(
-        std::fs::read_to_string(&record).unwrap(),
-        "https://finch.example.com/login#token=token-viewer"
-    );
+    let opened = std::fs::read_to_string(&record).unwrap();
+    let token = opened
+        .strip_prefix("https://finch.example.com/login#token=")
+        .unwrap_or_else(|| panic!("opened {opened}"));
+    assert_eq!(dashboard_claims(&stage, token).role, Role::Viewer);
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn a_changed_server_certificate_is_refused_with_the_fix() {
-    let fake = FakeFinch::start().await;
-    let mut stack = fake.stack(false);
-    let (other, _) = support::traefik_like_cert();
+    let Some(stage) = Stage::start(TEST_RID).await else {
+        return;
+    };
+    let mut stack = stage.stack(&stage.credentials, false).await;
+    // The pin of some other certificate.
+    let other = stage.pki.client();
     stack.server_pin = Some(finchctl::client::ServerPin::of(&other).to_string());
     let dir = Dir::new().with_stacks(&[stack]);
-    let svc = fake.service();
+    let svc = stage.name();
     let out = dir.run(&["service", "info", &svc]).await;
     out.code(1);
     assert!(
@@ -625,13 +687,15 @@ async fn a_changed_server_certificate_is_refused_with_the_fix() {
     dir.run(&["service", "info", &svc, "--tls.skip-verify"])
         .await
         .ok();
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn unpinned_self_signed_needs_a_pin_or_skip_verify() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(false)]);
-    let svc = fake.service();
+    let Some((stage, dir)) = staged(false).await else {
+        return;
+    };
+    let svc = stage.name();
     let out = dir.run(&["agent", "list", &svc]).await;
     out.code(1);
     assert!(
@@ -651,13 +715,15 @@ async fn unpinned_self_signed_needs_a_pin_or_skip_verify() {
     dir.run(&["agent", "list", &svc, "--tls.skip-verify=false"])
         .await
         .code(1);
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn service_pin_trusts_the_presented_certificate() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(false)]);
-    let svc = fake.service();
+    let Some((stage, dir)) = staged(false).await else {
+        return;
+    };
+    let svc = stage.name();
 
     let wrong = finchctl::client::ServerPin::of(b"other").to_string();
     let out = dir
@@ -666,12 +732,13 @@ async fn service_pin_trusts_the_presented_certificate() {
     out.code(1);
     assert!(out.stderr.contains("not the expected"), "{out:#?}");
 
+    let pin = stage.pin().await;
     let out = dir.run(&["service", "pin", &svc]).await;
-    assert_eq!(out.ok(), format!("{}\n", fake.pin));
+    assert_eq!(out.ok(), format!("{pin}\n"));
     let profile = finchctl::profile::Profile::load(&dir.profile_path()).unwrap();
     assert_eq!(
         profile.stack(&svc).unwrap().unwrap().server_pin,
-        Some(fake.pin.to_string())
+        Some(pin.to_string())
     );
     // The previous file was kept.
     assert!(dir.config_dir().join("finch.json~").exists());
@@ -684,14 +751,17 @@ async fn service_pin_trusts_the_presented_certificate() {
         out.json(),
         serde_json::json!({"service": svc, "server_pin": null})
     );
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn a_certificate_close_to_expiry_is_warned_about() {
-    let issued = time::OffsetDateTime::now_utc() - time::Duration::days(80);
-    let fake = FakeFinch::start_issued(issued).await;
-    let dir = Dir::new().with_stacks(&[fake.stack(true)]);
-    let svc = fake.service();
+    let issued = OffsetDateTime::now_utc() - time::Duration::days(80);
+    let Some(stage) = Stage::start_issued(TEST_RID, issued).await else {
+        return;
+    };
+    let dir = Dir::new().with_stacks(&[stage.stack(&stage.credentials, true).await]);
+    let svc = stage.name();
     let out = dir.run(&["service", "info", &svc, "-o", "json"]).await;
     out.ok();
     assert!(
@@ -705,13 +775,15 @@ async fn a_certificate_close_to_expiry_is_warned_about() {
     );
     // stdout stays pure JSON.
     out.json();
+    stage.stop().await;
 }
 
 #[tokio::test]
 async fn finch_json_written_by_finchctl_has_the_1x_shape() {
-    let fake = FakeFinch::start().await;
-    let dir = Dir::new().with_stacks(&[fake.stack(false)]);
-    dir.run(&["service", "pin", &fake.service()]).await.ok();
+    let Some((stage, dir)) = staged(false).await else {
+        return;
+    };
+    dir.run(&["service", "pin", &stage.name()]).await.ok();
     let value: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.profile_path()).unwrap()).unwrap();
     let stack = &value["stacks"][0];
@@ -729,4 +801,5 @@ async fn finch_json_written_by_finchctl_has_the_1x_shape() {
     );
     #[cfg(unix)]
     assert_eq!(support::mode(&dir.profile_path()), 0o600);
+    stage.stop().await;
 }

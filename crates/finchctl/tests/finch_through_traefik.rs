@@ -1,98 +1,26 @@
-//! finchctl against the real `finch` service behind a real Traefik, as in production: the
-//! operator credentials are made by finchctl's own code, the CA file is placed where `finch`
-//! looks for it (`certs.d/<RID>.pem`), Traefik's self-signed default certificate is pinned, and
-//! Traefik adds the proxy secret on the gRPC route.
-//!
-//! Traefik's configuration is written by hand (support/traefik.rs) until [finchctl-stack]
-//! renders it; `finch` runs in this process on loopback ports.
+//! finchctl against the real `finch` service behind a real Traefik, as in production
+//! (`finch_testkit::Stage`): the operator's CA file is where `finch` looks for it
+//! (`certs.d/<RID>.pem`), Traefik's self-signed default certificate is pinned, and Traefik adds
+//! the proxy secret on the gRPC route.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 
+use finch_testkit::Stage;
 use finchctl::client::{self, FinchVerifier, Trust};
-use finchctl::mtls::ClientCredentials;
-use finchctl::profile::Stack;
-use support::traefik::Traefik;
 use support::{Dir, TEST_RID};
 use time::{Duration, OffsetDateTime};
 
-const PROXY_SECRET: &str = "proxy-secret-for-tests";
-
-struct Stage {
-    service: finch::run::Service,
-    traefik: Traefik,
-    library: tempfile::TempDir,
-    credentials: ClientCredentials,
-}
-
-/// A `finch` with an operator CA made by finchctl, behind Traefik.
-async fn stage(binary: &Path) -> Stage {
-    let library = tempfile::tempdir().unwrap();
-    let config = serde_json::json!({
-        "created_at": "2026-11-23T10:00:00Z",
-        "database": "sqlite://finch.db",
-        "hostname": "finch.example.com",
-        "id": "0123456789abcdef",
-        "secret": "dGVzdC1zZWNyZXQtdGVzdC1zZWNyZXQtdGVzdC0xMjM=",
-        "proxy_secret": PROXY_SECRET,
-    });
-    let config_path = library.path().join("finch.json");
-    std::fs::write(&config_path, config.to_string()).unwrap();
-    let config = finch::config::FinchConfig::load(&config_path).unwrap();
-
-    // As `service register` will: a CA per client, stored under the client's RID.
-    let credentials =
-        finchctl::mtls::generate("finch.example.com", TEST_RID, OffsetDateTime::now_utc()).unwrap();
-    std::fs::create_dir_all(config.certs_dir()).unwrap();
-    std::fs::write(
-        config.certs_dir().join(format!("{TEST_RID}.pem")),
-        &credentials.ca_pem,
-    )
-    .unwrap();
-
-    let store = finch::run::open_store(&config).await.unwrap();
-    let listeners = finch::run::Listeners::bind_loopback().await.unwrap();
-    let service = finch::run::Service::start(Arc::new(config), store, listeners)
-        .await
-        .unwrap();
-    let traefik = Traefik::start(
-        &binary.to_path_buf(),
-        service.addresses().grpc,
-        Some(PROXY_SECRET),
-    )
-    .await;
-    traefik
-        .wait_ready(&credentials.cert_pem, &credentials.key_pem)
-        .await;
-    Stage {
-        service,
-        traefik,
-        library,
-        credentials,
-    }
-}
-
-fn stack(name: &str, credentials: &ClientCredentials) -> Stack {
-    Stack {
-        name: name.to_owned(),
-        cert_pem: credentials.cert_pem.clone(),
-        key_pem: credentials.key_pem.clone(),
-        server_pin: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_grpc_command_works_against_finch_through_traefik() {
-    let Some(binary) = support::traefik::binary_or_skip() else {
+    let Some(stage) = Stage::start(TEST_RID).await else {
         return;
     };
-    let stage = stage(&binary).await;
-    let svc = stage.traefik.service();
-    let dir = Dir::new().with_stacks(&[stack(&svc, &stage.credentials)]);
+    let svc = stage.name();
+    let dir = Dir::new().with_stacks(&[stage.stack(&stage.credentials, false).await]);
 
     let out = dir.run(&["service", "pin", &svc]).await;
     assert!(out.ok().starts_with("sha256/"), "{out:#?}");
@@ -265,18 +193,15 @@ async fn every_grpc_command_works_against_finch_through_traefik() {
     out.code(1);
     assert!(out.stderr.contains("NotFound"), "{out:#?}");
 
-    drop(stage.traefik);
-    stage.service.stop().await;
-    drop(stage.library);
+    stage.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_expired_and_missing_certificates_are_refused() {
-    let Some(binary) = support::traefik::binary_or_skip() else {
+    let Some(stage) = Stage::start(TEST_RID).await else {
         return;
     };
-    let stage = stage(&binary).await;
-    let svc = stage.traefik.service();
+    let svc = stage.name();
 
     // The same RID, but a certificate from another CA.
     let foreign =
@@ -288,17 +213,13 @@ async fn foreign_expired_and_missing_certificates_are_refused() {
         OffsetDateTime::now_utc() - Duration::days(100),
     )
     .unwrap();
-    std::fs::write(
-        stage
-            .library
-            .path()
-            .join(format!("traefik/etc/certs.d/{TEST_RID}.pem")),
-        format!("{}{}", stage.credentials.ca_pem, expired.ca_pem),
-    )
-    .unwrap();
+    stage.library.enroll(
+        TEST_RID,
+        &format!("{}{}", stage.credentials.ca_pem, expired.ca_pem),
+    );
 
     for (case, credentials) in [("foreign CA", &foreign), ("expired", &expired)] {
-        let dir = Dir::new().with_stacks(&[stack(&svc, credentials)]);
+        let dir = Dir::new().with_stacks(&[stage.stack(credentials, false).await]);
         let out = dir.run(&["agent", "list", &svc, "--tls.skip-verify"]).await;
         out.code(1);
         assert!(out.stderr.contains("Unauthenticated"), "{case}: {out:#?}");
@@ -316,7 +237,7 @@ async fn foreign_expired_and_missing_certificates_are_refused() {
     }
 
     // The valid credentials still work, so the refusals above were about the certificates.
-    let dir = Dir::new().with_stacks(&[stack(&svc, &stage.credentials)]);
+    let dir = Dir::new().with_stacks(&[stage.stack(&stage.credentials, false).await]);
     dir.run(&["agent", "list", &svc, "--tls.skip-verify"])
         .await
         .ok();
@@ -325,8 +246,7 @@ async fn foreign_expired_and_missing_certificates_are_refused() {
     let status = call_without_certificate(&svc, &stage.credentials.cert_pem).await;
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
 
-    drop(stage.traefik);
-    stage.service.stop().await;
+    stage.stop().await;
 }
 
 /// `ListAgents` over TLS without a client certificate, with `X-Forwarded-Tls-Client-Cert` set

