@@ -41,7 +41,7 @@ pub struct TargetsArg {
 pub struct SshArgs {
     /// An ssh option, passed to ssh as -o KEY=VALUE (repeatable)
     #[arg(long = "ssh.option", value_name = "KEY=VALUE", value_parser = parse_ssh_option)]
-    pub options: Vec<String>,
+    pub ssh_options: Vec<String>,
     /// Host key policy: accept-new records a new host and refuses a changed key
     #[arg(
         long = "ssh.host-key-check",
@@ -52,7 +52,7 @@ pub struct SshArgs {
     pub host_key_check: HostKeyCheck,
     /// An ssh config file to use instead of ~/.ssh/config (passed to ssh as -F)
     #[arg(long = "ssh.config", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// The service a gRPC command talks to: a stack name in finch.json and its address.

@@ -31,8 +31,8 @@ pub fn fleet(
         targets,
         dry_run: run.dry_run == Some(true),
         ssh: SshOptions {
-            config: ssh.config.clone(),
-            options: ssh.options.clone(),
+            config: ssh.ssh_config.clone(),
+            options: ssh.ssh_options.clone(),
             host_key_check: ssh.host_key_check,
         },
         parallel: run.parallel,
@@ -70,7 +70,9 @@ pub async fn doctor(
     }
     let (ok, error) = fleet::outcome(runs);
     let found: Vec<facts::TransportFacts> = ok.iter().map(|(t, r)| facts::from_run(t, r)).collect();
-    cx.output.data(&found, || facts::table(&found))?;
+    if !found.is_empty() {
+        cx.output.data(&found, || facts::table(&found))?;
+    }
     if let Some(error) = error {
         return Err(error);
     }

@@ -22,13 +22,13 @@ pub mod ssh;
 use std::future::Future;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 pub use dry_run::DryRun;
 pub use local::Local;
 pub use plan::{Action, Plan, Step, Upload};
 pub use spec::TargetSpec;
 pub use ssh::{HostKeyCheck, Ssh, SshOptions};
+/// The token that stops running steps (Ctrl-C), re-exported for plan code and tests.
+pub use tokio_util::sync::CancellationToken;
 
 /// A host that runs shell command lines: the plan code's only view of where it runs.
 pub trait Target: Send + Sync {

@@ -19,15 +19,18 @@ pub const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `sh -c WRAPPER finchctl <step> <seconds>`: runs `$1` with stdin from /dev/null under
 /// `timeout` (TERM, then KILL 5 s later, to the step's whole process group) and kills it when
-/// the wrapper's own stdin reaches end of file.
-pub const WRAPPER: &str = r#"if command -v timeout >/dev/null 2>&1; then
-timeout -k 5 "$2" sh -c "$1" </dev/null &
+/// the wrapper's own stdin reaches end of file. (The watcher reads stdin through fd 3: a
+/// background job's own stdin is /dev/null in a shell without job control.)
+pub const WRAPPER: &str = r#"exec 3<&0
+if command -v timeout >/dev/null 2>&1; then
+timeout -k 5 "$2" sh -c "$1" </dev/null 3<&- &
 else
-sh -c "$1" </dev/null &
+sh -c "$1" </dev/null 3<&- &
 fi
 p=$!
-{ cat >/dev/null; kill -TERM "$p"; } >/dev/null 2>&1 &
+{ cat <&3 >/dev/null; kill -TERM "$p"; } >/dev/null 2>&1 &
 w=$!
+exec 3<&-
 wait "$p"
 s=$?
 kill "$w" 2>/dev/null
@@ -97,7 +100,14 @@ pub async fn run_plan<T: Target>(
     limits: &Limits,
     reporter: &Reporter,
 ) -> Result<PlanRun, PlanError> {
-    let identity = match target.connect().await {
+    let connected = tokio::select! {
+        connected = target.connect() => connected,
+        () = limits.cancel.cancelled() => {
+            target.close().await;
+            return Err(PlanError { steps: Vec::new(), error: Interrupted.into() });
+        }
+    };
+    let identity = match connected {
         Ok(identity) => identity,
         Err(err) => {
             let hint = err.hint();

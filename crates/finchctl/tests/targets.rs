@@ -1,0 +1,598 @@
+//! finchctl's targets against a real OpenSSH server on loopback (see `ssh/mod.rs`): config
+//! aliases, ProxyJump, host keys, dry runs, uploads of secrets, quoting, sudo, timeouts,
+//! several targets at once, and the run formats.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod ssh;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
+
+use finchctl::target::report::{Reporter, RunFormat};
+use finchctl::target::run::{PlanError, PlanRun, run_plan};
+use finchctl::target::{
+    CancellationToken, Limits, Plan, Ssh, SshOptions, Step, TargetSpec, Upload,
+};
+use ssh::{Client, PASSWORD_SUDO_USER, SUDO_USER, Sshd, finchctl, wait_for};
+
+/// Runs `plan` on `alias` through the library, quietly.
+async fn run_on(
+    client: &Client,
+    alias: &str,
+    plan: &Plan,
+    timeout: Duration,
+) -> Result<PlanRun, PlanError> {
+    let options = SshOptions {
+        config: Some(client.dir.path().join("config")),
+        ..SshOptions::default()
+    };
+    let mut target = Ssh::new(TargetSpec::parse(alias).unwrap(), options);
+    let limits = Limits {
+        timeout,
+        cancel: CancellationToken::new(),
+    };
+    let reporter = Reporter::new(RunFormat::Quiet, true, false, true);
+    tokio::time::timeout(
+        ssh::DEADLINE,
+        run_plan(&mut target, plan, &limits, &reporter),
+    )
+    .await
+    .expect("the plan ended within the deadline")
+}
+
+fn config_arg(client: &Client) -> String {
+    client.dir.path().join("config").display().to_string()
+}
+
+/// The JSON step objects among `text`'s lines.
+fn json_steps(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+const DOCTOR_STEPS: [&str; 6] = [
+    "Read the OS",
+    "Read the kernel",
+    "Read the architecture",
+    "Find the init system",
+    "Read the user",
+    "Check sudo",
+];
+
+#[tokio::test]
+async fn config_alias_with_port_user_and_identity_file_and_json_steps() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, SUDO_USER));
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config_arg(&client);
+    let out = finchctl(
+        home.path(),
+        &[
+            "agent",
+            "doctor",
+            "web",
+            "--ssh.config",
+            &cfg,
+            "--run.format",
+            "json",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let facts: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let host = &facts[0];
+    assert_eq!(host["target"], "web");
+    assert_eq!(host["user"], SUDO_USER);
+    assert_eq!(host["sudo"], "passwordless");
+    assert_eq!(host["init"].as_str().map(str::is_empty), Some(false));
+    assert_eq!(
+        host["arch"].as_str().unwrap(),
+        ssh::run("uname", &["-m"]).trim()
+    );
+    // The run report: one parseable object per step, naming each.
+    let steps = json_steps(&out.stderr);
+    let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(names, DOCTOR_STEPS, "{out:#?}");
+    for step in &steps {
+        assert_eq!(step["status"], "ok");
+        assert_eq!(step["target"], "web");
+        assert!(step["command"].as_str().is_some_and(|c| !c.is_empty()));
+    }
+    assert!(
+        sshd.log()
+            .contains(&format!("Accepted publickey for {SUDO_USER}"))
+    );
+}
+
+#[tokio::test]
+async fn proxy_jump_through_a_second_sshd() {
+    let client = Client::new();
+    let jump = Sshd::builder().log_level("DEBUG").start(&client);
+    let inner = Sshd::start(&client);
+    // ssh passes only -F to the jump's own ssh: its host key policy comes from the config.
+    client.config(&format!(
+        "{}  StrictHostKeyChecking accept-new\n{}  ProxyJump jump\n",
+        Client::host("jump", &jump, "root"),
+        Client::host("inner", &inner, "root"),
+    ));
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config_arg(&client);
+    let out = finchctl(
+        home.path(),
+        &["service", "doctor", "inner", "--ssh.config", &cfg],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("not needed (root)"), "{out:#?}");
+    // The jump host forwarded a connection to the inner sshd's port.
+    let forwarded = format!("port {}", inner.port);
+    assert!(
+        jump.log()
+            .lines()
+            .any(|l| l.contains("direct-tcpip") || l.contains(&forwarded)),
+        "{}",
+        jump.log()
+    );
+}
+
+#[tokio::test]
+async fn new_host_key_is_recorded_and_a_changed_one_is_refused() {
+    let client = Client::new();
+    let first = Sshd::start(&client);
+    let second = Sshd::start(&client);
+    // Both aliases check their key against the same known_hosts name, as a reinstalled host would.
+    client.config(&format!(
+        "{}  HostKeyAlias box\n{}  HostKeyAlias box\n",
+        Client::host("box", &first, "root"),
+        Client::host("box-reinstalled", &second, "root"),
+    ));
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config_arg(&client);
+    assert_eq!(client.known_hosts(), "");
+    let out = finchctl(
+        home.path(),
+        &["service", "doctor", "box", "--ssh.config", &cfg],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let first_key = std::fs::read_to_string(first.dir.path().join("host_key.pub")).unwrap();
+    let key_body = first_key.split_whitespace().nth(1).unwrap();
+    assert!(
+        client.known_hosts().contains(key_body),
+        "{}",
+        client.known_hosts()
+    );
+
+    let out = finchctl(
+        home.path(),
+        &["service", "doctor", "box-reinstalled", "--ssh.config", &cfg],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    let new_fingerprint = ssh::fingerprint(&second.dir.path().join("host_key.pub"));
+    assert!(out.stderr.contains("has changed"), "{out:#?}");
+    assert!(out.stderr.contains(&new_fingerprint), "{out:#?}");
+    assert!(
+        out.stderr.contains("ssh-keygen") && out.stderr.contains(" -R "),
+        "{out:#?}"
+    );
+    assert_eq!(out.stdout, "");
+    assert!(!second.log().contains("Accepted"), "{}", second.log());
+}
+
+#[tokio::test]
+async fn dry_run_against_a_dead_port_prints_the_plan() {
+    let home = tempfile::tempdir().unwrap();
+    let port = ssh::free_port().to_string();
+    let target = format!("root@127.0.0.1:{port}");
+    let out = finchctl(
+        home.path(),
+        &[
+            "service",
+            "doctor",
+            &target,
+            "--run.dry-run",
+            "--run.format",
+            "documentation",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    for step in DOCTOR_STEPS {
+        assert!(
+            out.stderr.contains(&format!("[{target}] {step}: ")),
+            "{out:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn documentation_output_is_golden() {
+    let home = tempfile::tempdir().unwrap();
+    let out = finchctl(
+        home.path(),
+        &[
+            "agent",
+            "doctor",
+            "root@db.example:2222",
+            "deploy@web.example",
+            "--run.dry-run",
+            "--run.format",
+            "documentation",
+            "--run.parallel",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    // `SNAPSHOTS=overwrite` rewrites the file; the summary's times are `[..]` in it.
+    snapbox::Assert::new()
+        .action_env(snapbox::assert::DEFAULT_ACTION_ENV)
+        .normalize_paths(false)
+        .eq(out.stderr, snapbox::file!["golden/doctor_dry_run.txt"]);
+}
+
+fn secret_upload(dest: &str, contents: Vec<u8>, owner: &str) -> Plan {
+    let mut plan = Plan::new();
+    plan.push(Step::upload(
+        "Upload the secret",
+        Upload {
+            dest: dest.to_owned(),
+            contents,
+            mode: 0o640,
+            owner: Some(owner.to_owned()),
+        },
+    ));
+    plan
+}
+
+#[tokio::test]
+async fn a_secret_upload_lands_with_mode_and_owner_and_never_in_argv() {
+    let client = Client::new();
+    let sshd = Sshd::builder().log_level("DEBUG3").start(&client);
+    client.config(&Client::host("web", &sshd, SUDO_USER));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("secret");
+    std::fs::write(&dest, "old contents").unwrap();
+    let secret = "finch-secret-3f1c9a7e";
+    // Large enough that the upload lasts while /proc is sampled.
+    let mut contents = secret.as_bytes().to_vec();
+    contents.resize(32 << 20, b'x');
+
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let (mut saw_upload, mut saw_secret) = (false, false);
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                for cmdline in all_cmdlines() {
+                    saw_upload |= cmdline.contains(".finch-upload.");
+                    saw_secret |= cmdline.contains(secret);
+                }
+            }
+            (saw_upload, saw_secret)
+        })
+    };
+    let result = run_on(
+        &client,
+        "web",
+        &secret_upload(
+            dest.to_str().unwrap(),
+            contents.clone(),
+            "finch-test-sudo:finch-test-sudo",
+        ),
+        ssh::DEADLINE,
+    )
+    .await;
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (saw_upload, saw_secret) = sampler.join().unwrap();
+    result.map_err(|e| e.error).unwrap();
+    assert!(saw_upload, "the sampler never saw the upload running");
+    assert!(!saw_secret, "the secret appeared in a process's argv");
+    assert!(!sshd.log().contains(secret));
+
+    let meta = std::fs::metadata(&dest).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o640);
+    assert_eq!(meta.uid(), uid_of(SUDO_USER));
+    assert_eq!(std::fs::read(&dest).unwrap(), contents);
+    assert_eq!(leftovers(dir.path()), ["secret"]);
+
+    // A failed upload (an owner that does not exist) leaves the old file as it was.
+    let failed = run_on(
+        &client,
+        "web",
+        &secret_upload(dest.to_str().unwrap(), b"new".to_vec(), "no-such-user-x"),
+        ssh::DEADLINE,
+    )
+    .await
+    .unwrap_err();
+    let message = format!("{:#}", failed.error);
+    assert!(
+        message.contains("\"Upload the secret\" on web exited with 1"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), contents);
+    assert_eq!(leftovers(dir.path()), ["secret"]);
+}
+
+fn all_cmdlines() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .collect()
+}
+
+fn uid_of(user: &str) -> u32 {
+    ssh::run("id", &["-u", user]).trim().parse().unwrap()
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_hostile_directory_name_works_for_mkdir_upload_chown_and_rm() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, SUDO_USER));
+    let base = tempfile::tempdir().unwrap();
+    let odd = base.path().join("a b'c$(x)");
+    let odd_str = odd.to_str().unwrap().to_owned();
+    let file = format!("{odd_str}/config");
+    let mut plan = Plan::new();
+    plan.push(Step::run("Create the directory", ["mkdir", "-p", &odd_str]))
+        .push(Step::upload(
+            "Upload the config",
+            Upload {
+                dest: file.clone(),
+                contents: b"hello".to_vec(),
+                mode: 0o600,
+                owner: None,
+            },
+        ))
+        .push(Step::run(
+            "Hand it over",
+            ["chown", "-R", &format!("{SUDO_USER}:{SUDO_USER}"), &odd_str],
+        ));
+    run_on(&client, "web", &plan, ssh::DEADLINE)
+        .await
+        .map_err(|e| e.error)
+        .unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), b"hello");
+    assert_eq!(std::fs::metadata(&odd).unwrap().uid(), uid_of(SUDO_USER));
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), uid_of(SUDO_USER));
+    // Nothing was made of the pieces a broken quoting would produce.
+    assert_eq!(leftovers(base.path()), ["a b'c$(x)"]);
+
+    let mut plan = Plan::new();
+    plan.push(Step::run("Remove the directory", ["rm", "-rf", &odd_str]));
+    run_on(&client, "web", &plan, ssh::DEADLINE)
+        .await
+        .map_err(|e| e.error)
+        .unwrap();
+    assert!(!odd.exists());
+    assert!(leftovers(base.path()).is_empty());
+}
+
+/// A directory of symlinks to the tools the steps use, without sudo.
+fn path_without_sudo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for tool in [
+        "sh", "id", "mkdir", "cat", "mktemp", "wc", "chmod", "chown", "mv", "rm", "dirname",
+        "timeout", "uname", "ps", "sleep", "kill",
+    ] {
+        let found = ssh::run("sh", &["-c", &format!("command -v {tool}")]);
+        let found = found.trim();
+        if !found.is_empty() && found.starts_with('/') {
+            std::os::unix::fs::symlink(found, dir.path().join(tool)).unwrap();
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn root_works_without_sudo_on_the_path() {
+    let client = Client::new();
+    let tools = path_without_sudo();
+    let sshd = Sshd::builder()
+        .path(tools.path().display().to_string())
+        .start(&client);
+    client.config(&Client::host("web", &sshd, "root"));
+    let dir = tempfile::tempdir().unwrap();
+    let made = dir.path().join("made by root");
+    let mut plan = Plan::new();
+    plan.push(
+        Step::script(
+            "Look for sudo",
+            "command -v sudo || echo none",
+            Vec::<String>::new(),
+        )
+        .as_user(),
+    )
+    .push(Step::run(
+        "Create a directory",
+        ["mkdir", made.to_str().unwrap()],
+    ));
+    let run = run_on(&client, "web", &plan, ssh::DEADLINE)
+        .await
+        .map_err(|e| e.error)
+        .unwrap();
+    assert_eq!(run.steps[0].stdout.trim(), "none");
+    assert!(made.is_dir());
+    assert!(run.identity.unwrap().root);
+}
+
+#[tokio::test]
+async fn sudo_that_needs_a_password_gets_a_clear_error() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, PASSWORD_SUDO_USER));
+    let mut plan = Plan::new();
+    plan.push(Step::run(
+        "Create the data directory",
+        ["mkdir", "-p", "/nonexistent-x/y"],
+    ));
+    let err = run_on(&client, "web", &plan, ssh::DEADLINE)
+        .await
+        .unwrap_err();
+    let problem = err
+        .error
+        .downcast_ref::<finchctl::output::Problem>()
+        .unwrap();
+    assert_eq!(
+        problem.message,
+        format!(
+            "step \"Create the data directory\" on web needs root, and sudo asks {PASSWORD_SUDO_USER} for a password"
+        )
+    );
+    assert!(
+        problem.hint.as_deref().unwrap().contains("NOPASSWD"),
+        "{problem:?}"
+    );
+
+    // The doctor reports it and fails.
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config_arg(&client);
+    let out = finchctl(
+        home.path(),
+        &["agent", "doctor", "web", "--ssh.config", &cfg],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(out.stdout.contains("needs a password"), "{out:#?}");
+    assert!(
+        out.stderr.contains("cannot run root steps on web"),
+        "{out:#?}"
+    );
+}
+
+#[tokio::test]
+async fn cmd_timeout_kills_the_remote_step_and_names_it() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, SUDO_USER));
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let mut plan = Plan::new();
+    plan.push(Step::script(
+        "Wait forever",
+        r#"echo $$ > "$1"; exec sleep 600"#,
+        [pid_file.to_str().unwrap()],
+    ));
+    let err = run_on(&client, "web", &plan, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    let message = format!("{:#}", err.error);
+    assert!(message.contains("\"Wait forever\" on web"), "{message}");
+    assert!(message.contains("--run.cmd-timeout"), "{message}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    // Gone, or a zombie waiting for a reaper that is not ours.
+    wait_for("the remote sleep to end", || {
+        std::fs::read_to_string(&stat)
+            .map(|s| s.split_whitespace().nth(2) == Some("Z"))
+            .unwrap_or(true)
+    });
+}
+
+#[tokio::test]
+async fn parallel_runs_overlap_and_the_summary_lists_every_target() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    let barrier = tempfile::tempdir().unwrap();
+    let b = barrier.path().display();
+    // Each connection waits in its ProxyCommand until all ten are connecting at once: the run
+    // can only finish if the ten targets really run concurrently.
+    let mut hosts = String::new();
+    let mut aliases = Vec::new();
+    for i in 0..10 {
+        let alias = format!("node{i}");
+        hosts.push_str(&Client::host(&alias, &sshd, "root"));
+        hosts.push_str(&format!(
+            "  ProxyCommand bash -c 'touch {b}/%n; until [ $(ls {b} | wc -l) -ge 10 ]; do sleep 0.05; done; exec 3<>/dev/tcp/%h/%p; cat <&3 & exec cat >&3'\n"
+        ));
+        aliases.push(alias);
+    }
+    client.config(&hosts);
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config_arg(&client);
+    let mut args = vec!["agent", "doctor"];
+    args.extend(aliases.iter().map(String::as_str));
+    args.extend([
+        "--ssh.config",
+        &cfg,
+        "--run.parallel",
+        "10",
+        "--run.format",
+        "json",
+    ]);
+    let out = finchctl(home.path(), &args).await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let summary: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("node"))
+        .collect();
+    assert_eq!(summary.len(), 10, "{out:#?}");
+    for alias in &aliases {
+        assert!(
+            summary
+                .iter()
+                .any(|l| l.starts_with(&format!("{alias} ")) && l.contains(" ok ")),
+            "{out:#?}"
+        );
+    }
+    assert_eq!(json_steps(&out.stderr).len(), 60);
+    assert_eq!(
+        out.stdout.lines().filter(|l| l.starts_with("node")).count(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_while_connecting_exits_130() {
+    let client = Client::new();
+    let marker = tempfile::tempdir().unwrap();
+    let m = marker.path().join("connecting");
+    client.config(&format!(
+        "Host stuck\n  HostName 127.0.0.1\n  ProxyCommand sh -c 'touch {}; exec sleep 600'\n",
+        m.display()
+    ));
+    let home = tempfile::tempdir().unwrap();
+    let cfg = config_arg(&client);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_finchctl"))
+        .args(["agent", "doctor", "stuck", "--ssh.config", &cfg])
+        .env("HOME", home.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for("ssh to start its ProxyCommand", || m.exists());
+    let pid = child.id().unwrap().to_string();
+    ssh::run("kill", &["-INT", &pid]);
+    let status = tokio::time::timeout(ssh::DEADLINE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+}
