@@ -23,19 +23,29 @@ async fn run_on(
     plan: &Plan,
     timeout: Duration,
 ) -> Result<PlanRun, PlanError> {
+    let limits = Limits {
+        timeout,
+        cancel: CancellationToken::new(),
+    };
+    run_with(client, alias, plan, &limits).await
+}
+
+/// Runs `plan` on `alias` under `limits`, quietly.
+async fn run_with(
+    client: &Client,
+    alias: &str,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<PlanRun, PlanError> {
     let options = SshOptions {
         config: Some(client.dir.path().join("config")),
         ..SshOptions::default()
     };
     let mut target = Ssh::new(TargetSpec::parse(alias).unwrap(), options);
-    let limits = Limits {
-        timeout,
-        cancel: CancellationToken::new(),
-    };
     let reporter = Reporter::new(RunFormat::Quiet, true, false, true);
     tokio::time::timeout(
         ssh::DEADLINE,
-        run_plan(&mut target, plan, &limits, &reporter),
+        run_plan(&mut target, plan, limits, &reporter),
     )
     .await
     .expect("the plan ended within the deadline")
@@ -184,6 +194,48 @@ async fn new_host_key_is_recorded_and_a_changed_one_is_refused() {
     );
     assert_eq!(out.stdout, "");
     assert!(!second.log().contains("Accepted"), "{}", second.log());
+
+    // `yes` refuses a host that is not in known_hosts at all.
+    client.config(&Client::host("stranger", &second, "root"));
+    let out = finchctl(
+        home.path(),
+        &[
+            "service",
+            "doctor",
+            "stranger",
+            "--ssh.config",
+            &cfg,
+            "--ssh.host-key-check",
+            "yes",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("is not known and --ssh.host-key-check=yes"),
+        "{out:#?}"
+    );
+
+    // `no` connects anyway, and says so.
+    let out = finchctl(
+        home.path(),
+        &[
+            "service",
+            "doctor",
+            "stranger",
+            "--ssh.config",
+            &cfg,
+            "--ssh.host-key-check",
+            "no",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(
+        out.stderr.contains("warning: --ssh.host-key-check=no"),
+        "{out:#?}"
+    );
 }
 
 #[tokio::test]
@@ -484,6 +536,33 @@ async fn sudo_that_needs_a_password_gets_a_clear_error() {
     );
 }
 
+/// A step that writes its pid to `$1`, then sleeps far past any test.
+fn wait_forever(pid_file: &Path) -> Plan {
+    let mut plan = Plan::new();
+    plan.push(Step::script(
+        "Wait forever",
+        r#"echo $$ > "$1"; exec sleep 600"#,
+        [pid_file.to_str().unwrap()],
+    ));
+    plan
+}
+
+/// Waits until the process whose pid is in `pid_file` is gone (or a zombie waiting for a
+/// reaper that is not ours).
+fn wait_gone(pid_file: &Path) {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .expect("a pid in the pid file");
+    let stat = format!("/proc/{pid}/stat");
+    wait_for("the remote sleep to end", || {
+        std::fs::read_to_string(&stat)
+            .map(|s| s.split_whitespace().nth(2) == Some("Z"))
+            .unwrap_or(true)
+    });
+}
+
 #[tokio::test]
 async fn cmd_timeout_kills_the_remote_step_and_names_it() {
     let client = Client::new();
@@ -491,26 +570,54 @@ async fn cmd_timeout_kills_the_remote_step_and_names_it() {
     client.config(&Client::host("web", &sshd, SUDO_USER));
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");
-    let mut plan = Plan::new();
-    plan.push(Step::script(
-        "Wait forever",
-        r#"echo $$ > "$1"; exec sleep 600"#,
-        [pid_file.to_str().unwrap()],
-    ));
-    let err = run_on(&client, "web", &plan, Duration::from_secs(2))
-        .await
-        .unwrap_err();
+    let err = run_on(
+        &client,
+        "web",
+        &wait_forever(&pid_file),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap_err();
     let message = format!("{:#}", err.error);
     assert!(message.contains("\"Wait forever\" on web"), "{message}");
     assert!(message.contains("--run.cmd-timeout"), "{message}");
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let stat = format!("/proc/{}/stat", pid.trim());
-    // Gone, or a zombie waiting for a reaper that is not ours.
-    wait_for("the remote sleep to end", || {
-        std::fs::read_to_string(&stat)
-            .map(|s| s.split_whitespace().nth(2) == Some("Z"))
-            .unwrap_or(true)
+    assert_eq!(
+        err.steps[0].status,
+        finchctl::target::report::StepStatus::TimedOut
+    );
+    wait_gone(&pid_file);
+}
+
+#[tokio::test]
+async fn cancelling_stops_the_remote_step() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, "root"));
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let limits = Limits {
+        timeout: ssh::DEADLINE,
+        cancel: CancellationToken::new(),
+    };
+    let cancel = limits.cancel.clone();
+    let watched = pid_file.clone();
+    // Ctrl-C's path: the token is cancelled once the step runs on the host.
+    let canceller = tokio::task::spawn_blocking(move || {
+        wait_for("the step to write its pid", || {
+            std::fs::read_to_string(&watched).is_ok_and(|p| p.ends_with('\n'))
+        });
+        cancel.cancel();
     });
+    let err = run_with(&client, "web", &wait_forever(&pid_file), &limits)
+        .await
+        .unwrap_err();
+    canceller.await.unwrap();
+    assert!(
+        err.error.is::<finchctl::target::run::Interrupted>(),
+        "{:#}",
+        err.error
+    );
+    wait_gone(&pid_file);
 }
 
 #[tokio::test]
@@ -573,7 +680,7 @@ async fn ctrl_c_while_connecting_exits_130() {
     let marker = tempfile::tempdir().unwrap();
     let m = marker.path().join("connecting");
     client.config(&format!(
-        "Host stuck\n  HostName 127.0.0.1\n  ProxyCommand sh -c 'touch {}; exec sleep 600'\n",
+        "Host stuck\n  HostName 127.0.0.1\n  ProxyCommand sh -c 'touch {}; exec cat >/dev/null'\n",
         m.display()
     ));
     let home = tempfile::tempdir().unwrap();
@@ -587,6 +694,7 @@ async fn ctrl_c_while_connecting_exits_130() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // The ProxyCommand never answers (and ends when ssh does, with its stdin).
     wait_for("ssh to start its ProxyCommand", || m.exists());
     let pid = child.id().unwrap().to_string();
     ssh::run("kill", &["-INT", &pid]);

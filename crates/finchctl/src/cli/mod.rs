@@ -119,6 +119,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Environment) -> ExitC
         Err(err) => return output.report(&anyhow::Error::new(err).context("cannot start")),
     };
     let context = Context::new(env, cli.global.clone(), output);
+    // Ctrl-C stops running steps on their hosts; the command then exits 130.
+    let cancel = context.cancel.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
     match runtime.block_on(run(cli.command, &context)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.is::<Interrupted>() => {

@@ -37,6 +37,7 @@ pub fn fleet(
         },
         parallel: run.parallel,
         timeout: Duration::from_secs(cx.global.cmd_timeout),
+        cancel: cx.cancel.clone(),
     })
 }
 

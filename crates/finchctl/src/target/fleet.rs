@@ -1,5 +1,5 @@
 //! One plan on many targets: at most `--run.parallel` at once, each line naming its target, a
-//! summary table at the end, and Ctrl-C stopping every running step (exit 130).
+//! summary table at the end, and a cancellation token (Ctrl-C) stopping every running step.
 //!
 //! [`AnyTarget`] picks the implementation for a target string: the recorder for a dry run
 //! (which never connects), the local shell for the local names, `ssh` for the rest.
@@ -14,8 +14,8 @@ use crate::output::Problem;
 use crate::target::report::{Reporter, elapsed};
 use crate::target::run::{Interrupted, PlanError, PlanRun, run_plan};
 use crate::target::{
-    DryRun, Identity, Limits, Local, Outcome, Plan, Ssh, SshOptions, Target, TargetError,
-    TargetSpec,
+    CancellationToken, DryRun, Identity, Limits, Local, Outcome, Plan, Ssh, SshOptions, Target,
+    TargetError, TargetSpec,
 };
 
 /// `--run.parallel`'s default: enough to keep a small fleet moving without a burst of
@@ -46,6 +46,8 @@ pub struct Fleet {
     pub parallel: usize,
     /// `--run.cmd-timeout`.
     pub timeout: Duration,
+    /// Ctrl-C: stops every running step.
+    pub cancel: CancellationToken,
 }
 
 /// How one target's run ended.
@@ -116,12 +118,13 @@ impl Target for AnyTarget {
 // === impl Fleet ===
 
 impl Fleet {
-    /// Runs `plan` on every target and returns each one's run, in the targets' order. Ctrl-C
-    /// stops every running step and yields [`Interrupted`].
+    /// Runs `plan` on every target and returns each one's run, in the targets' order. When
+    /// the fleet's token is cancelled (Ctrl-C), every running step stops and the result is
+    /// [`Interrupted`].
     pub async fn run(&self, plan: &Plan, reporter: &Reporter) -> anyhow::Result<Vec<TargetRun>> {
         let limits = Limits {
             timeout: self.timeout,
-            cancel: tokio_util::sync::CancellationToken::new(),
+            cancel: self.cancel.clone(),
         };
         let permits = Arc::new(Semaphore::new(self.parallel.max(1)));
         let plan = Arc::new(plan.clone());
@@ -154,15 +157,10 @@ impl Fleet {
             });
         }
         let mut runs: Vec<Option<TargetRun>> = (0..self.targets.len()).map(|_| None).collect();
-        loop {
-            tokio::select! {
-                joined = tasks.join_next() => match joined {
-                    Some(Ok((index, run))) => runs[index] = Some(run),
-                    Some(Err(err)) => return Err(anyhow::Error::new(err).context("a target's run failed")),
-                    None => break,
-                },
-                _ = tokio::signal::ctrl_c(), if !limits.cancel.is_cancelled() => limits.cancel.cancel(),
-            }
+        while let Some(joined) = tasks.join_next().await {
+            let (index, run) =
+                joined.map_err(|e| anyhow::Error::new(e).context("a target's run failed"))?;
+            runs[index] = Some(run);
         }
         if limits.cancel.is_cancelled() {
             return Err(Interrupted.into());

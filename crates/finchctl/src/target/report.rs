@@ -1,7 +1,7 @@
 //! How steps are reported: `--run.format progress|documentation|json|quiet`.
 //!
-//! `progress` is for people (one line per finished step with its elapsed time, coloured on a
-//! terminal unless `NO_COLOR`); `documentation` prints the exact command lines, stable enough
+//! `progress` is for people (on a terminal, a live line with a spinner and the elapsed time
+//! while a step runs; then one line per finished step, coloured unless `NO_COLOR`); `documentation` prints the exact command lines, stable enough
 //! for golden tests; `json` prints one object per step; `quiet` prints nothing. With several
 //! targets every line names its target. Commands whose stdout is data of their own (the
 //! doctors) send the report to stderr.
@@ -75,7 +75,18 @@ pub struct Reporter {
     to_stderr: bool,
     color: bool,
     prefix: bool,
+    terminal: bool,
 }
+
+/// The live line of a running step on a terminal; cleared when dropped.
+#[derive(Debug)]
+pub struct Spinner {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The spinner's frames and how often it redraws.
+const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+const TICK: Duration = Duration::from_millis(100);
 
 #[derive(Serialize)]
 struct JsonStep<'a> {
@@ -130,7 +141,27 @@ impl Reporter {
             to_stderr,
             color: terminal && !no_color,
             prefix,
+            terminal,
         }
+    }
+
+    /// A step started: in the progress format on a terminal, with one target, a line with a
+    /// spinner and the elapsed time is redrawn until the returned [`Spinner`] is dropped.
+    pub fn started(&self, step: &str) -> Spinner {
+        if self.format != RunFormat::Progress || !self.terminal || self.prefix {
+            return Spinner { task: None };
+        }
+        let step = step.to_owned();
+        let task = tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            let mut tick = tokio::time::interval(TICK);
+            for frame in FRAMES.iter().cycle() {
+                tick.tick().await;
+                let line = format!("{frame:>12} {step} ({})", elapsed(start.elapsed()));
+                let _ = write!(std::io::stderr().lock(), "\r\x1b[2K{line}");
+            }
+        });
+        Spinner { task: Some(task) }
     }
 
     /// A step ended.
@@ -169,6 +200,17 @@ impl Reporter {
             String::new()
         };
         format!("{verb} {prefix}{} ({})", r.name, elapsed(r.duration))
+    }
+}
+
+// === impl Spinner ===
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
     }
 }
 

@@ -144,7 +144,9 @@ async fn run_steps<T: Target>(
         };
         let started_at = SystemTime::now();
         let clock = Instant::now();
+        let spinner = reporter.started(&step.name);
         let outcome = target.exec(&line, step.stdin(), limits).await;
+        drop(spinner);
         let duration = clock.elapsed();
         let (outcome, error) = match outcome {
             Ok(outcome) => {
