@@ -26,11 +26,7 @@ impl Target for Local {
     }
 
     async fn connect(&mut self) -> Result<Identity, TargetError> {
-        let limits = Limits {
-            timeout: crate::target::run::IDENTIFY_TIMEOUT,
-            cancel: tokio_util::sync::CancellationToken::new(),
-        };
-        crate::target::run::identify(self, &limits).await
+        crate::target::run::identify(self).await
     }
 
     async fn exec(

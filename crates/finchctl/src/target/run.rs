@@ -69,12 +69,13 @@ pub fn wrapped(step_line: &str, timeout: Duration) -> String {
     ])
 }
 
-/// Asks the host who runs the commands.
-pub async fn identify<T: Target + ?Sized>(
-    target: &T,
-    limits: &Limits,
-) -> Result<Identity, TargetError> {
-    let out = target.exec(IDENTIFY, None, limits).await?;
+/// Asks the host who runs the commands (within [`IDENTIFY_TIMEOUT`]).
+pub async fn identify<T: Target + ?Sized>(target: &T) -> Result<Identity, TargetError> {
+    let limits = Limits {
+        timeout: IDENTIFY_TIMEOUT,
+        cancel: crate::target::CancellationToken::new(),
+    };
+    let out = target.exec(IDENTIFY, None, &limits).await?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     match (out.success(), lines.next().map(str::trim), lines.next()) {

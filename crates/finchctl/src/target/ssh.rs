@@ -145,11 +145,7 @@ impl Target for Ssh {
 
     async fn connect(&mut self) -> Result<Identity, TargetError> {
         self.start_master().await?;
-        let limits = Limits {
-            timeout: IDENTIFY_TIMEOUT,
-            cancel: tokio_util::sync::CancellationToken::new(),
-        };
-        identify(self, &limits).await
+        identify(self).await
     }
 
     async fn exec(

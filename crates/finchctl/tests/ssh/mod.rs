@@ -324,3 +324,16 @@ pub async fn finchctl(home: &Path, args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+pub fn config_arg(client: &Client) -> String {
+    client.dir.path().join("config").display().to_string()
+}
+
+/// `finchctl <kind> doctor <args…> --ssh.config <the client's config>`.
+pub async fn doctor(client: &Client, home: &Path, kind: &str, args: &[&str]) -> Run {
+    let cfg = config_arg(client);
+    let mut all = vec![kind, "doctor"];
+    all.extend_from_slice(args);
+    all.extend(["--ssh.config", cfg.as_str()]);
+    finchctl(home, &all).await
+}
