@@ -292,3 +292,20 @@ async fn ctrl_c_while_connecting_exits_130() {
         .unwrap();
     assert_eq!(status.code(), Some(130));
 }
+
+#[tokio::test]
+async fn the_local_names_run_in_the_local_shell() {
+    let home = tempfile::tempdir().unwrap();
+    let out = finchctl(
+        home.path(),
+        &["agent", "doctor", "localhost", "local", "-o", "json"],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let facts: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let me = ssh::run("id", &["-un"]);
+    for (i, name) in ["localhost", "local"].iter().enumerate() {
+        assert_eq!(facts[i]["target"], *name);
+        assert_eq!(facts[i]["user"], me.trim());
+    }
+}
