@@ -222,7 +222,7 @@ async fn parallel_runs_overlap_and_the_summary_lists_every_target() {
         let alias = format!("node{i}");
         hosts.push_str(&Client::host(&alias, &sshd, "root"));
         hosts.push_str(&format!(
-            "  ProxyCommand bash -c 'touch {b}/%n; until [ $(ls {b} | wc -l) -ge 10 ]; do sleep 0.05; done; exec 3<>/dev/tcp/%h/%p; cat <&3 & exec cat >&3'\n"
+            "  ProxyCommand bash -c 'touch {b}/%n; until [ $(ls {b} | wc -l) -ge 10 ]; do sleep 0.05; done; exec 3<>/dev/tcp/%h/%p; cat <&3 & p=$!; cat >&3; kill $p'\n"
         ));
         aliases.push(alias);
     }
@@ -268,7 +268,7 @@ async fn ctrl_c_while_connecting_exits_130() {
     let marker = tempfile::tempdir().unwrap();
     let m = marker.path().join("connecting");
     client.config(&format!(
-        "Host stuck\n  HostName 127.0.0.1\n  ProxyCommand sh -c 'touch {}; exec cat >/dev/null'\n",
+        "Host stuck\n  HostName 127.0.0.1\n  ProxyCommand sh -c 'touch {}; exec cat 3>&1 >/dev/null'\n",
         m.display()
     ));
     let home = tempfile::tempdir().unwrap();
@@ -278,11 +278,12 @@ async fn ctrl_c_while_connecting_exits_130() {
         .env("HOME", home.path())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(home.path().join("stderr")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // The ProxyCommand never answers (and ends when ssh does, with its stdin).
+    // The ProxyCommand never answers: it keeps its stdout open (fd 3) and ends when ssh does,
+    // with its stdin.
     wait_for("ssh to start its ProxyCommand", || m.exists());
     let pid = child.id().unwrap().to_string();
     ssh::run("kill", &["-INT", &pid]);
@@ -290,7 +291,8 @@ async fn ctrl_c_while_connecting_exits_130() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status.code(), Some(130));
+    let stderr = std::fs::read_to_string(home.path().join("stderr")).unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
 }
 
 #[tokio::test]
