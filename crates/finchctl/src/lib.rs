@@ -3,8 +3,8 @@
 //! The binary is a thin `main`; everything lives here so tests reach it. [`cli`] holds the
 //! command tree (parsed by clap with no I/O) and each command's `run`, which resolves the parsed
 //! flags against the environment ([`environment`]), the profile file ([`profile`]) and the
-//! credentials ([`mtls`]), then talks to the stack through [`client`]. [`stack`] renders the files a deploy
-//! uploads. [`output`] owns what
+//! credentials ([`mtls`]), then talks to the stack through [`client`], or runs plans on hosts
+//! through [`target`]. [`stack`] renders the files a deploy uploads. [`output`] owns what
 //! reaches stdout and stderr, so every command prints data, warnings and errors the same way.
 
 pub mod agent_input;
@@ -15,6 +15,7 @@ pub mod mtls;
 pub mod output;
 pub mod profile;
 pub mod stack;
+pub mod target;
 
 /// This build's release, `FINCH_RELEASE` at build time or the crate version.
 pub const RELEASE: &str = match option_env!("FINCH_RELEASE") {

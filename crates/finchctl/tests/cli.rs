@@ -11,7 +11,7 @@ use support::{Dir, TEST_RID, staged};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const SSH_COMMANDS: [&[&str]; 12] = [
+const SSH_COMMANDS: [&[&str]; 10] = [
     &["service", "deploy", "root@host"],
     &["service", "update", "host"],
     &["service", "teardown", "host"],
@@ -19,17 +19,30 @@ const SSH_COMMANDS: [&[&str]; 12] = [
     &["service", "deregister", "host"],
     &["service", "rotate-certificate", "host"],
     &["service", "rotate-secret", "host"],
-    &["service", "doctor", "host"],
     &["agent", "deploy", "host", "--agent.config", "a.cfg"],
     &["agent", "update", "host", "--skip.config"],
     &["agent", "teardown", "host"],
-    &["agent", "doctor", "host"],
+];
+
+/// The flags every SSH command takes besides --run.format and --run.dry-run.
+const TARGET_FLAGS: [&str; 8] = [
+    "--ssh.option",
+    "Port=2222",
+    "--ssh.host-key-check",
+    "yes",
+    "--ssh.config",
+    "ssh_config",
+    "--run.parallel",
+    "3",
 ];
 
 #[tokio::test]
 async fn ssh_commands_parse_their_flags_and_exit_2() {
     let dir = Dir::new();
     for args in SSH_COMMANDS {
+        let mut args = args.to_vec();
+        args.extend(TARGET_FLAGS);
+        let args = args.as_slice();
         let out = dir.run(args).await;
         out.code(2);
         let name = format!("{} {}", args[0], args[1]);

@@ -10,13 +10,49 @@ use clap::Args;
 
 use crate::agent_input::AgentInput;
 use crate::output::OutputFormat;
+pub use crate::target::HostKeyCheck;
+use crate::target::fleet::DEFAULT_PARALLEL;
+pub use crate::target::report::RunFormat;
 
-/// The SSH target of a command that runs on a host.
+/// The SSH target of a command that runs on a host, with the `--ssh.*` flags.
 #[derive(Debug, Clone, Args)]
 pub struct TargetArg {
-    /// The host to run on, as an SSH destination
+    /// The host to run on: [user@]host[:port] or an ssh config alias
     #[arg(value_name = "[user@]host[:port]")]
     pub target: String,
+    /// How to call ssh.
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// One or more targets (the doctors check several hosts at once), with the `--ssh.*` flags.
+#[derive(Debug, Clone, Args)]
+pub struct TargetsArg {
+    /// The hosts to run on: [user@]host[:port] or ssh config aliases
+    #[arg(value_name = "[user@]host[:port]", required = true, num_args = 1..)]
+    pub targets: Vec<String>,
+    /// How to call ssh.
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// The `--ssh.*` flags, taken by every SSH command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SshArgs {
+    /// An ssh option, passed to ssh as -o KEY=VALUE (repeatable)
+    #[arg(long = "ssh.option", value_name = "KEY=VALUE", value_parser = parse_ssh_option)]
+    pub ssh_options: Vec<String>,
+    /// Host key policy: accept-new records a new host and refuses a changed key
+    #[arg(
+        long = "ssh.host-key-check",
+        value_enum,
+        default_value = "accept-new",
+        value_name = "POLICY"
+    )]
+    pub host_key_check: HostKeyCheck,
+    /// An ssh config file to use instead of ~/.ssh/config (passed to ssh as -F)
+    #[arg(long = "ssh.config", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
 }
 
 /// The service a gRPC command talks to: a stack name in finch.json and its address.
@@ -27,20 +63,7 @@ pub struct ServiceArg {
     pub service: String,
 }
 
-/// How an SSH command reports its steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RunFormat {
-    /// One dot per step.
-    Progress,
-    /// One line per step, naming the command and host.
-    Documentation,
-    /// One JSON object per step on stdout.
-    Json,
-    /// Nothing.
-    Quiet,
-}
-
-/// `--run.format` and `--run.dry-run`, taken by every SSH command.
+/// `--run.format`, `--run.dry-run` and `--run.parallel`, taken by every SSH command.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// How to report each step
@@ -51,9 +74,12 @@ pub struct RunArgs {
         value_name = "FORMAT"
     )]
     pub format: RunFormat,
-    /// Print the steps without running them
+    /// Print the steps without connecting or running them
     #[arg(long = "run.dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub dry_run: Option<bool>,
+    /// How many targets to run on at once
+    #[arg(long = "run.parallel", default_value_t = DEFAULT_PARALLEL, value_name = "N", value_parser = parse_parallel)]
+    pub parallel: usize,
 }
 
 /// `--output`, plus 1.x's `--output.json` and `--output.yaml` booleans as aliases.
@@ -135,6 +161,26 @@ pub struct AgentInputArgs {
     /// Read the agent's settings from a YAML, JSON or TOML file; flags given win
     #[arg(long = "agent.file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+/// `KEY=VALUE` with a non-empty key made of letters and digits (ssh's option names).
+fn parse_ssh_option(raw: &str) -> Result<String, String> {
+    match raw.split_once('=') {
+        Some((key, _)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            Ok(raw.to_owned())
+        }
+        _ => Err(format!(
+            "{raw:?} is not KEY=VALUE with an ssh option name as KEY (e.g. Port=2222)"
+        )),
+    }
+}
+
+/// At least 1.
+fn parse_parallel(raw: &str) -> Result<usize, String> {
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("{raw:?} is not a number of targets (1 or more)"))
 }
 
 // === impl OutputArgs ===

@@ -17,6 +17,7 @@ use crate::environment::Environment;
 use crate::mtls;
 use crate::output::{Output, Problem};
 use crate::profile::{Profile, Stack};
+use crate::target::CancellationToken;
 
 /// Everything a command needs besides its own flags.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct Context {
     pub global: GlobalArgs,
     /// Where data and messages go.
     pub output: Output,
+    /// Cancelled by Ctrl-C: running steps stop on their hosts.
+    pub cancel: CancellationToken,
 }
 
 // === impl Context ===
@@ -38,6 +41,7 @@ impl Context {
             env,
             global,
             output,
+            cancel: CancellationToken::new(),
         }
     }
 

@@ -11,6 +11,7 @@ mod completion;
 pub mod context;
 mod manpages;
 pub mod service;
+pub mod transport;
 mod version;
 
 use std::ffi::OsString;
@@ -20,11 +21,14 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::environment::Environment;
 use crate::output::{Output, OutputFormat, Problem};
+use crate::target::run::Interrupted;
 
 pub use context::Context;
 
 /// The default timeout of each command or upload on a target, in seconds (1.x's value).
 pub const DEFAULT_CMD_TIMEOUT_SECS: u64 = 300;
+/// The exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 /// The default deadline of each gRPC call, in seconds (1.x's fixed value).
 pub const DEFAULT_RPC_TIMEOUT_SECS: u64 = 15;
 
@@ -115,8 +119,19 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env: Environment) -> ExitC
         Err(err) => return output.report(&anyhow::Error::new(err).context("cannot start")),
     };
     let context = Context::new(env, cli.global.clone(), output);
+    // Ctrl-C stops running steps on their hosts; the command then exits 130.
+    let cancel = context.cancel.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
     match runtime.block_on(run(cli.command, &context)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<Interrupted>() => {
+            eprintln!("error: interrupted");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(err) => output.report(&err),
     }
 }

@@ -489,6 +489,65 @@ fn test_agent_ssh_flags() {
 }
 
 #[test]
+fn test_target_flags() {
+    use crate::target::HostKeyCheck;
+    let AgentCommand::Teardown(a) = agent(&[
+        "teardown",
+        "web",
+        "--ssh.option",
+        "Port=2222",
+        "--ssh.option=User=deploy",
+        "--ssh.host-key-check",
+        "no",
+        "--ssh.config",
+        "cfg",
+        "--run.parallel",
+        "3",
+    ]) else {
+        panic!()
+    };
+    assert_eq!(a.target.ssh.ssh_options, ["Port=2222", "User=deploy"]);
+    assert_eq!(a.target.ssh.host_key_check, HostKeyCheck::No);
+    assert_eq!(
+        a.target.ssh.ssh_config.as_deref(),
+        Some(std::path::Path::new("cfg"))
+    );
+    assert_eq!(a.run.parallel, 3);
+    let AgentCommand::Teardown(a) = agent(&["teardown", "web"]) else {
+        panic!()
+    };
+    assert_eq!(a.target.ssh.host_key_check, HostKeyCheck::AcceptNew);
+    assert_eq!(a.run.parallel, crate::target::fleet::DEFAULT_PARALLEL);
+    for bad in [
+        &["--ssh.option", "Port"][..],
+        &["--ssh.option", "=x"],
+        &["--ssh.option", "Proxy Command=x"],
+        &["--ssh.host-key-check", "ask"],
+        &["--run.parallel", "0"],
+    ] {
+        let mut args = vec!["agent", "teardown", "web"];
+        args.extend_from_slice(bad);
+        assert!(
+            matches!(
+                parse_err(&args),
+                ErrorKind::ValueValidation | ErrorKind::InvalidValue
+            ),
+            "{bad:?}"
+        );
+    }
+    // The doctors take several targets; the other SSH commands one.
+    let ServiceCommand::Doctor(a) = service(&["doctor", "a", "b", "--ssh.host-key-check=yes"])
+    else {
+        panic!()
+    };
+    assert_eq!(a.targets.targets, ["a", "b"]);
+    assert_eq!(
+        parse_err(&["service", "teardown", "a", "b"]),
+        ErrorKind::UnknownArgument
+    );
+}
+
+#[test]
 fn test_completion_and_manpages() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         assert!(matches!(

@@ -1,18 +1,23 @@
 //! `finchctl agent doctor`: checks that a host can run an agent.
 //!
-//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
+//! Runs over SSH on one or more hosts. For now it reports the transport facts (OS, kernel,
+//! architecture, init system, user and sudo); the agent's own checks come with agent deploy.
 
 use clap::Args;
 
-use crate::cli::args::{DoctorOutputArgs, TargetArg};
-use crate::cli::{Context, not_built};
+use crate::cli::Context;
+use crate::cli::args::{DoctorOutputArgs, RunArgs, TargetsArg};
+use crate::cli::transport;
 
 /// Flags of `agent doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
-    /// The host.
+    /// The hosts.
     #[command(flatten)]
-    pub target: TargetArg,
+    pub targets: TargetsArg,
+    /// Step reporting, dry run and parallelism.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Output format.
     #[command(flatten)]
     pub output: DoctorOutputArgs,
@@ -24,7 +29,7 @@ pub struct DoctorArgs {
     pub check_optionals: Option<bool>,
 }
 
-/// Not built yet: exits with status 2.
-pub fn run(_args: &DoctorArgs, _cx: &Context) -> anyhow::Result<()> {
-    Err(not_built("agent doctor"))
+/// Checks each host and prints what it found.
+pub async fn run(args: &DoctorArgs, cx: &Context) -> anyhow::Result<()> {
+    transport::doctor(&args.targets.targets, &args.run, &args.targets.ssh, cx).await
 }

@@ -79,7 +79,7 @@ pub async fn run(command: AgentCommand, cx: &Context) -> anyhow::Result<()> {
         AgentCommand::Deploy(a) => deploy::run(&a, cx),
         AgentCommand::Update(a) => update::run(&a, cx),
         AgentCommand::Teardown(a) => teardown::run(&a, cx),
-        AgentCommand::Doctor(a) => doctor::run(&a, cx),
+        AgentCommand::Doctor(a) => doctor::run(&a, cx).await,
     }
 }
 

@@ -1,24 +1,29 @@
 //! `finchctl service doctor`: checks that a host can run the stack.
 //!
-//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
+//! Runs over SSH on one or more hosts. For now it reports the transport facts (OS, kernel,
+//! architecture, init system, user and sudo); the stack's own checks come with the stack.
 
 use clap::Args;
 
-use crate::cli::args::{DoctorOutputArgs, TargetArg};
-use crate::cli::{Context, not_built};
+use crate::cli::Context;
+use crate::cli::args::{DoctorOutputArgs, RunArgs, TargetsArg};
+use crate::cli::transport;
 
 /// Flags of `service doctor`.
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
-    /// The host.
+    /// The hosts.
     #[command(flatten)]
-    pub target: TargetArg,
+    pub targets: TargetsArg,
+    /// Step reporting, dry run and parallelism.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Output format.
     #[command(flatten)]
     pub output: DoctorOutputArgs,
 }
 
-/// Not built yet: exits with status 2.
-pub fn run(_args: &DoctorArgs, _cx: &Context) -> anyhow::Result<()> {
-    Err(not_built("service doctor"))
+/// Checks each host and prints what it found.
+pub async fn run(args: &DoctorArgs, cx: &Context) -> anyhow::Result<()> {
+    transport::doctor(&args.targets.targets, &args.run, &args.targets.ssh, cx).await
 }

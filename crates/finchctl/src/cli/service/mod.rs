@@ -78,7 +78,7 @@ pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
         ServiceCommand::Dashboard(a) => dashboard::run(&a, cx).await,
         ServiceCommand::RotateCertificate(a) => rotate_certificate::run(&a, cx),
         ServiceCommand::RotateSecret(a) => rotate_secret::run(&a, cx),
-        ServiceCommand::Doctor(a) => doctor::run(&a, cx),
+        ServiceCommand::Doctor(a) => doctor::run(&a, cx).await,
         ServiceCommand::Pin(a) => pin::run(&a, cx).await,
     }
 }

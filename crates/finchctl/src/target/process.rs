@@ -1,0 +1,95 @@
+//! Drives one local child process (`sh` or `ssh`) under a step's limits.
+//!
+//! The child gets its own process group, so Ctrl-C reaches finchctl alone and finchctl ends
+//! the step in order: it closes the child's stdin (the wrapper on the host then kills the
+//! step, see [`crate::target::run`]), gives it [`GRACE`] to finish, then kills it.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use crate::target::{Limits, Outcome, Stop, TargetError};
+
+/// How long a stopped step gets to end after its stdin closed, before it is killed. Enough for
+/// the host to deliver SIGTERM and for the wrapper's own KILL after 5 s to be moot.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `cmd` to its end or until `limits` stop it, feeding `stdin` when given.
+pub async fn drive(
+    mut cmd: Command,
+    program: &str,
+    stdin: Option<&[u8]>,
+    limits: &Limits,
+) -> Result<Outcome, TargetError> {
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|source| TargetError::Spawn {
+        program: program.to_owned(),
+        source,
+    })?;
+    let stdout = tokio::spawn(read_all(child.stdout.take()));
+    let stderr = tokio::spawn(read_all(child.stderr.take()));
+    // A command keeps an open, empty stdin until it ends; an upload's is closed after the data.
+    let mut open_stdin = child.stdin.take();
+    let feed = stdin.map(|data| (data, open_stdin.take()));
+    let ended = {
+        let wait = async {
+            if let Some((data, Some(mut input))) = feed {
+                // A write error means the command ended early: its exit status says why.
+                let _ = input.write_all(data).await;
+                let _ = input.shutdown().await;
+            }
+            child.wait().await
+        };
+        tokio::select! {
+            status = wait => Ok(status),
+            () = tokio::time::sleep(limits.timeout) => Err(Stop::TimedOut),
+            () = limits.cancel.cancelled() => Err(Stop::Cancelled),
+        }
+    };
+    let (status, stopped) = match ended {
+        Ok(status) => (status, None),
+        Err(stop) => {
+            drop(open_stdin.take());
+            let status = match tokio::time::timeout(GRACE, child.wait()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            (status, Some(stop))
+        }
+    };
+    let status = status.map_err(|source| TargetError::Io {
+        context: format!("waiting for {program}"),
+        source,
+    })?;
+    Ok(Outcome {
+        code: status.code(),
+        stdout: collect(stdout).await,
+        stderr: collect(stderr).await,
+        stopped,
+        recorded: false,
+    })
+}
+
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut buf).await;
+    }
+    buf
+}
+
+/// A reader's bytes, or what it had when a stray process kept the pipe open past [`GRACE`].
+async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
+    match tokio::time::timeout(GRACE, task).await {
+        Ok(Ok(bytes)) => bytes,
+        _ => Vec::new(),
+    }
+}
