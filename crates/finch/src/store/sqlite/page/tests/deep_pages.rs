@@ -70,7 +70,9 @@ async fn check_deep_pages(store: &Store) {
 async fn pages_and_counters_read_in_parts_are_those_read_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = split_store(dir.path(), 3).await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     let whole = Store::Sqlite(SqliteStore {
         split: Split::new(1, 1),
         ..sqlite.clone()
