@@ -184,6 +184,8 @@ async fn migrate_agents(conn: &mut PgConnection) -> Result<(), StoreError> {
         execute(conn, &format!("ALTER TABLE agents DROP COLUMN {legacy}")).await?;
         tracing::info!(db.column = legacy, "dropped legacy column");
     }
+    let existing = column_names(conn).await?;
+    let has = |name: &str| existing.iter().any(|c| c == name);
     if let Some(missing) = KEY_COLUMNS.into_iter().find(|c| !has(c)) {
         return Err(PostgresError::MissingKeyColumn(missing).into());
     }
