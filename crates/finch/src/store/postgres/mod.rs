@@ -78,7 +78,11 @@ impl PostgresStore {
             uri: mask_password(uri),
             reason: e.to_string(),
         })?;
-        let options = options.application_name("finch");
+        // Named in `pg_stat_activity`, unless the URI names it otherwise.
+        let options = match options.get_application_name() {
+            Some(_) => options,
+            None => options.application_name("finch"),
+        };
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -18,7 +18,6 @@
 use sqlx::{PgConnection, PgPool};
 
 use super::error::{PostgresError, map_sqlx};
-use super::search::{SEARCH_TEXT, VISIBLE};
 use crate::store::error::StoreError;
 
 /// The advisory lock key the migration holds: the bytes of `"finch-mg"` as an `i64`, a value
@@ -92,19 +91,48 @@ const CHANGE_VERSION: &str = "\
      CREATE TRIGGER finch_agents_after_truncate AFTER TRUNCATE ON agents \
        FOR EACH STATEMENT EXECUTE FUNCTION finch_bump_change_version();";
 
-/// Decodes a labels column for a search: its entries, or none when it is not a JSON array. Only
-/// rows whose labels are not plain (see `search.rs`) get here, so the exception handler, which
-/// costs a subtransaction, runs for few rows.
-const LABEL_ENTRIES: &str = "\
+/// The search text of every visible agent, kept by triggers for every writer: hostname, resource
+/// id and each label entry (decoded from the JSON) on lines of their own, ASCII letters folded to
+/// lowercase (see `search.rs`). Computed once per write rather than per row of every search:
+/// `finch_label_entries` decodes the labels, or gives none where they are not a JSON array, with
+/// an exception handler, which costs a subtransaction.
+const SEARCH_TEXT: &str = "\
+     CREATE TABLE finch_agent_search (agent_id bigint PRIMARY KEY, search text NOT NULL); \
      CREATE FUNCTION finch_label_entries(labels text) RETURNS SETOF text \
        LANGUAGE plpgsql IMMUTABLE AS $$ \
        BEGIN \
          IF labels IS NULL OR btrim(labels) IN ('', 'null') THEN RETURN; END IF; \
          RETURN QUERY SELECT jsonb_array_elements_text(labels::jsonb); \
        EXCEPTION WHEN others THEN RETURN; \
-       END $$";
+       END $$; \
+     CREATE FUNCTION finch_search_text(hostname text, resource_id text, labels text) \
+       RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ \
+       BEGIN \
+         RETURN translate(concat_ws(E'\\n', hostname, resource_id, \
+           (SELECT string_agg(entry, E'\\n') FROM finch_label_entries(labels) AS entry)), \
+           'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'); \
+       END $$; \
+     CREATE FUNCTION finch_keep_search_text() RETURNS trigger LANGUAGE plpgsql AS $$ \
+       BEGIN \
+         IF TG_OP = 'TRUNCATE' THEN TRUNCATE finch_agent_search; RETURN NULL; END IF; \
+         IF TG_OP <> 'INSERT' THEN DELETE FROM finch_agent_search WHERE agent_id = OLD.id; END IF; \
+         IF TG_OP <> 'DELETE' AND NEW.resource_id <> '' THEN \
+           INSERT INTO finch_agent_search (agent_id, search) \
+             VALUES (NEW.id, finch_search_text(NEW.hostname, NEW.resource_id, NEW.labels)); \
+         END IF; \
+         RETURN NULL; \
+       END $$; \
+     CREATE TRIGGER finch_search_after_insert_delete AFTER INSERT OR DELETE ON agents \
+       FOR EACH ROW EXECUTE FUNCTION finch_keep_search_text(); \
+     CREATE TRIGGER finch_search_after_update AFTER UPDATE OF id, hostname, resource_id, labels \
+       ON agents FOR EACH ROW EXECUTE FUNCTION finch_keep_search_text(); \
+     CREATE TRIGGER finch_search_after_truncate AFTER TRUNCATE ON agents \
+       FOR EACH STATEMENT EXECUTE FUNCTION finch_keep_search_text(); \
+     INSERT INTO finch_agent_search (agent_id, search) \
+       SELECT id, finch_search_text(hostname, resource_id, labels) FROM agents \
+       WHERE resource_id <> '';";
 
-/// Name of the trigram index on the search text.
+/// Name of the trigram index on the search texts.
 const TRIGRAM_INDEX: &str = "finch_agents_search_trgm";
 
 /// Brings the schema of the database behind `pool` up to date, once, whoever else is starting.
@@ -153,18 +181,7 @@ async fn apply(conn: &mut PgConnection, step: i32) -> Result<(), StoreError> {
     match step {
         0 => migrate_agents(conn).await,
         1 => execute(conn, CHANGE_VERSION).await,
-        _ => {
-            execute(conn, LABEL_ENTRIES).await?;
-            // Rows without a search text are searched field by field; this finds them at once.
-            execute(
-                conn,
-                &format!(
-                    "CREATE INDEX finch_agents_unsearchable ON agents (id) \
-                     WHERE {VISIBLE} AND {SEARCH_TEXT} IS NULL"
-                ),
-            )
-            .await
-        }
+        _ => execute(conn, SEARCH_TEXT).await,
     }
 }
 
@@ -216,8 +233,7 @@ async fn ensure_trigram_index(conn: &mut PgConnection) -> Result<(), StoreError>
     execute(conn, "SAVEPOINT finch_trigram").await?;
     let created = sqlx::raw_sql(&format!(
         "CREATE EXTENSION IF NOT EXISTS pg_trgm; \
-         CREATE INDEX {TRIGRAM_INDEX} ON agents USING gin (({SEARCH_TEXT}) gin_trgm_ops) \
-         WHERE {VISIBLE}"
+         CREATE INDEX {TRIGRAM_INDEX} ON finch_agent_search USING gin (search gin_trgm_ops)"
     ))
     .execute(&mut *conn)
     .await;

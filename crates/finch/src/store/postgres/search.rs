@@ -5,30 +5,25 @@
 //!   `Ü` too under most collations. So both sides are folded with `translate` over `A`–`Z`
 //!   ([`fold`]) and compared with `LIKE`, which depends on no locale.
 //! - **Exact on JSON:** labels match entry by entry, decoded, never across the JSON between
-//!   them. A row's search text ([`SEARCH_TEXT`]) holds hostname, resource id and each label
-//!   entry on lines of their own, so a term without a newline found in it is found in one field.
-//!   It exists when the labels are *plain* (no escapes or control characters, every entry a
-//!   string), where splitting at `","` decodes them. Other rows, and terms with a newline, are
-//!   matched field by field through `finch_label_entries` ([`MATCHES_FIELDS`]).
-//! - **Indexed:** the search text is the expression of a trigram index (see `schema.rs`), so a
-//!   term of three characters or more seeks instead of reading every row.
+//!   them. A visible agent's search text (in `finch_agent_search`, kept by triggers, see
+//!   `schema.rs`) holds hostname, resource id and each decoded label entry on lines of their
+//!   own, so a term without a newline found in it is found in one field. A term with a newline
+//!   is matched field by field ([`MATCHES_FIELDS`]).
+//! - **Indexed:** the search texts have a trigram index, so a term of three characters or more
+//!   seeks instead of reading every row, and the rows read are compared by one `LIKE` on stored
+//!   text.
 //!
 //! Scope and search are bound parameters, never spliced into the SQL: `$1` the search pattern,
 //! `$2` the scope's entries as a `text[]`. Statements number their own parameters from `$3`.
 
 use crate::store::page::{AgentScope, like_pattern};
 
-/// Rows the dashboard shows: those with a resource id. Also the condition of the search indexes.
+/// Rows the dashboard shows: those with a resource id, the rows that have a search text.
 pub(super) const VISIBLE: &str = "resource_id <> ''";
 
-/// A row's search text, folded; `NULL` when its labels are not plain. The expression of the
-/// trigram index, so a query must use this exact text for PostgreSQL to use the index.
-pub(super) const SEARCH_TEXT: &str = "translate(CASE \
-     WHEN labels IS NULL OR labels IN ('', '[]') THEN hostname || E'\\n' || resource_id \
-     WHEN labels ~ '^\\[\"[^\"\\\\[:cntrl:]]*\"(,\"[^\"\\\\[:cntrl:]]*\")*\\]$' \
-     THEN hostname || E'\\n' || resource_id || E'\\n' || \
-     replace(substr(labels, 3, length(labels) - 4), '\",\"', E'\\n') END, \
-     'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')";
+/// Rows whose search text contains the folded pattern `$1`.
+const MATCHES_SEARCH_TEXT: &str =
+    "id IN (SELECT agent_id FROM finch_agent_search WHERE search LIKE $1)";
 
 /// The search, field by field, for the folded pattern `$1`: hostname, resource id, or one entry
 /// of the labels array, decoded.
@@ -61,12 +56,11 @@ impl Filter {
         let mut pattern = String::new();
         if let Some(term) = term {
             pattern = like_pattern(&term.to_ascii_lowercase());
-            sql.push_str(&if term.contains('\n') {
-                format!(" AND {MATCHES_FIELDS}")
+            sql.push_str(" AND ");
+            sql.push_str(if term.contains('\n') {
+                MATCHES_FIELDS
             } else {
-                format!(
-                    " AND ({SEARCH_TEXT} LIKE $1 OR ({SEARCH_TEXT} IS NULL AND {MATCHES_FIELDS}))"
-                )
+                MATCHES_SEARCH_TEXT
             });
         }
         let scope = match scope {
@@ -85,7 +79,7 @@ impl Filter {
     }
 }
 
-/// `expr` with ASCII letters lowercased, as [`SEARCH_TEXT`] and [`MATCHES_FIELDS`] fold.
+/// `expr` with ASCII letters lowercased, as [`MATCHES_FIELDS`] and `finch_search_text` fold.
 #[cfg(test)]
 fn fold(expr: &str) -> String {
     format!("translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')")
