@@ -32,7 +32,7 @@ pub(super) async fn page_agents(
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx)?;
-    let count = format!("SELECT count(*) FROM agents WHERE {}", filter.sql);
+    let count = format!("SELECT count(*) FROM {} WHERE {}", filter.table, filter.sql);
     let total: i64 = sqlx::query_scalar(&count)
         .bind(&filter.pattern)
         .bind(&filter.scope)
@@ -73,9 +73,10 @@ async fn page_rows(
     } else {
         ("ASC", start)
     };
+    let Filter { table, id, .. } = filter;
     let sql = format!(
-        "SELECT {AGENT_COLUMNS} FROM agents WHERE id IN (SELECT id FROM agents WHERE {} \
-         ORDER BY id {order} LIMIT $3 OFFSET $4) ORDER BY id",
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE id IN (SELECT {id} FROM {table} WHERE {} \
+         ORDER BY {id} {order} LIMIT $3 OFFSET $4) ORDER BY id",
         filter.sql
     );
     let mut found = sqlx::query(&sql)
@@ -100,8 +101,8 @@ pub(super) async fn agent_stats(
     let filter = Filter::new(scope, None);
     let sql = format!(
         "SELECT count(*), count(*) FILTER (WHERE metrics), count(*) FILTER (WHERE profiles), \
-         count(*) FILTER (WHERE last_seen >= $3) FROM agents WHERE {}",
-        filter.sql
+         count(*) FILTER (WHERE last_seen >= $3) FROM {} WHERE {}",
+        filter.table, filter.sql
     );
     let row = sqlx::query(&sql)
         .bind(&filter.pattern)

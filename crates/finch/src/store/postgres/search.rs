@@ -37,8 +37,15 @@ const MATCHES_FIELDS: &str = "(translate(hostname, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
 /// The scope restriction, reading the `text[]` `$2`.
 const IN_SCOPE: &str = "(resource_id = ANY($2) OR hostname = ANY($2))";
 
-/// A `WHERE` clause over `agents` and its two parameters.
+/// Where a dashboard read finds its rows: a table, its agent id column and a `WHERE` clause, with
+/// the clause's two parameters. An unscoped search reads the search texts alone: they are only
+/// the visible agents', so neither the join nor the wider rows of `agents` are needed to count
+/// the matches or to walk to a page.
 pub(super) struct Filter {
+    /// The table read.
+    pub(super) table: &'static str,
+    /// Its column holding the agent's `id`.
+    pub(super) id: &'static str,
     /// The clause, without `WHERE`.
     pub(super) sql: String,
     /// `$1`: the search as a folded, escaped `LIKE` pattern (empty without a search).
@@ -52,29 +59,41 @@ pub(super) struct Filter {
 impl Filter {
     /// Visible rows in `scope` that contain `term` (already trimmed), if any.
     pub(super) fn new(scope: &AgentScope, term: Option<&str>) -> Filter {
-        let mut sql = VISIBLE.to_owned();
-        let mut pattern = String::new();
-        if let Some(term) = term {
-            pattern = like_pattern(&term.to_ascii_lowercase());
-            sql.push_str(" AND ");
-            sql.push_str(if term.contains('\n') {
-                MATCHES_FIELDS
-            } else {
-                MATCHES_SEARCH_TEXT
-            });
-        }
-        let scope = match scope {
-            AgentScope::All => Vec::new(),
-            AgentScope::Only(entries) => {
-                sql.push_str(" AND ");
-                sql.push_str(IN_SCOPE);
-                entries.clone()
+        let pattern = term.map_or_else(String::new, |t| like_pattern(&t.to_ascii_lowercase()));
+        match (scope, term) {
+            (AgentScope::All, Some(term)) if !term.contains('\n') => Filter {
+                table: "finch_agent_search",
+                id: "agent_id",
+                sql: "search LIKE $1".to_owned(),
+                pattern,
+                scope: Vec::new(),
+            },
+            _ => {
+                let mut sql = VISIBLE.to_owned();
+                if let Some(term) = term {
+                    sql.push_str(" AND ");
+                    sql.push_str(if term.contains('\n') {
+                        MATCHES_FIELDS
+                    } else {
+                        MATCHES_SEARCH_TEXT
+                    });
+                }
+                let scope = match scope {
+                    AgentScope::All => Vec::new(),
+                    AgentScope::Only(entries) => {
+                        sql.push_str(" AND ");
+                        sql.push_str(IN_SCOPE);
+                        entries.clone()
+                    }
+                };
+                Filter {
+                    table: "agents",
+                    id: "id",
+                    sql,
+                    pattern,
+                    scope,
+                }
             }
-        };
-        Filter {
-            sql,
-            pattern,
-            scope,
         }
     }
 }
