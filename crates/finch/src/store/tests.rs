@@ -14,7 +14,7 @@ use crate::store::{DirectoryRow, Store};
 
 mod change_version;
 mod crud;
-mod pages;
+pub(in crate::store) mod pages;
 mod pg;
 mod postgres;
 

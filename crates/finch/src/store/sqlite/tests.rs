@@ -10,21 +10,10 @@ use time::macros::datetime;
 use super::*;
 use crate::agents::{LogSource, Node};
 use crate::store::Store;
+use crate::store::tests::{rid, snapshot, spec};
 
 mod change_version;
 mod migrations;
-
-const SERVICE: &str = "test-id";
-
-/// The directory's rows, collected, and the version they reflect.
-async fn snapshot(store: &Store) -> (ChangeVersion, Vec<DirectoryRow>) {
-    let mut rows = Vec::new();
-    let version = store
-        .directory_snapshot(|row| rows.push(row))
-        .await
-        .unwrap();
-    (version, rows)
-}
 
 struct TestDb {
     // Held so the directory outlives the store.
@@ -83,22 +72,6 @@ impl TestDb {
         names.sort();
         names
     }
-}
-
-fn spec(hostname: &str) -> AgentSpec {
-    AgentSpec {
-        hostname: hostname.to_owned(),
-        node: Node::Unix,
-        log_sources: vec![LogSource::Journal, LogSource::Docker],
-        metrics: true,
-        metrics_targets: vec!["http://localhost:9100/metrics".to_owned()],
-        profiles: false,
-        labels: vec!["env=prod".to_owned(), "edge".to_owned()],
-    }
-}
-
-fn rid() -> AgentRid {
-    AgentRid::mint(SERVICE)
 }
 
 fn expected_columns() -> Vec<String> {

@@ -86,20 +86,31 @@ async fn pages_in_registration_order_and_clamps(db: TestDb) {
 
 async fn every_kind_of_page_of_a_few_searches(db: TestDb) {
     let store = db.open().await;
-    let names: Vec<String> = (1..=23)
-        .map(|n| format!("{}-{n:02}", if n % 3 == 0 { "odd" } else { "plain" }))
+    check_every_kind_of_page(&store, 23, &[1, 3, 7, 30]).await;
+    store.close().await;
+}
+
+/// Registers `count` agents and checks every kind of page (first, deep, last, past the end) of
+/// a few searches at each of `page_sizes` against the answer computed here.
+pub(in crate::store) async fn check_every_kind_of_page(
+    store: &Store,
+    count: usize,
+    page_sizes: &[u32],
+) {
+    let names: Vec<String> = (1..=count)
+        .map(|n| format!("{}-{n:04}", if n % 3 == 0 { "odd" } else { "plain" }))
         .collect();
     for name in &names {
-        add(&store, name, &[]).await;
+        add(store, name, &[]).await;
     }
-    for term in ["", "odd", "plain-1", "nowhere"] {
+    for term in ["", "odd", "plain-1", "plain-001", "nowhere"] {
         let matching: Vec<&str> = names
             .iter()
             .map(String::as_str)
             .filter(|name| name.contains(term))
             .collect();
         let total = u64::try_from(matching.len()).unwrap();
-        for page_size in [1_u32, 3, 7, 30] {
+        for &page_size in page_sizes {
             let last_page = total_pages(total, page_size);
             for page in [
                 1,
@@ -130,7 +141,6 @@ async fn every_kind_of_page_of_a_few_searches(db: TestDb) {
             }
         }
     }
-    store.close().await;
 }
 
 async fn search_matches_hostname_rid_and_labels_case_insensitively(db: TestDb) {
