@@ -3,7 +3,7 @@
 //!
 //! - **Case:** SQLite's `LIKE` folds ASCII letters only, whatever the locale; `ILIKE` would fold
 //!   `Ü` too under most collations. So both sides are folded with `translate` over `A`–`Z`
-//!   ([`fold`]) and compared with `LIKE`, which depends on no locale.
+//!   and compared with `LIKE`, which depends on no locale.
 //! - **Exact on JSON:** labels match entry by entry, decoded, never across the JSON between
 //!   them. A visible agent's search text (in `finch_agent_search`, kept by triggers, see
 //!   `schema.rs`) holds hostname, resource id and each decoded label entry on lines of their
