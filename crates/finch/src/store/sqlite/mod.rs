@@ -85,8 +85,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// How reads over every agent are split over the pool's connections.
     split: Split,
-    /// The file and how to open it; `None` for `:memory:`.
-    file: Option<FileDatabase>,
+    /// The file and how to open it; `None` for `:memory:`. Boxed: SQLite's connect options are
+    /// large, and every `Store` would otherwise be as large as they are, a PostgreSQL one too.
+    file: Option<Box<FileDatabase>>,
 }
 
 // === impl SqliteStore ===
@@ -129,10 +130,10 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             split,
-            file: Some(FileDatabase {
+            file: Some(Box::new(FileDatabase {
                 path: path.to_owned(),
                 options,
-            }),
+            })),
         })
     }
 
@@ -344,7 +345,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn health_check(&self) -> Result<(), StoreError> {
-        health::health_check(&self.pool, self.file.as_ref()).await
+        health::health_check(&self.pool, self.file.as_deref()).await
     }
 
     pub(super) async fn close(&self) {
