@@ -18,7 +18,13 @@ on_both_backends!(
     labels_are_searched_decoded_entry_by_entry,
 );
 
-fn agent(hostname: &str, labels: &[&str], metrics: bool, profiles: bool) -> AgentSpec {
+/// An agent with these host name, labels and switches.
+pub(in crate::store) fn agent(
+    hostname: &str,
+    labels: &[&str],
+    metrics: bool,
+    profiles: bool,
+) -> AgentSpec {
     AgentSpec {
         hostname: hostname.to_owned(),
         node: Node::Unix,
@@ -30,7 +36,8 @@ fn agent(hostname: &str, labels: &[&str], metrics: bool, profiles: bool) -> Agen
     }
 }
 
-async fn add(store: &Store, hostname: &str, labels: &[&str]) -> AgentRid {
+/// Registers an agent that pushes metrics.
+pub(in crate::store) async fn add(store: &Store, hostname: &str, labels: &[&str]) -> AgentRid {
     let rid = AgentRid::mint("svc");
     store
         .insert_agent(&rid, &agent(hostname, labels, true, false))
@@ -39,7 +46,8 @@ async fn add(store: &Store, hostname: &str, labels: &[&str]) -> AgentRid {
     rid
 }
 
-fn query(search: &str, page: u32) -> AgentQuery {
+/// Page `page`, two agents a page, of the agents matching `search`.
+pub(in crate::store) fn query(search: &str, page: u32) -> AgentQuery {
     AgentQuery {
         scope: AgentScope::All,
         search: search.to_owned(),

@@ -11,7 +11,7 @@ use sqlx::Row as _;
 use super::HEAD_LIMIT;
 use super::filter::{Filter, MATCHES_FIELDS, Walk};
 use super::parts::{IdRange, Split};
-use crate::agents::{AgentRid, AgentSpec, LogSource, Node};
+use crate::agents::AgentRid;
 use crate::store::page::like_pattern;
 use crate::store::sqlite::SqliteStore;
 use crate::store::sqlite::schema::VISIBLE;
@@ -20,40 +20,12 @@ use crate::store::{AgentQuery, AgentScope, Store};
 mod deep_pages;
 mod search;
 
+pub(super) use crate::store::tests::pages::{add, agent as spec, query};
+
 async fn store() -> Store {
     Store::open("sqlite://:memory:", Path::new("/"))
         .await
         .unwrap()
-}
-
-fn spec(hostname: &str, labels: &[&str], metrics: bool, profiles: bool) -> AgentSpec {
-    AgentSpec {
-        hostname: hostname.to_owned(),
-        node: Node::Unix,
-        log_sources: vec![LogSource::Journal],
-        metrics,
-        metrics_targets: Vec::new(),
-        profiles,
-        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-    }
-}
-
-pub(super) async fn add(store: &Store, hostname: &str, labels: &[&str]) -> AgentRid {
-    let rid = AgentRid::mint("svc");
-    store
-        .insert_agent(&rid, &spec(hostname, labels, true, false))
-        .await
-        .unwrap();
-    rid
-}
-
-fn query(search: &str, page: u32) -> AgentQuery {
-    AgentQuery {
-        scope: AgentScope::All,
-        search: search.to_owned(),
-        page,
-        page_size: 2,
-    }
 }
 
 /// What only SQLite holds: timestamps and booleans as 1.x and other tools wrote them (the suite
