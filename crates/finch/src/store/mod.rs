@@ -1,16 +1,17 @@
 //! The agent store: one API over the databases Finch supports.
 //!
 //! [`Store`] is the API the rest of Finch uses; each variant is a backend in a module of its own
-//! (`sqlite/`, and `postgres/` beside it when PostgreSQL lands) that maps its driver's errors to
-//! [`StoreError`] at its own boundary. What every backend shares sits up here, above them: the
-//! error type, the page and search request and answer (`page.rs`), the records the API returns
-//! (`records.rs`) and the database URI that picks a backend (`uri.rs`). A backend imports from
+//! (`sqlite/`, `postgres/`) that maps its driver's errors to [`StoreError`] at its own boundary.
+//! What every backend shares sits up here, above them: the error type, the page and search
+//! request and answer (`page.rs`), the records the API returns (`records.rs`), how list columns
+//! are written and read (`columns.rs`) and the database URI that picks a backend (`uri.rs`). A backend imports from
 //! these and never from this module, and this module only dispatches, so no two modules import
 //! each other.
 //!
 //! SQLite is the default (`sqlite://finch.db`, relative to the library directory). Its schema is
 //! Finch 1.x's `agents` table, column for column, so that a 1.x database opens and works;
-//! `sqlite/schema.rs` holds the legacy migrations.
+//! `sqlite/schema.rs` holds the legacy migrations. PostgreSQL (`postgres://…`) serves several
+//! Finch replicas on one database, with the same table (`postgres/schema.rs`).
 //!
 //! Besides the table, the store keeps a *change version*: a counter that every insert, delete
 //! and relevant update of `agents` bumps, by trigger, whoever the writer is (this Finch, a second
@@ -18,10 +19,14 @@
 //! cheaply; writes made through Finch return the version they produced so the directory can tell
 //! its own changes from foreign ones.
 
+mod columns;
 mod error;
 mod page;
+mod postgres;
 mod records;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 mod uri;
 
 pub use error::StoreError;
@@ -40,6 +45,8 @@ use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
 pub enum Store {
     /// SQLite, one file (or `:memory:`).
     Sqlite(sqlite::SqliteStore),
+    /// PostgreSQL, possibly shared by several Finch replicas.
+    Postgres(postgres::PostgresStore),
 }
 
 // === impl Store ===
@@ -49,10 +56,15 @@ impl Store {
     /// against `library_dir`, and brings the schema up to date.
     pub async fn open(uri: &str, library_dir: &Path) -> Result<Store, StoreError> {
         match DatabaseTarget::parse(uri, library_dir)? {
-            target @ (DatabaseTarget::SqliteFile(_) | DatabaseTarget::SqliteMemory) => {
-                Ok(Store::Sqlite(sqlite::SqliteStore::open(&target).await?))
+            DatabaseTarget::SqliteFile(path) => {
+                Ok(Store::Sqlite(sqlite::SqliteStore::open(Some(&path)).await?))
             }
-            DatabaseTarget::Postgres(_) => Err(StoreError::Uri(UriError::PostgresNotBuilt)),
+            DatabaseTarget::SqliteMemory => {
+                Ok(Store::Sqlite(sqlite::SqliteStore::open(None).await?))
+            }
+            DatabaseTarget::Postgres(uri) => {
+                Ok(Store::Postgres(postgres::PostgresStore::open(&uri).await?))
+            }
         }
     }
 
@@ -64,6 +76,7 @@ impl Store {
     ) -> Result<(Agent, ChangeVersion), StoreError> {
         match self {
             Store::Sqlite(s) => s.insert_agent(rid, spec).await,
+            Store::Postgres(s) => s.insert_agent(rid, spec).await,
         }
     }
 
@@ -75,6 +88,7 @@ impl Store {
     ) -> Result<(Agent, ChangeVersion), StoreError> {
         match self {
             Store::Sqlite(s) => s.update_agent(rid, changes).await,
+            Store::Postgres(s) => s.update_agent(rid, changes).await,
         }
     }
 
@@ -82,6 +96,7 @@ impl Store {
     pub async fn delete_agent(&self, rid: &AgentRid) -> Result<ChangeVersion, StoreError> {
         match self {
             Store::Sqlite(s) => s.delete_agent(rid).await,
+            Store::Postgres(s) => s.delete_agent(rid).await,
         }
     }
 
@@ -89,6 +104,7 @@ impl Store {
     pub async fn get_agent(&self, rid: &AgentRid) -> Result<Agent, StoreError> {
         match self {
             Store::Sqlite(s) => s.get_agent(rid).await,
+            Store::Postgres(s) => s.get_agent(rid).await,
         }
     }
 
@@ -96,6 +112,7 @@ impl Store {
     pub async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_agents().await,
+            Store::Postgres(s) => s.list_agents().await,
         }
     }
 
@@ -104,6 +121,7 @@ impl Store {
     pub async fn list_agent_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_agent_summaries().await,
+            Store::Postgres(s) => s.list_agent_summaries().await,
         }
     }
 
@@ -111,6 +129,7 @@ impl Store {
     pub async fn change_version(&self) -> Result<ChangeVersion, StoreError> {
         match self {
             Store::Sqlite(s) => s.change_version().await,
+            Store::Postgres(s) => s.change_version().await,
         }
     }
 
@@ -123,6 +142,7 @@ impl Store {
     ) -> Result<ChangeVersion, StoreError> {
         match self {
             Store::Sqlite(s) => s.directory_snapshot(each).await,
+            Store::Postgres(s) => s.directory_snapshot(each).await,
         }
     }
 
@@ -145,6 +165,7 @@ impl Store {
     {
         match self {
             Store::Sqlite(s) => s.record_last_seen(parts).await,
+            Store::Postgres(s) => s.record_last_seen(parts).await,
         }
     }
 
@@ -152,6 +173,7 @@ impl Store {
     pub async fn health_check(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.health_check().await,
+            Store::Postgres(s) => s.health_check().await,
         }
     }
 
@@ -159,6 +181,7 @@ impl Store {
     pub async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
         match self {
             Store::Sqlite(s) => s.page_agents(query).await,
+            Store::Postgres(s) => s.page_agents(query).await,
         }
     }
 
@@ -170,6 +193,7 @@ impl Store {
     ) -> Result<AgentStats, StoreError> {
         match self {
             Store::Sqlite(s) => s.agent_stats(scope, active_since).await,
+            Store::Postgres(s) => s.agent_stats(scope, active_since).await,
         }
     }
 
@@ -177,6 +201,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
         }
     }
 }

@@ -27,9 +27,15 @@ pub enum DatabaseTarget {
 /// A database URI that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
-    /// PostgreSQL support is not part of this build yet.
-    #[error("postgres databases are not supported by this build of finch")]
-    PostgresNotBuilt,
+    /// A `postgres://` URI that PostgreSQL's connection options refuse. Holds the URI with any
+    /// password masked, and the reason.
+    #[error("invalid postgres database URI {uri}: {reason}: fix `database` in finch.json")]
+    InvalidPostgres {
+        /// The URI, password masked.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The URI names neither a host nor a path (Finch 1.x's wording). Holds the URI with any
     /// password masked.
     #[error("no database target specified in URI: {0}")]
@@ -116,7 +122,7 @@ fn decode(part: &str) -> Result<String, UriError> {
 }
 
 /// Replaces the password of `user:password@host` URIs with `***`, so errors never show it.
-fn mask_password(uri: &str) -> String {
+pub(in crate::store) fn mask_password(uri: &str) -> String {
     let Some((scheme, rest)) = uri.split_once("://") else {
         return uri.to_owned();
     };

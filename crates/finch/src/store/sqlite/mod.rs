@@ -33,10 +33,11 @@ use self::health::FileDatabase;
 use self::page::Split;
 use self::rows::{AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
-use crate::store::error::StoreError;
+use crate::store::columns::{encode_list, labels_column, log_sources_column};
+use crate::store::error::{StoreError, refuse_empty};
 use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats};
 use crate::store::records::{AgentSummary, ChangeVersion, DirectoryRow};
-use crate::store::uri::{DatabaseTarget, UriError};
+use crate::store::uri::UriError;
 
 mod change_version;
 mod error;
@@ -84,18 +85,20 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// How reads over every agent are split over the pool's connections.
     split: Split,
-    /// The file and how to open it; `None` for `:memory:`.
-    file: Option<FileDatabase>,
+    /// The file and how to open it; `None` for `:memory:`. Boxed: SQLite's connect options are
+    /// large, and every `Store` would otherwise be as large as they are, a PostgreSQL one too.
+    file: Option<Box<FileDatabase>>,
 }
 
 // === impl SqliteStore ===
 
 impl SqliteStore {
-    pub(super) async fn open(target: &DatabaseTarget) -> Result<Self, StoreError> {
-        let store = match target {
-            DatabaseTarget::SqliteFile(path) => Self::open_file(path).await?,
-            DatabaseTarget::SqliteMemory => Self::open_memory().await?,
-            DatabaseTarget::Postgres(_) => return Err(UriError::PostgresNotBuilt.into()),
+    /// Opens the database file at `path`, or a private in-memory database for `None`, and
+    /// brings its schema up to date.
+    pub(super) async fn open(path: Option<&Path>) -> Result<Self, StoreError> {
+        let store = match path {
+            Some(path) => Self::open_file(path).await?,
+            None => Self::open_memory().await?,
         };
         schema::migrate(&store.pool).await?;
         Ok(store)
@@ -127,10 +130,10 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             split,
-            file: Some(FileDatabase {
+            file: Some(Box::new(FileDatabase {
                 path: path.to_owned(),
                 options,
-            }),
+            })),
         })
     }
 
@@ -159,7 +162,6 @@ impl SqliteStore {
         spec: &AgentSpec,
     ) -> Result<(Agent, ChangeVersion), StoreError> {
         let now = format_time(OffsetDateTime::now_utc())?;
-        let log_sources: Vec<String> = spec.log_sources.iter().map(|s| s.to_stored()).collect();
         // `registered_at` is left to the column default, SQLite's UTC clock, as in 1.x.
         let insert = sqlx::query(
             "INSERT INTO agents (created_at, updated_at, active, hostname, log_sources, metrics, \
@@ -169,9 +171,9 @@ impl SqliteStore {
         .bind(&now)
         .bind(&now)
         .bind(&spec.hostname)
-        .bind(rows::encode_list(&log_sources)?)
+        .bind(log_sources_column(&spec.log_sources)?)
         .bind(spec.metrics)
-        .bind(rows::encode_list(&spec.metrics_targets)?)
+        .bind(encode_list(&spec.metrics_targets)?)
         .bind(spec.profiles)
         .bind(rid.as_str())
         .bind(labels_column(&spec.labels)?)
@@ -193,14 +195,13 @@ impl SqliteStore {
     ) -> Result<(Agent, ChangeVersion), StoreError> {
         refuse_empty(rid)?;
         let now = format_time(OffsetDateTime::now_utc())?;
-        let log_sources: Vec<String> = changes.log_sources.iter().map(|s| s.to_stored()).collect();
         let update = sqlx::query(
             "UPDATE agents SET log_sources = ?, metrics = ?, metrics_targets = ?, profiles = ?, \
              labels = ?, updated_at = ? WHERE resource_id = ?",
         )
-        .bind(rows::encode_list(&log_sources)?)
+        .bind(log_sources_column(&changes.log_sources)?)
         .bind(changes.metrics)
-        .bind(rows::encode_list(&changes.metrics_targets)?)
+        .bind(encode_list(&changes.metrics_targets)?)
         .bind(changes.profiles)
         .bind(labels_column(&changes.labels)?)
         .bind(&now)
@@ -344,7 +345,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn health_check(&self) -> Result<(), StoreError> {
-        health::health_check(&self.pool, self.file.as_ref()).await
+        health::health_check(&self.pool, self.file.as_deref()).await
     }
 
     pub(super) async fn close(&self) {
@@ -355,26 +356,6 @@ impl SqliteStore {
 /// Formats a timestamp for a `datetime` column.
 fn format_time(at: OffsetDateTime) -> Result<String, StoreError> {
     timestamp::format(at).map_err(|e| StoreError::Database(Box::new(e)))
-}
-
-/// The `labels` column: a JSON array, or `NULL` when empty, as 1.x wrote it.
-fn labels_column(labels: &[String]) -> Result<Option<String>, StoreError> {
-    if labels.is_empty() {
-        Ok(None)
-    } else {
-        rows::encode_list(labels).map(Some)
-    }
-}
-
-/// Refuses an empty resource id with [`StoreError::NotFound`]. [`AgentRid`] cannot be empty, but
-/// rows written by hand can have `''`, and 1.x's lookups matched the first agent for an empty id:
-/// keep that impossible even if the type's rule ever loosens.
-fn refuse_empty(rid: &AgentRid) -> Result<(), StoreError> {
-    if rid.as_str().is_empty() {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 /// Reads one agent by resource id; an empty id never matches (see [`refuse_empty`]).

@@ -11,7 +11,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::timestamp;
-use crate::agents::{Agent, AgentRid, LogSource, Node};
+use crate::agents::{Agent, AgentRid};
+use crate::store::columns::{parse_list, parse_log_sources, parse_node};
 use crate::store::error::StoreError;
 use crate::store::records::{AgentSummary, DirectoryRow};
 
@@ -35,12 +36,7 @@ pub(super) fn agent_from_row(row: &SqliteRow) -> Result<Agent, StoreError> {
     let rid = AgentRid::parse(&raw_rid).map_err(|e| corrupt(e.to_string()))?;
     let hostname = text(row, 1)?.ok_or_else(|| corrupt("hostname is NULL".to_owned()))?;
     let node = parse_node(text(row, 2)?.as_deref()).map_err(corrupt)?;
-    let log_sources = parse_list("log_sources", text(row, 3)?.as_deref())
-        .map_err(corrupt)?
-        .iter()
-        .map(|stored| LogSource::from_stored(stored))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| corrupt(e.to_string()))?;
+    let log_sources = parse_log_sources(text(row, 3)?.as_deref()).map_err(corrupt)?;
     Ok(Agent {
         hostname,
         node,
@@ -89,25 +85,10 @@ pub(super) fn summary_from_row(row: &SqliteRow) -> Result<AgentSummary, StoreErr
     })
 }
 
-/// Encodes a list column as a JSON array.
-pub(super) fn encode_list(values: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(values).map_err(|e| StoreError::Database(Box::new(e)))
-}
-
 /// Column `index` of `row` as text (the select lists cast every column to text).
 fn text(row: &SqliteRow, index: usize) -> Result<Option<String>, StoreError> {
     row.try_get(index)
         .map_err(|e| StoreError::Database(Box::new(e)))
-}
-
-/// Reads a JSON list column: `NULL`, `''` and `'[]'` are all the empty list.
-fn parse_list(column: &str, value: Option<&str>) -> Result<Vec<String>, String> {
-    let value = value.map(str::trim).unwrap_or_default();
-    if value.is_empty() || value == "null" {
-        return Ok(Vec::new());
-    }
-    serde_json::from_str(value)
-        .map_err(|e| format!("{column} is not a JSON list of strings ({e}): {value:?}"))
 }
 
 /// Reads a boolean column: integers (0 is false), or the words 1.x-era tools may have written.
@@ -127,45 +108,10 @@ fn parse_bool(column: &str, value: Option<&str>) -> Result<bool, String> {
     }
 }
 
-/// Reads the `node` column; an empty value is the column default, `unix`.
-fn parse_node(value: Option<&str>) -> Result<Node, String> {
-    let value = value.map(str::trim).unwrap_or_default();
-    match value.to_ascii_lowercase().as_str() {
-        "" | "unix" => Ok(Node::Unix),
-        "windows" => Ok(Node::Windows),
-        _ => Err(format!("node is neither unix nor windows: {value:?}")),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
-
-    #[test]
-    fn empty_list_forms() {
-        for value in [None, Some(""), Some(" "), Some("[]"), Some("null")] {
-            assert_eq!(parse_list("labels", value), Ok(Vec::new()), "{value:?}");
-        }
-    }
-
-    #[test]
-    fn real_lists() {
-        assert_eq!(
-            parse_list("labels", Some(r#"["env=prod","edge"]"#)),
-            Ok(vec!["env=prod".to_owned(), "edge".to_owned()])
-        );
-    }
-
-    #[test]
-    fn bad_lists_name_the_column() {
-        let err = parse_list("metrics_targets", Some("{}")).unwrap_err();
-        assert!(
-            err.starts_with("metrics_targets is not a JSON list"),
-            "{err}"
-        );
-        assert!(parse_list("labels", Some("[1]")).is_err());
-    }
 
     #[test]
     fn booleans() {
@@ -182,13 +128,5 @@ mod tests {
             assert_eq!(parse_bool("metrics", value), Ok(false), "{value:?}");
         }
         assert!(parse_bool("metrics", Some("maybe")).is_err());
-    }
-
-    #[test]
-    fn nodes() {
-        assert_eq!(parse_node(None), Ok(Node::Unix));
-        assert_eq!(parse_node(Some("unix")), Ok(Node::Unix));
-        assert_eq!(parse_node(Some("windows")), Ok(Node::Windows));
-        assert!(parse_node(Some("plan9")).is_err());
     }
 }

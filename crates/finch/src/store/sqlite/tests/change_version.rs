@@ -1,75 +1,7 @@
-//! The change version: what moves it (every write, whoever the writer) and what does not
-//! (`last_seen`), and the snapshots and versions that writes and reads return.
+//! The change version moved by a writer in another process, the `sqlite3` CLI (the suite both
+//! backends run, `store/tests/change_version.rs`, covers the rest).
 
 use super::*;
-
-#[tokio::test]
-async fn change_version_counts_writes_but_not_last_seen() {
-    let db = TestDb::new();
-    let store = db.open().await;
-    let v0 = store.change_version().await.unwrap();
-    let rid = rid();
-    let (_, v1) = store.insert_agent(&rid, &spec("web-1")).await.unwrap();
-    assert_eq!(v1.0, v0.0 + 1);
-    let changes = AgentChanges {
-        log_sources: vec![LogSource::Journal],
-        metrics: true,
-        metrics_targets: Vec::new(),
-        profiles: true,
-        labels: vec!["a".to_owned()],
-    };
-    let (_, v2) = store.update_agent(&rid, &changes).await.unwrap();
-    assert_eq!(v2.0, v1.0 + 1);
-    assert_eq!(store.change_version().await.unwrap(), v2);
-
-    let seen_at = datetime!(2026-03-01 12:00:00.123456789 UTC);
-    store
-        .record_last_seen(&[(rid.clone(), seen_at)])
-        .await
-        .unwrap();
-    assert_eq!(store.change_version().await.unwrap(), v2);
-    assert_eq!(
-        store.get_agent(&rid).await.unwrap().last_seen,
-        Some(seen_at)
-    );
-    store.record_last_seen(&[]).await.unwrap();
-
-    let v3 = store.delete_agent(&rid).await.unwrap();
-    assert_eq!(v3.0, v2.0 + 1);
-    assert_eq!(snapshot(&store).await.0, v3);
-    store.close().await;
-}
-
-#[tokio::test]
-async fn last_seen_marks_for_many_agents_and_seconds_land_on_the_right_rows() {
-    let db = TestDb::new();
-    let store = db.open().await;
-    let mut marks = Vec::new();
-    // Many agents, spread over two seconds, plus an unknown id.
-    for i in 0..1_100 {
-        let rid = rid();
-        store
-            .insert_agent(&rid, &spec(&format!("host-{i}")))
-            .await
-            .unwrap();
-        let at = datetime!(2026-03-01 12:00:00 UTC) + time::Duration::seconds(i % 2);
-        marks.push((rid, at));
-    }
-    // An id written by hand, with the characters JSON escapes.
-    let odd = AgentRid::parse(r#"agent "odd" \ one"#).unwrap();
-    store.insert_agent(&odd, &spec("odd")).await.unwrap();
-    marks.push((odd, datetime!(2026-03-01 12:00:01 UTC)));
-    marks.push((rid(), datetime!(2026-03-01 12:00:00 UTC)));
-    // In parts, as the liveness writer hands over a large batch.
-    store
-        .record_last_seen_in_parts(marks.chunks(300))
-        .await
-        .unwrap();
-    for (rid, at) in &marks[..1_101] {
-        assert_eq!(store.get_agent(rid).await.unwrap().last_seen, Some(*at));
-    }
-    store.close().await;
-}
 
 #[tokio::test]
 async fn foreign_delete_by_sqlite3_bumps_the_version() {
@@ -87,60 +19,5 @@ async fn foreign_delete_by_sqlite3_bumps_the_version() {
     let (version, rows) = snapshot(&store).await;
     assert_eq!(version.0, v1.0 + 2);
     assert!(rows.is_empty());
-    store.close().await;
-}
-
-#[tokio::test]
-async fn directory_snapshot_reads_rows_and_version_together() {
-    let db = TestDb::new();
-    let store = db.open().await;
-    let web = rid();
-    store.insert_agent(&web, &spec("web-1")).await.unwrap();
-    let mut quiet = spec("db-1");
-    quiet.metrics = false;
-    quiet.profiles = true;
-    let db_rid = rid();
-    let (_, version) = store.insert_agent(&db_rid, &quiet).await.unwrap();
-    let (read, rows) = snapshot(&store).await;
-    assert_eq!(read, version);
-    assert_eq!(
-        rows,
-        [
-            DirectoryRow {
-                rid: web,
-                metrics: true,
-                profiles: false,
-            },
-            DirectoryRow {
-                rid: db_rid,
-                metrics: false,
-                profiles: true,
-            },
-        ]
-    );
-    store.close().await;
-}
-
-#[tokio::test]
-async fn concurrent_inserts_on_a_file_all_land() {
-    let db = TestDb::new();
-    let store = db.open().await;
-    let v0 = store.change_version().await.unwrap();
-    let mut writers = tokio::task::JoinSet::new();
-    for i in 0..16 {
-        let store = store.clone();
-        writers.spawn(async move {
-            store
-                .insert_agent(&rid(), &spec(&format!("host-{i}")))
-                .await
-        });
-    }
-    let mut versions = Vec::new();
-    while let Some(done) = writers.join_next().await {
-        versions.push(done.unwrap().unwrap().1.0);
-    }
-    versions.sort_unstable();
-    let expected: Vec<i64> = (1..=16).map(|n| v0.0 + n).collect();
-    assert_eq!(versions, expected, "each write sees its own version");
     store.close().await;
 }

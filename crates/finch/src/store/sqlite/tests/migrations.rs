@@ -291,11 +291,3 @@ async fn missing_directory_is_named_and_not_created() {
     assert!(err.to_string().contains(&missing.display().to_string()));
     assert!(!missing.exists());
 }
-
-#[tokio::test]
-async fn postgres_is_not_built_yet() {
-    let err = Store::open("postgres://db/finch", Path::new("/"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Uri(UriError::PostgresNotBuilt)));
-}

@@ -94,7 +94,9 @@ async fn add_agents(store: &Store, count: usize) {
 async fn idle_connections_read_the_other_parts() {
     let dir = tempfile::tempdir().unwrap();
     let store = split_store(dir.path(), 3).await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     let mut main = sqlite.pool.begin().await.unwrap();
     // An empty table is one part.
     let parts = read_in_parts(&sqlite.pool, sqlite.split, &mut main, &Ranges)
@@ -131,7 +133,9 @@ async fn idle_connections_read_the_other_parts() {
 async fn a_helper_that_sees_another_version_is_not_used() {
     let dir = tempfile::tempdir().unwrap();
     let store = split_store(dir.path(), 3).await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     add_agents(&store, 3).await;
     until_idle(&sqlite.pool, 3).await;
     let mut main = sqlite.pool.begin().await.unwrap();
@@ -158,7 +162,9 @@ async fn the_bundled_sqlite_gives_each_connection_its_own_page_cache() {
     let store = Store::open("sqlite://:memory:", std::path::Path::new("/"))
         .await
         .unwrap();
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
         .fetch_all(&sqlite.pool)
         .await

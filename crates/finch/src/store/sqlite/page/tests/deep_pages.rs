@@ -2,6 +2,7 @@
 //! answers of the short ones.
 
 use super::*;
+use crate::store::tests::pages::check_every_kind_of_page;
 
 #[tokio::test]
 async fn deep_pages_and_pages_past_the_end_walk_from_the_nearer_end() {
@@ -20,57 +21,16 @@ async fn deep_pages_read_in_parts_are_the_same() {
 /// checks every kind of page of a few searches.
 async fn check_deep_pages(store: &Store) {
     let count = usize::try_from(HEAD_LIMIT).unwrap() + 7;
-    let names: Vec<String> = (1..=count)
-        .map(|n| format!("{}-{n:04}", if n % 3 == 0 { "odd" } else { "plain" }))
-        .collect();
-    for name in &names {
-        add(store, name, &[]).await;
-    }
-    for term in ["", "odd", "plain-1", "nowhere"] {
-        let matching: Vec<&str> = names
-            .iter()
-            .map(String::as_str)
-            .filter(|name| name.contains(term))
-            .collect();
-        let total = u64::try_from(matching.len()).unwrap();
-        for page_size in [1_u32, 3, 7, 1000, 1001] {
-            let last_page = total_pages(total, page_size);
-            for page in [
-                1,
-                2,
-                last_page / 2,
-                last_page - 1,
-                last_page,
-                last_page + 1,
-                u32::MAX,
-            ] {
-                let got = store
-                    .page_agents(&AgentQuery {
-                        page_size,
-                        ..query(term, page)
-                    })
-                    .await
-                    .unwrap();
-                let shown = page.clamp(1, last_page);
-                let size = usize::try_from(page_size).unwrap();
-                let start = usize::try_from(shown - 1).unwrap() * size;
-                let expected =
-                    &matching[start.min(matching.len())..(start + size).min(matching.len())];
-                assert_eq!(
-                    (hostnames(&got), got.page, got.total_pages, got.total_agents),
-                    (expected.to_vec(), shown, last_page, total),
-                    "{term:?}, page {page} of {page_size}"
-                );
-            }
-        }
-    }
+    check_every_kind_of_page(store, count, &[1, 3, 7, 1000, 1001]).await;
 }
 
 #[tokio::test]
 async fn pages_and_counters_read_in_parts_are_those_read_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = split_store(dir.path(), 3).await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     let whole = Store::Sqlite(SqliteStore {
         split: Split::new(1, 1),
         ..sqlite.clone()

@@ -18,7 +18,9 @@ async fn explain(
 #[tokio::test]
 async fn counts_and_searches_read_the_search_index() {
     let store = store().await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     let scope = AgentScope::from_claims(&["web".to_owned()]);
     for (scope, term) in [
         (&AgentScope::All, None),
@@ -136,7 +138,9 @@ fn raw_labels() -> impl Strategy<Value = Option<(String, bool)>> {
 
 /// The ids of the visible rows that match `term` field by field: what a search means.
 async fn matching_fields(store: &Store, term: &str) -> Vec<i64> {
-    let Store::Sqlite(sqlite) = store;
+    let Store::Sqlite(sqlite) = store else {
+        panic!("a SQLite store expected")
+    };
     let sql = format!("SELECT id FROM agents WHERE {VISIBLE} AND {MATCHES_FIELDS} ORDER BY id");
     sqlx::query_scalar(&sql)
         .bind(None::<String>)
@@ -148,7 +152,9 @@ async fn matching_fields(store: &Store, term: &str) -> Vec<i64> {
 
 /// The ids the dashboard's filter finds for `term`, with its count.
 async fn filtered(store: &Store, term: &str) -> (Vec<i64>, u64) {
-    let Store::Sqlite(sqlite) = store;
+    let Store::Sqlite(sqlite) = store else {
+        panic!("a SQLite store expected")
+    };
     let filter = Filter::new(&AgentScope::All, Some(term)).unwrap();
     let mut conn = sqlite.pool.acquire().await.unwrap();
     let range = IdRange::default();
@@ -163,7 +169,9 @@ async fn filtered(store: &Store, term: &str) -> (Vec<i64>, u64) {
 #[tokio::test]
 async fn odd_label_columns_get_the_answers_of_the_fields() {
     let store = store().await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     // Each is kept out of the search text by one of its conditions, or is read by SQLite's JSON
     // functions as something other than its text.
     let odd = [
@@ -203,7 +211,9 @@ type RawRow = (String, String, Option<(String, bool)>);
 /// index and without it.
 async fn check_search(rows: &[RawRow], terms: &[String]) -> Result<(), TestCaseError> {
     let store = store().await;
-    let Store::Sqlite(sqlite) = &store;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("a SQLite store expected")
+    };
     for (n, (host, rid, labels)) in rows.iter().enumerate() {
         // Every fifth row has no resource id, and is never found.
         let rid = if n % 5 == 4 {

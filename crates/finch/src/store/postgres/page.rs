@@ -1,0 +1,126 @@
+//! The PostgreSQL side of the dashboard's reads (`store/page.rs`): scoped, searched, paged reads
+//! of `agents`, and the counters.
+//!
+//! A page is three statements in one read-only `REPEATABLE READ` transaction, so count and page
+//! describe the same snapshot: the count of the matching rows, then the ids of the page, walked
+//! from whichever end of the matches is nearer (a page near the end, "past the end" included,
+//! does not skip over the whole fleet), then the page's rows. The counters are one aggregate.
+//! [`Filter`] says which rows match and how the trigram index finds them.
+
+use futures_util::TryStreamExt as _;
+use sqlx::{PgConnection, PgPool, Row as _};
+use time::OffsetDateTime;
+
+use super::error::map_sqlx;
+use super::rows::{self, AGENT_COLUMNS};
+use super::search::Filter;
+use crate::agents::Agent;
+use crate::store::error::StoreError;
+use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats, total_pages};
+
+/// Starts the read-only snapshot transaction every dashboard read runs in.
+const READ_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+/// Reads one page of the agents `query` selects, with their count.
+pub(super) async fn page_agents(
+    pool: &PgPool,
+    query: &AgentQuery,
+) -> Result<AgentPage, StoreError> {
+    let filter = Filter::new(&query.scope, query.search_term());
+    let mut tx = pool.begin().await.map_err(map_sqlx)?;
+    sqlx::query(READ_SNAPSHOT)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+    let count = format!("SELECT count(*) FROM {} WHERE {}", filter.table, filter.sql);
+    let total: i64 = sqlx::query_scalar(&count)
+        .bind(&filter.pattern)
+        .bind(&filter.scope)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let total_pages = total_pages(total, query.page_size);
+    let page = query.page.clamp(1, total_pages);
+    let size = u64::from(query.page_size.max(1));
+    let start = u64::from(page - 1) * size;
+    let end = (start + size).min(total);
+    let agents = if start < end {
+        page_rows(&mut tx, &filter, start, end, total).await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await.map_err(map_sqlx)?;
+    Ok(AgentPage {
+        agents,
+        page,
+        total_pages,
+        total_agents: total,
+    })
+}
+
+/// The matching rows `start..end` (of `total`) in id order, walked from the nearer end.
+async fn page_rows(
+    conn: &mut PgConnection,
+    filter: &Filter,
+    start: u64,
+    end: u64,
+    total: u64,
+) -> Result<Vec<Agent>, StoreError> {
+    let after = total - end;
+    let (order, offset) = if after < start {
+        ("DESC", after)
+    } else {
+        ("ASC", start)
+    };
+    let Filter { table, id, .. } = filter;
+    let sql = format!(
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE id IN (SELECT {id} FROM {table} WHERE {} \
+         ORDER BY {id} {order} LIMIT $3 OFFSET $4) ORDER BY id",
+        filter.sql
+    );
+    let mut found = sqlx::query(&sql)
+        .bind(&filter.pattern)
+        .bind(&filter.scope)
+        .bind(i64::try_from(end - start).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch(&mut *conn);
+    let mut agents = Vec::new();
+    while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
+        agents.push(rows::agent_from_row(&row)?);
+    }
+    Ok(agents)
+}
+
+/// Counts the agents in `scope`; those last seen at or after `active_since` are active.
+pub(super) async fn agent_stats(
+    pool: &PgPool,
+    scope: &AgentScope,
+    active_since: OffsetDateTime,
+) -> Result<AgentStats, StoreError> {
+    let filter = Filter::new(scope, None);
+    let sql = format!(
+        "SELECT count(*), count(*) FILTER (WHERE metrics), count(*) FILTER (WHERE profiles), \
+         count(*) FILTER (WHERE last_seen >= $3) FROM {} WHERE {}",
+        filter.table, filter.sql
+    );
+    let row = sqlx::query(&sql)
+        .bind(&filter.pattern)
+        .bind(&filter.scope)
+        .bind(active_since)
+        .fetch_one(pool)
+        .await
+        .map_err(map_sqlx)?;
+    let get = |index: usize| -> Result<u64, StoreError> {
+        let value: i64 = row
+            .try_get(index)
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        Ok(u64::try_from(value).unwrap_or(0))
+    };
+    Ok(AgentStats {
+        total: get(0)?,
+        metrics: get(1)?,
+        profiles: get(2)?,
+        active: get(3)?,
+    })
+}

@@ -1,0 +1,180 @@
+//! What only the PostgreSQL backend has: migrations under an advisory lock, several replicas on
+//! one database, `last_seen` that never moves backwards, and its URI and connection errors.
+
+use std::path::Path;
+
+use time::macros::datetime;
+
+use super::{TestDb, rid, spec};
+use crate::store::{Store, StoreError, UriError};
+
+/// The PostgreSQL test database, or `None` when the test is skipped.
+async fn postgres() -> Option<TestDb> {
+    TestDb::postgres().await
+}
+
+/// Runs a query returning one `bigint` on its own connection.
+async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    use sqlx::Connection as _;
+    let TestDb::Postgres(pg) = db else {
+        panic!("a PostgreSQL test database expected");
+    };
+    let mut conn = sqlx::PgConnection::connect(&pg.uri).await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn replicas_starting_together_migrate_once() {
+    let Some(db) = postgres().await else { return };
+    let opened = futures_util::future::join_all((0..4).map(|_| db.open())).await;
+    assert_eq!(
+        scalar(&db, "SELECT version::bigint FROM finch_schema").await,
+        3
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'agents'"
+        )
+        .await,
+        14
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'finch_agents_%'"
+        )
+        .await,
+        3
+    );
+    // One replica's write is the others' to read, and bumps the one version they share.
+    let (agent, version) = opened[0]
+        .insert_agent(&rid(), &spec("web-1"))
+        .await
+        .unwrap();
+    for store in &opened {
+        assert_eq!(store.get_agent(&agent.rid).await.unwrap(), agent);
+        assert_eq!(store.change_version().await.unwrap(), version);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn one_hostname_registered_through_two_replicas_has_one_winner() {
+    let Some(db) = postgres().await else { return };
+    let (a, b) = (db.open().await, db.open().await);
+    for round in 0..20 {
+        let hostname = format!("race-{round}");
+        let (spec, rid_a, rid_b) = (spec(&hostname), rid(), rid());
+        let (first, second) =
+            tokio::join!(a.insert_agent(&rid_a, &spec), b.insert_agent(&rid_b, &spec),);
+        let outcomes = [first.is_ok(), second.is_ok()];
+        assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{hostname}");
+        let loser = if first.is_ok() { second } else { first };
+        assert!(matches!(loser, Err(StoreError::AlreadyExists)), "{loser:?}");
+    }
+    assert_eq!(a.list_agents().await.unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn last_seen_never_moves_backwards() {
+    let Some(db) = postgres().await else { return };
+    let (a, b) = (db.open().await, db.open().await);
+    let rid = rid();
+    a.insert_agent(&rid, &spec("web-1")).await.unwrap();
+    let later = datetime!(2026-03-01 12:00:05 UTC);
+    let earlier = datetime!(2026-03-01 12:00:01 UTC);
+    a.record_last_seen(&[(rid.clone(), later)]).await.unwrap();
+    // Another replica's older batch, committed last.
+    b.record_last_seen(&[(rid.clone(), earlier)]).await.unwrap();
+    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(later));
+    // Within one batch, the latest mark of an agent wins.
+    let latest = datetime!(2026-03-01 12:00:09 UTC);
+    b.record_last_seen_in_parts([[(rid.clone(), latest)], [(rid.clone(), earlier)]])
+        .await
+        .unwrap();
+    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(latest));
+}
+
+#[tokio::test]
+async fn a_1x_table_migrates_and_reads_back() {
+    let Some(db) = postgres().await else { return };
+    // 1.x's table before the `tags` rename, with the basic-auth columns.
+    db.execute(
+        "CREATE TABLE agents (id bigserial PRIMARY KEY, created_at timestamptz, \
+         updated_at timestamptz, active boolean NOT NULL DEFAULT true, \
+         hostname text NOT NULL UNIQUE, last_seen timestamptz, \
+         log_sources text NOT NULL DEFAULT '[]', metrics boolean NOT NULL DEFAULT false, \
+         metrics_targets text NOT NULL DEFAULT '[]', profiles boolean NOT NULL DEFAULT false, \
+         registered_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         resource_id text NOT NULL UNIQUE, tags text, username text, password_hash text); \
+         INSERT INTO agents (hostname, resource_id, log_sources, metrics, tags, username) \
+         VALUES ('old-1', 'rid:old:1', '[\"journal:\"]', true, '[\"env=prod\"]', 'u')",
+    )
+    .await;
+    let store = db.open().await;
+    let agents = store.list_agents().await.unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0].hostname, "old-1");
+    assert_eq!(agents[0].labels, ["env=prod"]);
+    assert_eq!(agents[0].node, crate::agents::Node::Unix);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'agents'"
+        )
+        .await,
+        14
+    );
+    let page = store
+        .page_agents(&crate::store::AgentQuery {
+            scope: crate::store::AgentScope::All,
+            search: "PROD".to_owned(),
+            page: 1,
+            page_size: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total_agents, 1);
+}
+
+#[tokio::test]
+async fn searches_use_the_trigram_index() {
+    let Some(db) = postgres().await else { return };
+    let store = db.open().await;
+    store.close().await;
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'finch_agents_search_trgm'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_uris_are_named_without_their_password() {
+    let err = Store::open("postgres://finch:secret@db:notaport/finch", Path::new("/"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Uri(UriError::InvalidPostgres { .. })),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("postgres://finch:***@db"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // A loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let uri = format!("postgres://finch@127.0.0.1:{port}/finch?sslmode=disable");
+    let err = Store::open(&uri, Path::new("/")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
