@@ -15,6 +15,8 @@ use crate::tokens::RoleError;
 
 /// The message every internal failure shows the client.
 pub const INTERNAL_MESSAGE: &str = "internal error";
+/// The message a call shows while the database cannot be reached: the client may retry.
+pub const UNAVAILABLE_MESSAGE: &str = "the agent database is unavailable; try again";
 
 /// Why a gRPC call failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum ApiError {
     /// An agent with that hostname exists.
     #[error("agent already exists")]
     AlreadyExists,
+    /// The database cannot be reached now; the detail is logged, never sent.
+    #[error("{0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// Finch failed; the detail is logged, never sent.
     #[error("{0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
@@ -59,6 +64,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::AlreadyExists => ApiError::AlreadyExists,
+            unavailable @ StoreError::Unavailable(_) => {
+                ApiError::Unavailable(Box::new(unavailable))
+            }
             other => ApiError::Internal(Box::new(other)),
         }
     }
@@ -76,13 +84,23 @@ impl From<ApiError> for Status {
             ApiError::InvalidArgument(message) => Status::invalid_argument(message),
             ApiError::NotFound => Status::not_found("agent not found"),
             ApiError::AlreadyExists => Status::already_exists("agent already exists"),
-            ApiError::Internal(source) => {
-                let mut status = Status::new(Code::Internal, INTERNAL_MESSAGE);
-                status.set_source(Arc::from(source));
-                status
+            ApiError::Unavailable(source) => {
+                with_source(Code::Unavailable, UNAVAILABLE_MESSAGE, source)
             }
+            ApiError::Internal(source) => with_source(Code::Internal, INTERNAL_MESSAGE, source),
         }
     }
+}
+
+/// A status with a fixed message for the client and the real cause kept for the call's log.
+fn with_source(
+    code: Code,
+    message: &str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> Status {
+    let mut status = Status::new(code, message);
+    status.set_source(Arc::from(source));
+    status
 }
 
 #[cfg(test)]
@@ -114,6 +132,21 @@ mod tests {
             .expect("source kept for the log")
             .to_string();
         assert!(source.contains("disk I/O error"), "{source}");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_its_text_stays_in_the_log() {
+        let down = StoreError::Unavailable("connection refused to db.internal:5432".into());
+        let status = Status::from(ApiError::from(down));
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::Unavailable, UNAVAILABLE_MESSAGE)
+        );
+        let source = status
+            .source()
+            .expect("source kept for the log")
+            .to_string();
+        assert!(source.contains("connection refused"), "{source}");
     }
 
     #[test]
