@@ -163,6 +163,12 @@ impl Client {
     }
 }
 
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
 // === impl SshdBuilder ===
 
 impl SshdBuilder {
