@@ -5,8 +5,9 @@
 //! starts the real service through the production [`finch::run::Service`] on loopback port 0, or
 //! as the `finch` binary ([`FinchProcess`]). Around it: the operator's PKI built on
 //! [`finchctl::mtls`] ([`Pki`]), gRPC clients that set the headers Traefik sets
-//! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), and
-//! waiting on a condition under a deadline ([`eventually`]) instead of sleeping.
+//! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), a real
+//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), and waiting on a condition
+//! under a deadline ([`eventually`]) instead of sleeping.
 //!
 //! Panicking is how a test fails, so the kit unwraps freely; it is never part of a release.
 
@@ -19,6 +20,7 @@ mod library;
 mod logs;
 mod pki;
 mod process;
+pub mod sshd;
 mod stage;
 mod traefik;
 mod wait;

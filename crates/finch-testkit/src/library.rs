@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use finch::agents::{Agent, AgentRid};
 use finch::config::FinchConfig;
-use finch::run::{Listeners, Service, open_store};
+use finch::run::{Listeners, Service, ServiceOptions, open_store};
 use finch::store::Store;
 use finch::tokens::TokenKey;
 use time::OffsetDateTime;
@@ -115,10 +115,18 @@ impl Library {
     /// Starts the whole service in this process through the production [`Service::start`], on
     /// loopback port 0 for every listener.
     pub async fn start(&self) -> Service {
+        let listeners = Listeners::bind_loopback().await.unwrap();
+        self.start_with(listeners, ServiceOptions::default()).await
+    }
+
+    /// Starts the service through the production [`Service::start_with`] on `listeners`, with
+    /// `options` (the dashboard's clock and intervals).
+    pub async fn start_with(&self, listeners: Listeners, options: ServiceOptions) -> Service {
         let config = Arc::new(self.config());
         let store = open_store(&config).await.unwrap();
-        let listeners = Listeners::bind_loopback().await.unwrap();
-        Service::start(config, store, listeners).await.unwrap()
+        Service::start_with(config, store, listeners, options)
+            .await
+            .unwrap()
     }
 }
 

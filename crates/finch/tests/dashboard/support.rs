@@ -1,4 +1,5 @@
-//! A dashboard server on loopback with a hand-moved clock, and a WebSocket client for it.
+//! The real service, started through the kit with a hand-moved dashboard clock and short
+//! dashboard intervals, and a WebSocket client for its dashboard.
 
 #![allow(dead_code)]
 
@@ -8,10 +9,9 @@ use std::time::Duration;
 
 use finch::agents::Agent;
 use finch::dashboard::clock::{Clock, ManualClock};
-use finch::dashboard::{DashboardSettings, DashboardState, router};
-use finch::directory::Directory;
+use finch::dashboard::{DashboardSettings, DashboardState};
 use finch::registry::Registry;
-use finch::serve::serve;
+use finch::run::{Listeners, Service, ServiceOptions};
 use finch::tokens::{Role, TokenKey};
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
@@ -20,20 +20,19 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
 
 pub use finch_testkit::{DEADLINE, SECRET, eventually};
 use finch_testkit::{Library, labelled_spec};
 
-/// A running dashboard.
+/// A running service whose dashboard the tests use.
 pub struct Server {
+    /// The dashboard's address.
     pub addr: SocketAddr,
     pub hostname: String,
     pub registry: Registry,
-    pub state: DashboardState,
     pub clock: Arc<ManualClock>,
     pub tokens: TokenKey,
-    pub shutdown: CancellationToken,
+    pub service: Service,
     pub library: Library,
 }
 
@@ -63,52 +62,46 @@ impl Default for Options {
 
 impl Server {
     pub async fn start(options: Options) -> Server {
-        let library = Library::with(|config| options.hostname.clone_into(&mut config.hostname));
-        let config = library.config();
-        let store = library.open_store().await;
-        let directory = Directory::load(&store, &config.id).await.unwrap();
-        let registry = Registry::new(store, directory, config.id.clone());
-        let tokens = library.tokens();
-        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-        let shutdown = CancellationToken::new();
-        let mut settings = DashboardSettings::from_config(&config);
-        settings.page_size = options.page_size;
+        let library = Library::with(|config| {
+            options.hostname.clone_into(&mut config.hostname);
+            config.dashboard_page_size = Some(options.page_size);
+        });
+        let mut settings = DashboardSettings::from_config(&library.config());
         settings.revalidate_every = options.revalidate_every;
         settings.refresh_interval = options.refresh_interval;
         settings.liveness_refresh = options.liveness_refresh;
-        let state = DashboardState::new(
-            Arc::new(config),
-            registry.clone(),
-            tokens.clone(),
-            shutdown.clone(),
-        )
-        .with_clock(clock.clone())
-        .with_settings(settings);
-        let listener = match options.bind {
-            None => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let mut listeners = Listeners::bind_loopback().await.unwrap();
+        if let Some(addr) = options.bind {
             // The previous server on this port may still be letting go of it.
-            Some(addr) => eventually(DEADLINE, || async { TcpListener::bind(addr).await.ok() })
+            listeners.http = eventually(DEADLINE, || async { TcpListener::bind(addr).await.ok() })
                 .await
-                .expect("the port is free again"),
+                .expect("the port is free again");
+        }
+        let service_options = ServiceOptions {
+            dashboard_clock: clock.clone(),
+            dashboard_settings: Some(settings),
         };
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(
-            "HTTP",
-            listener,
-            router(state.clone()),
-            shutdown.clone(),
-            Duration::from_secs(1),
-        ));
+        let service = library.start_with(listeners, service_options).await;
         Server {
-            addr,
+            addr: service.addresses().http,
             hostname: options.hostname.to_owned(),
-            registry,
-            state,
+            registry: service.registry().clone(),
             clock,
-            tokens,
-            shutdown,
+            tokens: library.tokens(),
+            service,
             library,
         }
+    }
+
+    /// Stops the service as a signal would: open WebSockets close with "going away".
+    pub async fn stop(self) {
+        self.service.stop().await;
+    }
+
+    /// How many WebSockets follow agent changes right now.
+    pub fn live_subscriptions(&self) -> usize {
+        self.service.dashboard().live_subscriptions()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -158,24 +151,21 @@ impl Server {
 
     /// Waits until exactly `n` WebSocket subscriptions are alive.
     pub async fn wait_for_subscriptions(&self, n: usize) {
-        let state = self.state.clone();
-        let reached = eventually(DEADLINE, || {
-            let state = state.clone();
-            async move { (state.live_subscriptions() == n).then_some(()) }
-        })
-        .await;
-        assert!(
-            reached.is_some(),
-            "expected {n} live subscriptions, have {}",
-            self.state.live_subscriptions()
-        );
+        wait_for_subscriptions(self.service.dashboard(), n).await;
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+/// Waits until exactly `n` of `dashboard`'s WebSocket subscriptions are alive.
+pub async fn wait_for_subscriptions(dashboard: &DashboardState, n: usize) {
+    let reached = eventually(DEADLINE, || async {
+        (dashboard.live_subscriptions() == n).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "expected {n} live subscriptions, have {}",
+        dashboard.live_subscriptions()
+    );
 }
 
 /// A dashboard WebSocket client.

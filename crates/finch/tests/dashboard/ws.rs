@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Options, Server, hostnames};
+use crate::support::{Options, Server, hostnames, wait_for_subscriptions};
 
 #[tokio::test]
 async fn greeting_sends_stats_endpoints_then_agents_with_liveness() {
@@ -293,10 +293,10 @@ async fn shutdown_closes_open_sockets() {
     let server = Server::start(Options::default()).await;
     let mut client = server.ws(&server.token(Role::Viewer, &[])).await;
     client.greeting().await;
-    server.shutdown.cancel();
-    let frame = client.closed().await.expect("a close frame");
-    assert_eq!(u16::from(frame.code), 1001);
-    server.wait_for_subscriptions(0).await;
+    let dashboard = server.service.dashboard().clone();
+    let (frame, ()) = tokio::join!(client.closed(), server.stop());
+    assert_eq!(u16::from(frame.expect("a close frame").code), 1001);
+    wait_for_subscriptions(&dashboard, 0).await;
 }
 
 #[tokio::test]
