@@ -82,3 +82,6 @@ impl AgentKeys {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
