@@ -419,4 +419,67 @@ mod tests {
             );
         }
     }
+
+    fn with_keys(keys: &[(&str, &str)]) -> Result<FinchConfig, ConfigError> {
+        let mut value: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        for (key, text) in keys {
+            value[*key] = (*text).into();
+        }
+        FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+    }
+
+    #[test]
+    fn previous_secret_is_optional_and_loads_with_its_grace() {
+        let config = with_keys(&[]).expect("valid");
+        assert_eq!(config.previous_secret, None);
+        let config = with_keys(&[("previous_secret", ""), ("previous_secret_until", "")])
+            .expect("empty means unset");
+        assert_eq!(config.previous_secret, None);
+        let config = with_keys(&[
+            ("previous_secret", "b2xkLXNlY3JldA=="),
+            ("previous_secret_until", "2026-01-02T05:04:05+02:00"),
+        ])
+        .expect("valid");
+        let previous = config.previous_secret.as_ref().expect("configured");
+        assert_eq!(previous.secret, "b2xkLXNlY3JldA==");
+        assert_eq!(previous.until.unix_timestamp(), 1_767_323_045);
+        assert!(!format!("{config:?}").contains("b2xkLXNlY3JldA=="));
+        // A grace that has already ended is no error: the old tokens are simply refused.
+        with_keys(&[
+            ("previous_secret", "b2xkLXNlY3JldA=="),
+            ("previous_secret_until", "1970-01-01T00:00:00Z"),
+        ])
+        .expect("an ended grace is valid");
+    }
+
+    #[test]
+    fn previous_secret_errors_name_the_key() {
+        for (keys, message) in [
+            (
+                &[("previous_secret", "b2xkLXNlY3JldA==")][..],
+                "invalid configuration data: previous_secret_until is missing: previous_secret needs the RFC 3339 time its grace ends, or remove previous_secret",
+            ),
+            (
+                &[("previous_secret_until", "2026-01-02T03:04:05Z")][..],
+                "invalid configuration data: previous_secret is missing: previous_secret_until needs the secret whose grace it ends, or remove previous_secret_until",
+            ),
+            (
+                &[
+                    ("previous_secret", "c2VjcmV0"),
+                    ("previous_secret_until", "2026-01-02T03:04:05Z"),
+                ][..],
+                "invalid configuration data: previous_secret is the same as secret: remove previous_secret and previous_secret_until",
+            ),
+            (
+                &[
+                    ("previous_secret", "b2xkLXNlY3JldA=="),
+                    ("previous_secret_until", "2026-01-02 03:04"),
+                ][..],
+                "invalid configuration data: previous_secret_until is \"2026-01-02 03:04\", expected an RFC 3339 time such as 2026-01-02T03:04:05Z",
+            ),
+        ] {
+            let err = with_keys(keys).expect_err("invalid");
+            assert_eq!(err.to_string(), message);
+        }
+    }
 }

@@ -183,6 +183,10 @@ mod tests {
         )
         .expect("generates");
         config.proxy_secret = Some("behind \"traefik\"\n".into());
+        config.previous_secret = Some(crate::config::PreviousSecret {
+            secret: "b2xkLXNlY3JldA==".into(),
+            until: OffsetDateTime::UNIX_EPOCH + time::Duration::nanoseconds(1_500_000_000),
+        });
         let path = dir.path().join(crate::config::FILE_NAME);
         config.write_new(&path).expect("writes");
         assert_eq!(FinchConfig::load(&path).expect("loads"), config);
