@@ -44,18 +44,27 @@ async fn start_sink() -> (Sink, SocketAddr) {
 /// Routers as the stack renders them: strip the prefix, then ForwardAuth to Finch. The
 /// `legacy` router uses plain `/auth`, as a Finch 1.x stack does.
 fn dynamic_config(auth: SocketAddr, sink: SocketAddr) -> String {
+    routes_config(
+        &[
+            ("loki", "/loki", format!("http://{auth}/auth/loki")),
+            ("mimir", "/mimir", format!("http://{auth}/auth/mimir")),
+            (
+                "pyroscope",
+                "/pyroscope",
+                format!("http://{auth}/auth/pyroscope"),
+            ),
+            ("legacy", "/legacy-mimir", format!("http://{auth}/auth")),
+        ],
+        sink,
+    )
+}
+
+/// One router per `(name, prefix, ForwardAuth address)`, each stripping its prefix before the
+/// ForwardAuth check and sending what passes to `sink`.
+fn routes_config(routes: &[(&str, &str, String)], sink: SocketAddr) -> String {
     let mut routers = String::new();
     let mut middlewares = String::new();
-    for (name, prefix, address) in [
-        ("loki", "/loki", format!("http://{auth}/auth/loki")),
-        ("mimir", "/mimir", format!("http://{auth}/auth/mimir")),
-        (
-            "pyroscope",
-            "/pyroscope",
-            format!("http://{auth}/auth/pyroscope"),
-        ),
-        ("legacy", "/legacy-mimir", format!("http://{auth}/auth")),
-    ] {
+    for (name, prefix, address) in routes {
         routers.push_str(&format!(
             "    {name}:\n      rule: \"PathPrefix(`{prefix}`)\"\n      entryPoints: [web]\n      middlewares: [strip-{name}, auth-{name}]\n      service: sink\n"
         ));
@@ -214,23 +223,6 @@ async fn rotated_service(until: OffsetDateTime) -> (Library, Service, String, St
     (library, service, current, format!("Bearer {previous}"))
 }
 
-/// One logs router per service, `/<name>/loki/...`, each behind its service's ForwardAuth.
-fn per_service_config(services: &[(&str, SocketAddr)], sink: SocketAddr) -> String {
-    let mut routers = String::new();
-    let mut middlewares = String::new();
-    for (name, auth) in services {
-        routers.push_str(&format!(
-            "    {name}:\n      rule: \"PathPrefix(`/{name}`)\"\n      entryPoints: [web]\n      middlewares: [strip-{name}, auth-{name}]\n      service: sink\n"
-        ));
-        middlewares.push_str(&format!(
-            "    strip-{name}:\n      stripPrefix:\n        prefixes: [\"/{name}\"]\n    auth-{name}:\n      forwardAuth:\n        address: \"http://{auth}/auth/loki\"\n        trustForwardHeader: false\n"
-        ));
-    }
-    format!(
-        "http:\n  routers:\n{routers}  middlewares:\n{middlewares}  services:\n    sink:\n      loadBalancer:\n        servers:\n          - url: \"http://{sink}\"\n"
-    )
-}
-
 #[tokio::test]
 async fn previous_secret_passes_through_traefik_until_its_grace_ends() {
     let Some(binary) = TraefikBinary::find_or_skip() else {
@@ -244,10 +236,18 @@ async fn previous_secret_passes_through_traefik_until_its_grace_ends() {
         rotated_service(now + time::Duration::seconds(2)).await;
     let (_sink, sink_addr) = start_sink().await;
     let client = http();
-    let dynamic = per_service_config(
+    let dynamic = routes_config(
         &[
-            ("long", long.addresses().auth),
-            ("short", short.addresses().auth),
+            (
+                "long",
+                "/long",
+                format!("http://{}/auth/loki", long.addresses().auth),
+            ),
+            (
+                "short",
+                "/short",
+                format!("http://{}/auth/loki", short.addresses().auth),
+            ),
         ],
         sink_addr,
     );
