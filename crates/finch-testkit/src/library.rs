@@ -44,6 +44,7 @@ impl Library {
             profiler: Some("http://pyroscope:4040".to_owned()),
             proxy_secret: None,
             dashboard_page_size: None,
+            previous_secret: None,
             library_dir: dir.path().to_owned(),
         };
         edit(&mut config);

@@ -9,6 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 mod writer;
 
@@ -38,8 +40,21 @@ pub struct FinchConfig {
     /// Agents per dashboard page (`dashboard_page_size`); `None` means
     /// [`DEFAULT_DASHBOARD_PAGE_SIZE`]. New in 2.x; 1.x ignores the key.
     pub dashboard_page_size: Option<u32>,
+    /// The secret before the last rotation, still accepted on agent tokens for a grace
+    /// (`previous_secret` and `previous_secret_until`). New in 2.x; 1.x ignores the keys.
+    pub previous_secret: Option<PreviousSecret>,
     /// The directory that holds `finch.json`.
     pub library_dir: PathBuf,
+}
+
+/// The secret a rotation replaced and the end of its grace: agent tokens it signed pass `/auth`
+/// while the clock is before `until`, so agents can be renewed without an outage.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// The previous HMAC key, raw bytes of this text as [`FinchConfig::secret`].
+    pub secret: String,
+    /// When the grace ends (`previous_secret_until`, RFC 3339). A past instant means no grace.
+    pub until: OffsetDateTime,
 }
 
 /// Agents per dashboard page unless `dashboard_page_size` says otherwise: 1.x's fixed 5 kept
@@ -81,6 +96,14 @@ pub enum ConfigError {
         /// What is accepted.
         expected: &'static str,
     },
+    /// An optional key is missing its partner, or has a value that cannot be used.
+    #[error("invalid configuration data: {key} {problem}")]
+    Invalid {
+        /// The key at fault.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
 }
 
 /// The file as written; every key optional here so that missing ones get 1.x's message.
@@ -102,6 +125,10 @@ struct RawConfig {
     proxy_secret: Option<String>,
     #[serde(default)]
     dashboard_page_size: Option<u64>,
+    #[serde(default)]
+    previous_secret: Option<String>,
+    #[serde(default)]
+    previous_secret_until: Option<String>,
 }
 
 // === impl FinchConfig ===
@@ -129,6 +156,8 @@ impl FinchConfig {
         let hostname = required(raw.hostname, "Hostname")?;
         let id = required(raw.id, "Id")?;
         let secret = required(raw.secret, "Secret")?;
+        let previous_secret =
+            previous_secret(raw.previous_secret, raw.previous_secret_until, &secret)?;
         Ok(FinchConfig {
             created_at,
             database,
@@ -139,6 +168,7 @@ impl FinchConfig {
             // An empty secret would let every caller "attest"; treat it as not configured.
             proxy_secret: raw.proxy_secret.filter(|p| !p.is_empty()),
             dashboard_page_size: dashboard_page_size(raw.dashboard_page_size)?,
+            previous_secret,
             library_dir,
         })
     }
@@ -163,6 +193,40 @@ fn dashboard_page_size(value: Option<u64>) -> Result<Option<u32>, ConfigError> {
     }
 }
 
+/// The previous secret and its grace: both keys or neither (empty counts as absent), a time in
+/// RFC 3339, and a secret other than the current one.
+fn previous_secret(
+    secret: Option<String>,
+    until: Option<String>,
+    current: &str,
+) -> Result<Option<PreviousSecret>, ConfigError> {
+    let invalid = |key, problem: String| Err(ConfigError::Invalid { key, problem });
+    let secret = secret.filter(|s| !s.is_empty());
+    let until = until.filter(|u| !u.is_empty());
+    match (secret, until) {
+        (None, None) => Ok(None),
+        (Some(_), None) => invalid(
+            "previous_secret_until",
+            "is missing: previous_secret needs the RFC 3339 time its grace ends, or remove previous_secret".into(),
+        ),
+        (None, Some(_)) => invalid(
+            "previous_secret",
+            "is missing: previous_secret_until needs the secret whose grace it ends, or remove previous_secret_until".into(),
+        ),
+        (Some(secret), Some(_)) if secret == current => invalid(
+            "previous_secret",
+            "is the same as secret: remove previous_secret and previous_secret_until".into(),
+        ),
+        (Some(secret), Some(until)) => match OffsetDateTime::parse(&until, &Rfc3339) {
+            Ok(until) => Ok(Some(PreviousSecret { secret, until })),
+            Err(_) => invalid(
+                "previous_secret_until",
+                format!("is {until:?}, expected an RFC 3339 time such as 2026-01-02T03:04:05Z"),
+            ),
+        },
+    }
+}
+
 fn required(value: Option<String>, field: &'static str) -> Result<String, ConfigError> {
     value
         .filter(|v| !v.is_empty())
@@ -184,7 +248,19 @@ impl std::fmt::Debug for FinchConfig {
                 &self.proxy_secret.as_ref().map(|_| "REDACTED"),
             )
             .field("dashboard_page_size", &self.dashboard_page_size)
+            .field("previous_secret", &self.previous_secret)
             .field("library_dir", &self.library_dir)
+            .finish()
+    }
+}
+
+// === impl PreviousSecret ===
+
+impl std::fmt::Debug for PreviousSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreviousSecret")
+            .field("secret", &"REDACTED")
+            .field("until", &self.until)
             .finish()
     }
 }
@@ -341,6 +417,69 @@ mod tests {
                     "invalid configuration data: dashboard_page_size is {bad}, expected a number from 1 to 200"
                 )
             );
+        }
+    }
+
+    fn with_keys(keys: &[(&str, &str)]) -> Result<FinchConfig, ConfigError> {
+        let mut value: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        for (key, text) in keys {
+            value[*key] = (*text).into();
+        }
+        FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+    }
+
+    #[test]
+    fn previous_secret_is_optional_and_loads_with_its_grace() {
+        let config = with_keys(&[]).expect("valid");
+        assert_eq!(config.previous_secret, None);
+        let config = with_keys(&[("previous_secret", ""), ("previous_secret_until", "")])
+            .expect("empty means unset");
+        assert_eq!(config.previous_secret, None);
+        let config = with_keys(&[
+            ("previous_secret", "b2xkLXNlY3JldA=="),
+            ("previous_secret_until", "2026-01-02T05:04:05+02:00"),
+        ])
+        .expect("valid");
+        let previous = config.previous_secret.as_ref().expect("configured");
+        assert_eq!(previous.secret, "b2xkLXNlY3JldA==");
+        assert_eq!(previous.until.unix_timestamp(), 1_767_323_045);
+        assert!(!format!("{config:?}").contains("b2xkLXNlY3JldA=="));
+        // A grace that has already ended is no error: the old tokens are simply refused.
+        with_keys(&[
+            ("previous_secret", "b2xkLXNlY3JldA=="),
+            ("previous_secret_until", "1970-01-01T00:00:00Z"),
+        ])
+        .expect("an ended grace is valid");
+    }
+
+    #[test]
+    fn previous_secret_errors_name_the_key() {
+        for (keys, message) in [
+            (
+                &[("previous_secret", "b2xkLXNlY3JldA==")][..],
+                "invalid configuration data: previous_secret_until is missing: previous_secret needs the RFC 3339 time its grace ends, or remove previous_secret",
+            ),
+            (
+                &[("previous_secret_until", "2026-01-02T03:04:05Z")][..],
+                "invalid configuration data: previous_secret is missing: previous_secret_until needs the secret whose grace it ends, or remove previous_secret_until",
+            ),
+            (
+                &[
+                    ("previous_secret", "c2VjcmV0"),
+                    ("previous_secret_until", "2026-01-02T03:04:05Z"),
+                ][..],
+                "invalid configuration data: previous_secret is the same as secret: remove previous_secret and previous_secret_until",
+            ),
+            (
+                &[
+                    ("previous_secret", "b2xkLXNlY3JldA=="),
+                    ("previous_secret_until", "2026-01-02 03:04"),
+                ][..],
+                "invalid configuration data: previous_secret_until is \"2026-01-02 03:04\", expected an RFC 3339 time such as 2026-01-02T03:04:05Z",
+            ),
+        ] {
+            let err = with_keys(keys).expect_err("invalid");
+            assert_eq!(err.to_string(), message);
         }
     }
 }

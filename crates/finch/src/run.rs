@@ -33,7 +33,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::serve::serve;
 use crate::store::Store;
-use crate::tokens::TokenKey;
+use crate::tokens::{AgentKeys, TokenKey};
 use crate::version;
 
 /// Everything stops within this after a signal: what Finch 1.x allowed, and well inside the
@@ -179,7 +179,7 @@ impl Service {
         .with_settings(settings);
         let dashboard_router = dashboard::router(dashboard.clone());
         let forward_auth = ForwardAuth {
-            tokens,
+            tokens: AgentKeys::for_config(&config),
             directory: directory.clone(),
             liveness,
             metrics: metrics.auth.clone(),

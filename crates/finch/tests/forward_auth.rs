@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use finch::agents::Agent;
+use finch::agents::{Agent, AgentRid};
+use finch::config::PreviousSecret;
 use finch::run::Service;
-use finch::tokens::Role;
+use finch::tokens::{Role, TokenKey};
 use finch_testkit::{
-    Library, SECRET, agent_spec, auth_status, eventually, forward_auth, http, register,
+    Library, SECRET, SERVICE_ID, agent_spec, auth_status, eventually, forward_auth, http, register,
 };
 use time::OffsetDateTime;
 
@@ -550,4 +551,85 @@ async fn stopping_closes_idle_keep_alive_connections_at_once() {
         tokio::net::TcpStream::connect(auth).await.is_err(),
         "still accepting after the stop"
     );
+}
+
+/// The secret a rotation replaced, in the tests of its grace.
+const PREVIOUS_SECRET: &str = "cHJldmlvdXMtc2VjcmV0LXByZXZpb3VzLXNlY3JldA==";
+
+/// A library whose previous secret's grace ends at `until`.
+fn rotated_library(until: OffsetDateTime) -> Library {
+    Library::with(|config| {
+        config.previous_secret = Some(PreviousSecret {
+            secret: PREVIOUS_SECRET.to_owned(),
+            until,
+        })
+    })
+}
+
+/// `Bearer <agent token for rid signed with secret>`.
+fn bearer_signed_with(secret: &str, rid: &str) -> String {
+    let token = TokenKey::new(secret.as_bytes()).mint_agent(rid, OffsetDateTime::now_utc());
+    format!("Bearer {}", token.token)
+}
+
+#[tokio::test]
+async fn previous_secret_passes_during_its_grace_for_registered_agents_only() {
+    let library = rotated_library(OffsetDateTime::now_utc() + time::Duration::hours(1));
+    let (service, agent, current) = service_with_agent(&library, "web-20").await;
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let client = http();
+    let status = |authorization: String| {
+        let (client, url) = (&client, &url);
+        async move { auth_status(client, url, Some(&authorization), "POST", LOKI_PUSH).await }
+    };
+    assert_eq!(status(current).await, 200);
+    assert_eq!(
+        status(bearer_signed_with(PREVIOUS_SECRET, agent.rid.as_str())).await,
+        200
+    );
+    let unregistered = AgentRid::mint(SERVICE_ID);
+    assert_eq!(
+        status(bearer_signed_with(PREVIOUS_SECRET, unregistered.as_str())).await,
+        401
+    );
+    let stranger = "c3RyYW5nZXItc3RyYW5nZXItc3RyYW5nZXItc3RyYW4=";
+    assert_eq!(
+        status(bearer_signed_with(stranger, agent.rid.as_str())).await,
+        401
+    );
+    // Deregistering revokes a previous-secret token as it does any other.
+    service.registry().deregister(&agent.rid).await.unwrap();
+    assert_eq!(
+        status(bearer_signed_with(PREVIOUS_SECRET, agent.rid.as_str())).await,
+        401
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn previous_secret_is_refused_after_its_grace_or_without_one() {
+    let ended = rotated_library(OffsetDateTime::now_utc() - time::Duration::minutes(1));
+    let (service, agent, current) = service_with_agent(&ended, "web-21").await;
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let client = http();
+    let previous = bearer_signed_with(PREVIOUS_SECRET, agent.rid.as_str());
+    assert_eq!(
+        auth_status(&client, &url, Some(&current), "POST", LOKI_PUSH).await,
+        200
+    );
+    assert_eq!(
+        auth_status(&client, &url, Some(&previous), "POST", LOKI_PUSH).await,
+        401
+    );
+    service.stop().await;
+
+    let unrotated = Library::new();
+    let (service, agent, _) = service_with_agent(&unrotated, "web-22").await;
+    let url = format!("http://{}/auth/loki", service.addresses().auth);
+    let previous = bearer_signed_with(PREVIOUS_SECRET, agent.rid.as_str());
+    assert_eq!(
+        auth_status(&client, &url, Some(&previous), "POST", LOKI_PUSH).await,
+        401
+    );
+    service.stop().await;
 }

@@ -9,7 +9,13 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use finch_testkit::{EntryPoint, Library, Traefik, TraefikBinary, http, register};
+use finch::config::PreviousSecret;
+use finch::run::Service;
+use finch::tokens::TokenKey;
+use finch_testkit::{
+    DEADLINE, EntryPoint, Library, Traefik, TraefikBinary, eventually, http, register,
+};
+use time::OffsetDateTime;
 
 /// The backend behind Traefik: records what reaches it and answers 204.
 #[derive(Clone, Default)]
@@ -38,18 +44,27 @@ async fn start_sink() -> (Sink, SocketAddr) {
 /// Routers as the stack renders them: strip the prefix, then ForwardAuth to Finch. The
 /// `legacy` router uses plain `/auth`, as a Finch 1.x stack does.
 fn dynamic_config(auth: SocketAddr, sink: SocketAddr) -> String {
+    routes_config(
+        &[
+            ("loki", "/loki", format!("http://{auth}/auth/loki")),
+            ("mimir", "/mimir", format!("http://{auth}/auth/mimir")),
+            (
+                "pyroscope",
+                "/pyroscope",
+                format!("http://{auth}/auth/pyroscope"),
+            ),
+            ("legacy", "/legacy-mimir", format!("http://{auth}/auth")),
+        ],
+        sink,
+    )
+}
+
+/// One router per `(name, prefix, ForwardAuth address)`, each stripping its prefix before the
+/// ForwardAuth check and sending what passes to `sink`.
+fn routes_config(routes: &[(&str, &str, String)], sink: SocketAddr) -> String {
     let mut routers = String::new();
     let mut middlewares = String::new();
-    for (name, prefix, address) in [
-        ("loki", "/loki", format!("http://{auth}/auth/loki")),
-        ("mimir", "/mimir", format!("http://{auth}/auth/mimir")),
-        (
-            "pyroscope",
-            "/pyroscope",
-            format!("http://{auth}/auth/pyroscope"),
-        ),
-        ("legacy", "/legacy-mimir", format!("http://{auth}/auth")),
-    ] {
+    for (name, prefix, address) in routes {
         routers.push_str(&format!(
             "    {name}:\n      rule: \"PathPrefix(`{prefix}`)\"\n      entryPoints: [web]\n      middlewares: [strip-{name}, auth-{name}]\n      service: sink\n"
         ));
@@ -185,4 +200,89 @@ async fn pushes_pass_and_queries_are_refused_through_real_traefik() {
         401
     );
     service.stop().await;
+}
+
+/// The secret a rotation replaced.
+const PREVIOUS_SECRET: &str = "cHJldmlvdXMtc2VjcmV0LXByZXZpb3VzLXNlY3JldA==";
+
+/// A started library whose previous secret's grace ends at `until`, one registered agent, and
+/// that agent's credentials signed with the current and with the previous secret.
+async fn rotated_service(until: OffsetDateTime) -> (Library, Service, String, String) {
+    let library = Library::with(|config| {
+        config.previous_secret = Some(PreviousSecret {
+            secret: PREVIOUS_SECRET.to_owned(),
+            until,
+        })
+    });
+    let service = library.start().await;
+    let agent = register(&service, "rotated", false, false).await;
+    let current = library.bearer(agent.rid.as_str());
+    let previous = TokenKey::new(PREVIOUS_SECRET.as_bytes())
+        .mint_agent(agent.rid.as_str(), OffsetDateTime::now_utc())
+        .token;
+    (library, service, current, format!("Bearer {previous}"))
+}
+
+#[tokio::test]
+async fn previous_secret_passes_through_traefik_until_its_grace_ends() {
+    let Some(binary) = TraefikBinary::find_or_skip() else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    // `long` is inside its grace for the whole test; `short` leaves it while Traefik serves.
+    let (_long_library, long, long_current, long_previous) =
+        rotated_service(now + time::Duration::hours(1)).await;
+    let (_short_library, short, short_current, short_previous) =
+        rotated_service(now + time::Duration::seconds(2)).await;
+    let (_sink, sink_addr) = start_sink().await;
+    let client = http();
+    let dynamic = routes_config(
+        &[
+            (
+                "long",
+                "/long",
+                format!("http://{}/auth/loki", long.addresses().auth),
+            ),
+            (
+                "short",
+                "/short",
+                format!("http://{}/auth/loki", short.addresses().auth),
+            ),
+        ],
+        sink_addr,
+    );
+    let traefik = Traefik::start(&binary, EntryPoint::Web, &dynamic, |address| {
+        let requests = ["long", "short"]
+            .map(|name| client.post(format!("http://{address}/{name}/loki/api/v1/push")));
+        async move {
+            for request in requests {
+                let status = request.send().await.map_err(|e| e.to_string())?.status();
+                if status != 401 {
+                    return Err(format!("answered {status}"));
+                }
+            }
+            Ok(())
+        }
+    })
+    .await;
+    let base = traefik.url();
+    let push = |name: &str, token: &str| {
+        let request = client
+            .post(format!("{base}/{name}/loki/api/v1/push"))
+            .header("Authorization", token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+
+    assert_eq!(push("long", &long_previous).await, 204);
+    assert_eq!(push("long", &long_current).await, 204);
+    // No restart: the running service refuses the old token once the clock passes the grace.
+    let refused = eventually(DEADLINE, || async {
+        (push("short", &short_previous).await == 401).then_some(())
+    })
+    .await;
+    assert!(refused.is_some(), "the previous secret outlived its grace");
+    assert_eq!(push("short", &short_current).await, 204);
+    assert_eq!(push("long", &long_previous).await, 204);
+    long.stop().await;
+    short.stop().await;
 }

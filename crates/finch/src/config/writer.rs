@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use super::FinchConfig;
@@ -55,6 +56,10 @@ struct FileConfig<'a> {
     proxy_secret: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dashboard_page_size: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_until: Option<String>,
 }
 
 // === impl FinchConfig ===
@@ -86,6 +91,7 @@ impl FinchConfig {
             profiler: None,
             proxy_secret: None,
             dashboard_page_size: None,
+            previous_secret: None,
             library_dir,
         })
     }
@@ -101,6 +107,8 @@ impl FinchConfig {
             profiler: self.profiler.as_deref(),
             proxy_secret: self.proxy_secret.as_deref(),
             dashboard_page_size: self.dashboard_page_size,
+            previous_secret: self.previous_secret.as_ref().map(|p| p.secret.as_str()),
+            previous_secret_until: self.previous_secret.as_ref().map(|p| rfc3339(p.until)),
         };
         // Only strings and numbers: serialising cannot fail.
         let mut text = serde_json::to_string_pretty(&file).expect("finch.json serialises");
@@ -116,6 +124,15 @@ impl FinchConfig {
         }
         write_atomically(path, self.to_json().as_bytes())
     }
+}
+
+/// `at` in RFC 3339 and UTC, as `previous_secret_until` is read back.
+fn rfc3339(at: OffsetDateTime) -> String {
+    // The instants written here come from the clock or from a parsed RFC 3339 time, so the year
+    // is one RFC 3339 can spell; UTC leaves no offset seconds it could not.
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .expect("an RFC 3339 timestamp formats")
 }
 
 /// The service id for `hostname`: the first 16 hex characters of its SHA-256, as finchctl makes
@@ -166,6 +183,10 @@ mod tests {
         )
         .expect("generates");
         config.proxy_secret = Some("behind \"traefik\"\n".into());
+        config.previous_secret = Some(crate::config::PreviousSecret {
+            secret: "b2xkLXNlY3JldA==".into(),
+            until: OffsetDateTime::UNIX_EPOCH + time::Duration::nanoseconds(1_500_000_000),
+        });
         let path = dir.path().join(crate::config::FILE_NAME);
         config.write_new(&path).expect("writes");
         assert_eq!(FinchConfig::load(&path).expect("loads"), config);

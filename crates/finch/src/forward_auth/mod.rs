@@ -27,7 +27,7 @@ use crate::headers::{Headers, visible_text};
 use crate::liveness::LivenessRecorder;
 use crate::metrics::{AuthDecisionLabels, AuthMetrics, AuthResult};
 use crate::remote_addr::remote_addr;
-use crate::tokens::{TokenError, TokenKey};
+use crate::tokens::{AgentKeys, TokenError};
 use allow_list::{Signal, push_signal};
 use http1::Answering;
 
@@ -37,8 +37,8 @@ pub const AGENT_HEADER: HeaderName = HeaderName::from_static("x-finch-agent");
 /// What `/auth` needs: the key, the live agents, the liveness queue and its metrics.
 #[derive(Debug)]
 pub struct ForwardAuth {
-    /// Verifies agent tokens.
-    pub tokens: TokenKey,
+    /// Verifies agent tokens: the current secret's, and the previous one's during a grace.
+    pub tokens: AgentKeys,
     /// The live agents.
     pub directory: Directory,
     /// Queues `last_seen` marks.

@@ -13,9 +13,11 @@
 
 mod claims;
 mod codec;
+mod rotation;
 
 pub use claims::{AgentClaims, DashboardClaims, Role, RoleError};
 pub use codec::TokenKey;
+pub use rotation::AgentKeys;
 
 use time::{Duration, OffsetDateTime};
 
@@ -42,6 +44,10 @@ pub enum TokenError {
     /// The signature does not match: another secret, or a tampered token.
     #[error("token signature is invalid")]
     BadSignature,
+    /// An agent token signed with the previous secret after its grace (`previous_secret_until`)
+    /// ended: the agent was not renewed in time.
+    #[error("token is signed with the previous secret, whose grace has ended")]
+    GraceEnded,
     /// The token has no `exp` claim.
     #[error("token has no expiry")]
     MissingExpiry,
@@ -86,6 +92,7 @@ impl TokenError {
             TokenError::Malformed => "malformed",
             TokenError::UnsupportedAlgorithm => "unsupported_algorithm",
             TokenError::BadSignature => "bad_signature",
+            TokenError::GraceEnded => "previous_secret_expired",
             TokenError::MissingExpiry => "missing_expiry",
             TokenError::Expired => "expired",
             TokenError::NotYetValid => "not_yet_valid",
