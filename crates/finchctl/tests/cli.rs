@@ -11,8 +11,8 @@ use support::{Dir, TEST_RID, staged};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-const SSH_COMMANDS: [&[&str]; 10] = [
-    &["service", "deploy", "root@host"],
+/// (`service deploy` checks its host first: tests/deploy.rs.)
+const SSH_COMMANDS: [&[&str]; 9] = [
     &["service", "update", "host"],
     &["service", "teardown", "host"],
     &["service", "register", "host"],

@@ -15,6 +15,7 @@
 
 pub mod alloy;
 pub mod compose;
+pub mod deploy;
 pub mod existing;
 pub mod finch_json;
 pub mod generated;

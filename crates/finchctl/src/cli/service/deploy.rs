@@ -1,12 +1,16 @@
 //! `finchctl service deploy`: installs the stack (Traefik, Grafana, Loki, Mimir, Pyroscope, Alloy, Finch) on a host.
 //!
-//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
+//! Runs over SSH. Built so far: the requirements, so a host without Docker or Compose is
+//! refused with what to install before anything on it changes; past them it still exits 2,
+//! "not built yet".
 
 use clap::Args;
 
 use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::args::{RunArgs, TargetArg};
-use crate::cli::{Context, not_built};
+use crate::cli::{Context, not_built, transport};
+use crate::stack::deploy::requirements;
+use crate::target::fleet;
 
 /// Flags of `service deploy`.
 #[derive(Debug, Clone, Args)]
@@ -28,7 +32,27 @@ pub struct DeployArgs {
     pub stack: StackArgs,
 }
 
-/// Not built yet: exits with status 2.
-pub fn run(_args: &DeployArgs, _cx: &Context) -> anyhow::Result<()> {
+/// Checks the host's requirements; the rest is not built yet (exit 2).
+pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
+    let target = std::slice::from_ref(&args.target.target);
+    let fleet = transport::fleet(target, &args.run, &args.target.ssh, cx)?;
+    let reporter = transport::reporter(&args.run, &fleet, false, cx);
+    let mut plan = crate::target::Plan::new();
+    plan.push(requirements::step());
+    let (ok, error) = fleet::outcome(fleet.run(&plan, &reporter).await?);
+    if let Some(error) = error {
+        return Err(error);
+    }
+    if !fleet.dry_run {
+        for (name, run) in &ok {
+            let probe = run
+                .steps
+                .iter()
+                .find(|s| s.name == requirements::STEP)
+                .map(|s| s.stdout.as_str())
+                .unwrap_or_default();
+            requirements::from_probe(name, probe)?;
+        }
+    }
     Err(not_built("service deploy"))
 }

@@ -68,7 +68,7 @@ impl ServiceCommand {
 /// Runs a `service` command.
 pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
     match command {
-        ServiceCommand::Deploy(a) => deploy::run(&a, cx),
+        ServiceCommand::Deploy(a) => deploy::run(&a, cx).await,
         ServiceCommand::Update(a) => update::run(&a, cx),
         ServiceCommand::Render(a) => render::run(&a, cx),
         ServiceCommand::Teardown(a) => teardown::run(&a, cx),
