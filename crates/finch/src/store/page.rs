@@ -61,6 +61,24 @@ pub struct AgentStats {
     pub active: u64,
 }
 
+// === impl AgentStats ===
+
+impl AgentStats {
+    /// The counters from a backend's four counts, in field order. A database never counts below
+    /// zero; should one, the count reads as 0 rather than wrapping.
+    pub(in crate::store) fn from_counts(
+        (total, metrics, profiles, active): (i64, i64, i64, i64),
+    ) -> AgentStats {
+        let count = |value: i64| u64::try_from(value).unwrap_or(0);
+        AgentStats {
+            total: count(total),
+            metrics: count(metrics),
+            profiles: count(profiles),
+            active: count(active),
+        }
+    }
+}
+
 // === impl AgentScope ===
 
 impl AgentScope {

@@ -8,7 +8,7 @@
 //! [`Filter`] says which rows match and how the trigram index finds them.
 
 use futures_util::TryStreamExt as _;
-use sqlx::{PgConnection, PgPool, Row as _};
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 
 use super::error::map_sqlx;
@@ -104,23 +104,12 @@ pub(super) async fn agent_stats(
          count(*) FILTER (WHERE last_seen >= $3) FROM {} WHERE {}",
         filter.table, filter.sql
     );
-    let row = sqlx::query(&sql)
+    let counts = sqlx::query_as(&sql)
         .bind(&filter.pattern)
         .bind(&filter.scope)
         .bind(active_since)
         .fetch_one(pool)
         .await
         .map_err(map_sqlx)?;
-    let get = |index: usize| -> Result<u64, StoreError> {
-        let value: i64 = row
-            .try_get(index)
-            .map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(u64::try_from(value).unwrap_or(0))
-    };
-    Ok(AgentStats {
-        total: get(0)?,
-        metrics: get(1)?,
-        profiles: get(2)?,
-        active: get(3)?,
-    })
+    Ok(AgentStats::from_counts(counts))
 }

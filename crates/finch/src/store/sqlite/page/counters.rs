@@ -1,7 +1,7 @@
 //! The dashboard's counters: one aggregate over the visible agents in a scope, read in parts on
 //! a large table as a page's first pass is (`parts.rs`), and summed.
 
-use sqlx::{Arguments as _, Row as _, SqliteConnection, SqlitePool};
+use sqlx::{Arguments as _, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -70,22 +70,11 @@ impl PartRead for Counters<'_> {
         );
         let mut args = self.filter.arguments(range)?;
         args.add(self.active_since.to_owned()).map_err(arg_error)?;
-        let row = sqlx::query_with(&sql, args)
+        let counts = sqlx::query_as_with(&sql, args)
             .fetch_one(&mut *conn)
             .await
             .map_err(map_sqlx)?;
-        let get = |index: usize| -> Result<u64, StoreError> {
-            let value: i64 = row
-                .try_get(index)
-                .map_err(|e| StoreError::Database(Box::new(e)))?;
-            Ok(u64::try_from(value).unwrap_or(0))
-        };
-        Ok(AgentStats {
-            total: get(0)?,
-            metrics: get(1)?,
-            profiles: get(2)?,
-            active: get(3)?,
-        })
+        Ok(AgentStats::from_counts(counts))
     }
 }
 
