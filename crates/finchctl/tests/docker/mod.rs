@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 
 use sha2::{Digest as _, Sha256};
 
+pub mod https;
+pub mod stack;
 mod stack_images;
 
 #[allow(unused_imports)] // only the docker_stack_* tests build the whole stack
@@ -213,8 +215,7 @@ impl ScratchImage {
         for (key, value) in self.changes() {
             hash.update(format!("{key} {value}\0"));
         }
-        let digest = hash.finalize();
-        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let tag = content_tag(&hash.finalize());
         let reference = format!("{}:{tag}", self.name);
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-images");
         std::fs::create_dir_all(&cache).expect("cannot create the image cache");
@@ -300,6 +301,11 @@ impl ScratchImage {
             }
         }
     }
+}
+
+/// The tag of content with this SHA-256 digest: its first 16 hex digits.
+fn content_tag(digest: &[u8]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A program on this machine's `PATH`.
