@@ -25,24 +25,15 @@ async fn the_rendered_stack_runs_healthy_on_the_test_images() {
     images.load();
     let dir = Dir::new();
     let (http_port, https_port) = (docker::free_port(), docker::free_port());
-    let http_flag = format!("127.0.0.1:{http_port}");
-    let https_flag = format!("127.0.0.1:{https_port}");
-    let images_file = images.images_file.to_string_lossy();
-    dir.run(&[
-        "service",
-        "render",
-        "stack",
-        "--service.host",
-        HOST,
-        "--stack.http-port",
-        &http_flag,
-        "--stack.https-port",
-        &https_flag,
-        "--stack.images",
-        &images_file,
-    ])
-    .await
-    .ok();
+    let flags = [
+        format!("--service.host={HOST}"),
+        format!("--stack.http-port=127.0.0.1:{http_port}"),
+        format!("--stack.https-port=127.0.0.1:{https_port}"),
+        format!("--stack.images={}", images.images_file.display()),
+    ];
+    let mut args = vec!["service", "render", "stack"];
+    args.extend(flags.iter().map(String::as_str));
+    dir.run(&args).await.ok();
     let library = dir.path().join("stack");
     prepare_data_dirs(&library);
     let up = std::time::Instant::now();

@@ -244,15 +244,9 @@ fn test_stack_ports() {
         assert_eq!(ports.https.to_string(), "[::1]:8443");
     }
     for bad in ["0", "65536", "localhost:80", "::1:443", "80x"] {
+        let flag = format!("--stack.https-port={bad}");
         assert_eq!(
-            parse_err(&[
-                "service",
-                "render",
-                "out",
-                "--service.host=h",
-                "--stack.https-port",
-                bad
-            ]),
+            parse_err(&["service", "render", "out", "--service.host=h", &flag]),
             ErrorKind::ValueValidation,
             "{bad}"
         );
