@@ -19,10 +19,13 @@ const HOST: &str = "finch.example.com";
 
 #[tokio::test]
 async fn the_rendered_stack_runs_healthy_on_the_test_images() {
+    let started = std::time::Instant::now();
     let Some(images) = StackImages::get() else {
         return;
     };
+    eprintln!("images built or found in {:?}", started.elapsed());
     images.load();
+    eprintln!("images loaded in {:?}", started.elapsed());
     let dir = Dir::new();
     let (http_port, https_port) = (docker::free_port(), docker::free_port());
     let flags = [
@@ -109,7 +112,9 @@ async fn the_rendered_stack_runs_healthy_on_the_test_images() {
     })
     .await;
     assert_eq!(stored.as_deref(), Some("7"));
+    let down = std::time::Instant::now();
     drop(project);
+    eprintln!("compose down in {:?}", down.elapsed());
 }
 
 /// The data directories deploy creates, owned by the user the storage containers run as

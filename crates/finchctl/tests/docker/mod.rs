@@ -194,14 +194,14 @@ impl ScratchImage {
 
     /// Builds the image (or finds it cached): its reference `name:HASH` and the archive.
     pub fn archive(&self) -> (String, PathBuf) {
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-images");
+        std::fs::create_dir_all(&cache).expect("cannot create the image cache");
         let mut hash = Sha256::new();
         for entry in &self.entries {
             // What the entry is, then what a copied file holds.
             hash.update(format!("{entry:?}\0"));
             if let Entry::File { source, .. } = entry {
-                hash.update(std::fs::read(source).unwrap_or_else(|e| {
-                    panic!("cannot read {}: {e}", source.display());
-                }));
+                hash.update(file_digest(&cache, source));
             }
         }
         for (key, value) in self.changes() {
@@ -209,8 +209,6 @@ impl ScratchImage {
         }
         let tag = content_tag(&hash.finalize());
         let reference = format!("{}:{tag}", self.name);
-        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-images");
-        std::fs::create_dir_all(&cache).expect("cannot create the image cache");
         let archive = cache.join(format!("{}-{tag}.tar", self.name.replace('/', "_")));
         if !archive.exists() {
             self.build(&reference, &archive);
@@ -317,6 +315,38 @@ impl ScratchImage {
             }
         }
     }
+}
+
+/// The SHA-256 of a file's contents in hex, remembered in the cache under the file's path, size
+/// and modification time: hashing a debug build's binaries (hundreds of megabytes) took a
+/// minute on every run, and they rarely change between runs.
+fn file_digest(cache: &Path, source: &Path) -> String {
+    let meta = std::fs::metadata(source)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_nanos());
+    let key = format!("{}\0{}\0{modified}", source.display(), meta.len());
+    let memo = cache
+        .join("digests")
+        .join(content_tag(&Sha256::digest(key.as_bytes())));
+    if let Ok(digest) = std::fs::read_to_string(&memo) {
+        return digest;
+    }
+    let contents =
+        std::fs::read(source).unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    let digest: String = Sha256::digest(&contents)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::create_dir_all(memo.parent().expect("the memo has a directory"))
+        .expect("cannot create the digest memo directory");
+    let partial = memo.with_extension(format!("{}.partial", std::process::id()));
+    std::fs::write(&partial, &digest).expect("cannot write a digest memo");
+    std::fs::rename(&partial, &memo).expect("cannot move a digest memo in place");
+    digest
 }
 
 /// The tag of content with this SHA-256 digest: its first 16 hex digits.
