@@ -72,7 +72,15 @@ impl Bed {
     /// Alloy's main PID, once its port answers (the stand-in is up).
     fn running_pid(&self) -> String {
         let started = Instant::now();
-        while self.host.sh(&self.client, "curl -fs -o /dev/null http://127.0.0.1:12345/").code != Some(0) {
+        while self
+            .host
+            .sh(
+                &self.client,
+                "curl -fs -o /dev/null http://127.0.0.1:12345/",
+            )
+            .code
+            != Some(0)
+        {
             assert!(
                 started.elapsed() < DEADLINE,
                 "Alloy's port did not answer within {DEADLINE:?}:\n{}",
@@ -270,7 +278,7 @@ async fn a_host_without_systemd_is_refused_before_anything_changes() {
 
 #[tokio::test]
 async fn update_fetches_a_fresh_config_into_memory_only() {
-    let Some((stage, dir)) = staged(false).await else {
+    let Some((stage, dir)) = staged(true).await else {
         return;
     };
     let service = stage.name();
@@ -294,7 +302,10 @@ async fn update_fetches_a_fresh_config_into_memory_only() {
             "--output.json",
         ])
         .await;
-    let rid = out.json()["rid"].as_str().unwrap().to_owned();
+    let rid = out.json()["rid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .to_owned();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let dir = dir.env("TMPDIR", &tmp.display().to_string());
