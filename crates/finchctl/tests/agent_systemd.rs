@@ -56,6 +56,20 @@ impl Bed {
         out
     }
 
+    /// `agent deploy` of `config` with Alloy from `mirror`.
+    async fn deploy_from(&self, config: &str, mirror: &str) -> Outcome {
+        self.finchctl(&[
+            "agent",
+            "deploy",
+            "agent-host",
+            "--agent.config",
+            config,
+            "--alloy.mirror",
+            mirror,
+        ])
+        .await
+    }
+
     /// Writes an agent config into the finchctl home and returns its name.
     fn config(&self, marker: &str) -> &'static str {
         let text = format!(
@@ -165,50 +179,20 @@ async fn a_checksum_mismatch_installs_nothing_and_an_unreachable_host_gets_the_b
     let config = bed.config("token");
     // The host reaches the mirror and downloads; the zip does not match SHA256SUMS.
     let tampered = Mirror::start(bed.host.gateway.into(), true).await;
-    let out = bed
-        .finchctl(&[
-            "agent",
-            "deploy",
-            "agent-host",
-            "--agent.config",
-            config,
-            "--alloy.mirror",
-            &tampered.url,
-        ])
-        .await;
+    let out = bed.deploy_from(config, &tampered.url).await;
     out.code(1);
     assert!(out.stderr.contains("checksum mismatch"), "{out:#?}");
     bed.assert_nothing_installed();
 
     // On loopback the host cannot reach the mirror: this workstation downloads and verifies.
     let tampered = Mirror::start([127, 0, 0, 1].into(), true).await;
-    let out = bed
-        .finchctl(&[
-            "agent",
-            "deploy",
-            "agent-host",
-            "--agent.config",
-            config,
-            "--alloy.mirror",
-            &tampered.url,
-        ])
-        .await;
+    let out = bed.deploy_from(config, &tampered.url).await;
     out.code(1);
     assert!(out.stderr.contains("checksum mismatch"), "{out:#?}");
     bed.assert_nothing_installed();
 
     let mirror = Mirror::start([127, 0, 0, 1].into(), false).await;
-    let out = bed
-        .finchctl(&[
-            "agent",
-            "deploy",
-            "agent-host",
-            "--agent.config",
-            config,
-            "--alloy.mirror",
-            &mirror.url,
-        ])
-        .await;
+    let out = bed.deploy_from(config, &mirror.url).await;
     out.ok();
     assert!(out.stderr.contains("on this workstation"), "{out:#?}");
     bed.running_pid();

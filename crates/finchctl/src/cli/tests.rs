@@ -484,31 +484,21 @@ fn test_agent_ssh_flags() {
         Some("darwin-arm64")
     );
     assert_eq!(a.install.check_ports, Some(true));
-    assert_eq!(
-        parse_err(&["agent", "deploy", "h", "--agent.rid=r"]),
-        ErrorKind::MissingRequiredArgument
-    );
-    assert_eq!(
-        parse_err(&[
-            "agent",
-            "deploy",
-            "h",
-            "--agent.config=c",
-            "--agent.rid=r",
-            "--agent.service=s"
-        ]),
-        ErrorKind::ArgumentConflict
-    );
-    assert_eq!(
-        parse_err(&[
-            "agent",
-            "deploy",
-            "h",
-            "--agent.config=c",
-            "--agent.platform=sunos-sparc"
-        ]),
-        ErrorKind::ValueValidation
-    );
+    for (flags, kind) in [
+        (&["--agent.rid=r"][..], ErrorKind::MissingRequiredArgument),
+        (
+            &["--agent.config=c", "--agent.rid=r", "--agent.service=s"],
+            ErrorKind::ArgumentConflict,
+        ),
+        (
+            &["--agent.config=c", "--agent.platform=sunos-sparc"],
+            ErrorKind::ValueValidation,
+        ),
+    ] {
+        let mut args = vec!["agent", "deploy", "h"];
+        args.extend_from_slice(flags);
+        assert_eq!(parse_err(&args), kind, "{flags:?}");
+    }
     assert_eq!(
         parse_err(&["agent", "deploy", "h"]),
         ErrorKind::MissingRequiredArgument
