@@ -361,3 +361,39 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
     out.sort();
     out
 }
+
+#[tokio::test]
+async fn a_prefix_installs_a_service_and_user_of_its_own() {
+    let bed = Bed::new(SUDO_USER);
+    let config = bed.config("token");
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/agent/alloy-stand-in.sh")
+        .display()
+        .to_string();
+    let prefix = ["--agent.prefix", "/opt/agents/a1"];
+    let mut deploy = vec![
+        "agent",
+        "deploy",
+        "agent-host",
+        "--agent.config",
+        config,
+        "--alloy.binary",
+        &binary,
+    ];
+    deploy.extend(prefix);
+    bed.finchctl(&deploy).await.ok();
+    bed.sh("systemctl is-active alloy-opt-agents-a1.service");
+    assert_eq!(
+        bed.sh("stat -c '%a %U' /opt/agents/a1/etc/alloy/alloy.config"),
+        "600 alloy-opt-agents-a1"
+    );
+    // The default layout is untouched.
+    bed.assert_nothing_installed();
+    let mut teardown = vec!["agent", "teardown", "agent-host"];
+    teardown.extend(prefix);
+    bed.finchctl(&teardown).await.ok();
+    bed.sh("! test -e /etc/systemd/system/alloy-opt-agents-a1.service");
+    bed.sh("! id alloy-opt-agents-a1");
+    bed.sh("! test -e /opt/agents/a1/etc/alloy");
+    bed.sh("! test -e /opt/agents/a1/usr/bin/alloy");
+}
