@@ -94,17 +94,7 @@ pub async fn run(
     args: &InstallArgs,
     cx: &Context,
 ) -> anyhow::Result<()> {
-    let skip_config = args.skip_config == Some(true);
-    let skip_binaries = args.skip_binaries == Some(true);
-    if skip_config && skip_binaries {
-        return Err(Problem::usage(
-            "--skip.config and --skip.binaries together leave nothing to install",
-        )
-        .into());
-    }
-    if let Some(prefix) = &args.prefix {
-        check_prefix(prefix).map_err(Problem::usage)?;
-    }
+    let (skip_config, skip_binaries) = check_flags(args)?;
     let release = Release::new(&args.alloy_version, &args.alloy_mirror)?;
     let local_binary = args.alloy_binary.as_deref().map(read_binary).transpose()?;
     let fleet = transport::fleet(std::slice::from_ref(&target.target), run, &target.ssh, cx)?;
@@ -122,24 +112,9 @@ pub async fn run(
         BinarySource::Keep
     } else if let Some(bytes) = local_binary {
         BinarySource::Upload(bytes)
-    } else if probed.reachable {
-        BinarySource::Download(release.clone())
-    } else if args.check_optionals == Some(true) {
-        return Err(Problem::failed(format!(
-            "{} cannot download Alloy itself (it needs curl, unzip and a route to {}), and --check.optionals asks it to",
-            target.target, release.mirror
-        ))
-        .hint("install curl and unzip there and open the route, or drop --check.optionals to fetch on this workstation")
-        .into());
     } else {
-        cx.output.status(
-            "Fetching",
-            &format!(
-                "Alloy {} for {} on this workstation ({} cannot reach {})",
-                release.version, probed.platform, target.target, release.mirror
-            ),
-        );
-        BinarySource::Upload(release.fetch_locally(probed.platform).await?)
+        let host_only = args.check_optionals == Some(true);
+        release_source(&release, &probed, host_only, &target.target, cx).await?
     };
     let install = Install {
         platform: probed.platform,
@@ -153,25 +128,73 @@ pub async fn run(
         return Err(error);
     }
     if !fleet.dry_run {
-        for (host, run) in &ok {
-            let answer = step_output(run, ACTIVATE_STEP);
-            let (verb, what) = match answer.trim() {
-                "unchanged" => (
-                    "Unchanged",
-                    format!(
-                        "{} on {host}: nothing differed, not restarted",
-                        install.layout.service
-                    ),
-                ),
-                _ => (
-                    "Started",
-                    format!("{} on {host} ({})", install.layout.service, probed.platform),
-                ),
-            };
-            cx.output.status(verb, &what);
-        }
+        report(&ok, &install, cx);
     }
     Ok(())
+}
+
+/// The checks clap cannot express; returns `--skip.config` and `--skip.binaries`.
+fn check_flags(args: &InstallArgs) -> Result<(bool, bool), Problem> {
+    let skip_config = args.skip_config == Some(true);
+    let skip_binaries = args.skip_binaries == Some(true);
+    if skip_config && skip_binaries {
+        return Err(Problem::usage(
+            "--skip.config and --skip.binaries together leave nothing to install",
+        ));
+    }
+    if let Some(prefix) = &args.prefix {
+        check_prefix(prefix).map_err(Problem::usage)?;
+    }
+    Ok((skip_config, skip_binaries))
+}
+
+/// Where a release comes from: the host when it can reach the server, else this workstation
+/// (refused with `host_only`, `--check.optionals`).
+async fn release_source(
+    release: &Release,
+    probed: &Probed,
+    host_only: bool,
+    host: &str,
+    cx: &Context,
+) -> anyhow::Result<BinarySource> {
+    if probed.reachable {
+        return Ok(BinarySource::Download(release.clone()));
+    }
+    if host_only {
+        return Err(Problem::failed(format!(
+            "{host} cannot download Alloy itself (it needs curl, unzip and a route to {}), and --check.optionals asks it to",
+            release.mirror
+        ))
+        .hint("install curl and unzip there and open the route, or drop --check.optionals to fetch on this workstation")
+        .into());
+    }
+    cx.output.status(
+        "Fetching",
+        &format!(
+            "Alloy {} for {} on this workstation ({host} cannot reach {})",
+            release.version, probed.platform, release.mirror
+        ),
+    );
+    Ok(BinarySource::Upload(
+        release.fetch_locally(probed.platform).await?,
+    ))
+}
+
+/// Says, per host, whether Alloy was (re)started or left alone.
+fn report(ok: &[(String, PlanRun)], install: &Install, cx: &Context) {
+    for (host, run) in ok {
+        let service = &install.layout.service;
+        match step_output(run, ACTIVATE_STEP).as_str() {
+            "unchanged" => cx.output.status(
+                "Unchanged",
+                &format!("{service} on {host}: nothing differed, not restarted"),
+            ),
+            _ => cx.output.status(
+                "Started",
+                &format!("{service} on {host} ({})", install.platform),
+            ),
+        }
+    }
 }
 
 /// The platform of the only target: read by the probe, or for a dry run `--agent.platform`.
