@@ -119,16 +119,7 @@ async fn deploy_restarts_only_on_change_and_teardown_leaves_nothing() {
     let bed = Bed::new("root");
     let mirror = Mirror::start(bed.host.gateway.into(), false).await;
     let config = bed.config("token-1");
-    let deploy = [
-        "agent",
-        "deploy",
-        "agent-host",
-        "--agent.config",
-        config,
-        "--alloy.mirror",
-        &mirror.url,
-    ];
-    let out = bed.finchctl(&deploy).await;
+    let out = bed.deploy_from(config, &mirror.url).await;
     out.ok();
     assert!(
         out.stderr
@@ -150,14 +141,14 @@ async fn deploy_restarts_only_on_change_and_teardown_leaves_nothing() {
     bed.sh("systemctl is-enabled alloy.service");
 
     // Nothing changed: no restart.
-    let out = bed.finchctl(&deploy).await;
+    let out = bed.deploy_from(config, &mirror.url).await;
     out.ok();
     assert!(out.stderr.contains("Unchanged"), "{out:#?}");
     assert_eq!(bed.running_pid(), first);
 
     // A new config: restarted.
     bed.config("token-2");
-    let out = bed.finchctl(&deploy).await;
+    let out = bed.deploy_from(config, &mirror.url).await;
     out.ok();
     let second = bed.running_pid();
     assert_ne!(second, first, "{out:#?}");
@@ -206,8 +197,7 @@ async fn a_checksum_mismatch_installs_nothing_and_an_unreachable_host_gets_the_b
 async fn alloy_binary_is_uploaded_with_its_mode_and_owner() {
     let bed = Bed::new(SUDO_USER);
     let config = bed.config("token");
-    let binary =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agent/alloy-stand-in.sh");
+    let binary = agent::stand_in_path();
     let out = bed
         .finchctl(&[
             "agent",
@@ -366,10 +356,7 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 async fn a_prefix_installs_a_service_and_user_of_its_own() {
     let bed = Bed::new(SUDO_USER);
     let config = bed.config("token");
-    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/agent/alloy-stand-in.sh")
-        .display()
-        .to_string();
+    let binary = agent::stand_in_path().display().to_string();
     let prefix = ["--agent.prefix", "/opt/agents/a1"];
     let mut deploy = vec![
         "agent",

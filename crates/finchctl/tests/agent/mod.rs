@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -16,10 +16,14 @@ use tokio::net::TcpListener;
 /// The pinned version, as the mirror serves it.
 pub const VERSION: &str = finchctl::stack::images::ALLOY_VERSION;
 
+/// Where the stand-in is.
+pub fn stand_in_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agent/alloy-stand-in.sh")
+}
+
 /// The stand-in's bytes.
 pub fn stand_in() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agent/alloy-stand-in.sh"))
-        .unwrap()
+    std::fs::read(stand_in_path()).unwrap()
 }
 
 /// `alloy-<platform>.zip` holding the stand-in under the release's binary name.
