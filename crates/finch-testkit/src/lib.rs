@@ -6,7 +6,8 @@
 //! as the `finch` binary ([`FinchProcess`]). Around it: the operator's PKI built on
 //! [`finchctl::mtls`] ([`Pki`]), gRPC clients that set the headers Traefik sets
 //! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), a real
-//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a Prometheus remote-write
+//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a Linux host with systemd
+//! as its init booted in a container of its own ([`systemd_host`]), a Prometheus remote-write
 //! push ([`remote_write`]), and waiting on a condition under a deadline ([`eventually`]) instead
 //! of sleeping.
 //!
@@ -24,6 +25,7 @@ mod process;
 pub mod remote_write;
 pub mod sshd;
 mod stage;
+pub mod systemd_host;
 mod traefik;
 mod wait;
 

@@ -4,10 +4,12 @@
 //! command tree (parsed by clap with no I/O) and each command's `run`, which resolves the parsed
 //! flags against the environment ([`environment`]), the profile file ([`profile`]) and the
 //! credentials ([`mtls`]), then talks to the stack through [`client`], or runs plans on hosts
-//! through [`target`]. [`stack`] renders the files a deploy uploads. [`output`] owns what
+//! through [`target`]. [`stack`] renders the files a deploy uploads; [`agent_install`] builds the
+//! plans that install Alloy agents. [`output`] owns what
 //! reaches stdout and stderr, so every command prints data, warnings and errors the same way.
 
 pub mod agent_input;
+pub mod agent_install;
 pub mod cli;
 pub mod client;
 pub mod environment;

@@ -12,16 +12,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// (`service deploy` checks its host first: tests/deploy.rs.)
-const SSH_COMMANDS: [&[&str]; 9] = [
+/// (The agent's SSH commands are tested on a real host: tests/agent_systemd.rs.)
+const SSH_COMMANDS: [&[&str]; 6] = [
     &["service", "update", "host"],
     &["service", "teardown", "host"],
     &["service", "register", "host"],
     &["service", "deregister", "host"],
     &["service", "rotate-certificate", "host"],
     &["service", "rotate-secret", "host"],
-    &["agent", "deploy", "host", "--agent.config", "a.cfg"],
-    &["agent", "update", "host", "--skip.config"],
-    &["agent", "teardown", "host"],
 ];
 
 /// The flags every SSH command takes besides --run.format and --run.dry-run.

@@ -504,7 +504,47 @@ fn test_agent_ssh_flags() {
     let AgentCommand::Deploy(a) = agent(&["deploy", "h", "--agent.config", "a.cfg"]) else {
         panic!()
     };
-    assert_eq!(a.alloy_version, "latest");
+    assert_eq!(a.install.alloy_version, crate::stack::images::ALLOY_VERSION);
+    assert_eq!(
+        a.install.alloy_mirror,
+        crate::agent_install::release::DEFAULT_MIRROR
+    );
+    let AgentCommand::Deploy(a) = agent(&[
+        "deploy",
+        "h",
+        "--agent.rid=r",
+        "--agent.service=s",
+        "--alloy.binary=/tmp/alloy",
+        "--agent.prefix=/opt/a",
+        "--agent.platform=darwin-arm64",
+        "--check.ports",
+    ]) else {
+        panic!()
+    };
+    assert_eq!(
+        (a.install.rid.as_deref(), a.install.service.as_deref()),
+        (Some("r"), Some("s"))
+    );
+    assert_eq!(
+        a.install.platform.map(|p| p.to_string()).as_deref(),
+        Some("darwin-arm64")
+    );
+    assert_eq!(a.install.check_ports, Some(true));
+    for (flags, kind) in [
+        (&["--agent.rid=r"][..], ErrorKind::MissingRequiredArgument),
+        (
+            &["--agent.config=c", "--agent.rid=r", "--agent.service=s"],
+            ErrorKind::ArgumentConflict,
+        ),
+        (
+            &["--agent.config=c", "--agent.platform=sunos-sparc"],
+            ErrorKind::ValueValidation,
+        ),
+    ] {
+        let mut args = vec!["agent", "deploy", "h"];
+        args.extend_from_slice(flags);
+        assert_eq!(parse_err(&args), kind, "{flags:?}");
+    }
     assert_eq!(
         parse_err(&["agent", "deploy", "h"]),
         ErrorKind::MissingRequiredArgument
@@ -519,9 +559,9 @@ fn test_agent_ssh_flags() {
     ]) else {
         panic!()
     };
-    assert_eq!(a.skip_config, Some(true));
-    assert_eq!(a.skip_binaries, Some(false));
-    assert_eq!(a.alloy_version, "v1.18.0");
+    assert_eq!(a.install.skip_config, Some(true));
+    assert_eq!(a.install.skip_binaries, Some(false));
+    assert_eq!(a.install.alloy_version, "v1.18.0");
     assert_eq!(
         parse_err(&["agent", "update", "h"]),
         ErrorKind::MissingRequiredArgument

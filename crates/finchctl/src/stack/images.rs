@@ -18,6 +18,16 @@
 
 use std::collections::BTreeMap;
 
+/// The Alloy release pinned with the stack: the server's Alloy image and every agent's binary
+/// (unless `--alloy.version` names another). A macro, so the image pin below is built from it.
+macro_rules! alloy_version {
+    () => {
+        "v1.18.0"
+    };
+}
+/// The pinned Alloy release, as its tag.
+pub const ALLOY_VERSION: &str = alloy_version!();
+
 /// The registry path of this project's own image; the tag is the finchctl release.
 pub const FINCH_IMAGE_REPOSITORY: &str = "ghcr.io/finch-observability/finch";
 
@@ -28,7 +38,10 @@ const PINS: [(Service, &str); 6] = [
     (Service::Loki, "docker.io/grafana/loki:3.7.8"),
     (Service::Mimir, "docker.io/grafana/mimir:3.1.4"),
     (Service::Pyroscope, "docker.io/grafana/pyroscope:2.2.0"),
-    (Service::Alloy, "docker.io/grafana/alloy:v1.18.0"),
+    (
+        Service::Alloy,
+        concat!("docker.io/grafana/alloy:", alloy_version!()),
+    ),
 ];
 
 /// A service of the stack, named as in the compose file and in `--stack.images`.

@@ -39,25 +39,25 @@ pub struct ConfigWritten {
     pub config: PathBuf,
 }
 
-/// Fetches and writes the config.
-pub async fn run(args: &ConfigArgs, cx: &Context) -> anyhow::Result<()> {
-    let service = &args.service.service;
+/// Fetches a fresh config (a new token) into memory: `agent deploy` and `update` upload it
+/// from there, so the token never touches the workstation's disk.
+pub async fn fetch(cx: &Context, service: &str, rid: &str) -> anyhow::Result<Vec<u8>> {
     let channel = cx.connect(service).await?;
     let message = finch_api::GetAgentConfigRequest {
-        rid: args.rid.clone(),
+        rid: rid.to_owned(),
     };
     let reply = AgentServiceClient::new(channel)
         .get_agent_config(request(message, cx.rpc_timeout()))
         .await
-        .map_err(|s| {
-            cx.rpc_error(
-                service,
-                &format!("get the config of agent {:?}", args.rid),
-                s,
-            )
-        })?
+        .map_err(|s| cx.rpc_error(service, &format!("get the config of agent {rid:?}"), s))?
         .into_inner();
-    write_agent_config(&args.config, &reply.config, cx)?;
+    Ok(reply.config)
+}
+
+/// Fetches and writes the config.
+pub async fn run(args: &ConfigArgs, cx: &Context) -> anyhow::Result<()> {
+    let config = fetch(cx, &args.service.service, &args.rid).await?;
+    write_agent_config(&args.config, &config, cx)?;
     if args.config.as_os_str() == "-" {
         return Ok(());
     }

@@ -1,11 +1,12 @@
-//! `finchctl agent deploy`: installs Alloy with an agent config on a host.
-//!
-//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
+//! `finchctl agent deploy`: installs Alloy with an agent config on a host, as a service of the
+//! host's own service manager (systemd, launchd, rc.d) run by an unprivileged user where the
+//! platform allows. Safe to repeat: Alloy restarts only when something changed.
 
 use clap::Args;
 
+use crate::cli::Context;
+use crate::cli::agent::install::{self, InstallArgs};
 use crate::cli::args::{RunArgs, TargetArg};
-use crate::cli::{Context, not_built};
 
 /// Flags of `agent deploy`.
 #[derive(Debug, Clone, Args)]
@@ -16,19 +17,12 @@ pub struct DeployArgs {
     /// Step reporting and dry run.
     #[command(flatten)]
     pub run: RunArgs,
-    /// The agent config to install (from `agent register` or `agent config`)
-    #[arg(long = "agent.config", required = true, value_name = "FILE")]
-    pub config: std::path::PathBuf,
-    /// The Alloy release: latest, or a tag such as v1.18.0
-    #[arg(
-        long = "alloy.version",
-        default_value = "latest",
-        value_name = "VERSION"
-    )]
-    pub alloy_version: String,
+    /// What to install.
+    #[command(flatten)]
+    pub install: InstallArgs,
 }
 
-/// Not built yet: exits with status 2.
-pub fn run(_args: &DeployArgs, _cx: &Context) -> anyhow::Result<()> {
-    Err(not_built("agent deploy"))
+/// Installs the agent.
+pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
+    install::run(&args.target, &args.run, &args.install, cx).await
 }

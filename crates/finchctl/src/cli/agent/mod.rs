@@ -7,6 +7,7 @@ pub mod deregister;
 pub mod describe;
 pub mod doctor;
 pub mod edit;
+pub mod install;
 pub mod list;
 pub mod register;
 pub mod teardown;
@@ -76,9 +77,9 @@ pub async fn run(command: AgentCommand, cx: &Context) -> anyhow::Result<()> {
         AgentCommand::Describe(a) => describe::run(&a, cx).await,
         AgentCommand::Edit(a) => edit::run(&a, cx).await,
         AgentCommand::Config(a) => config::run(&a, cx).await,
-        AgentCommand::Deploy(a) => deploy::run(&a, cx),
-        AgentCommand::Update(a) => update::run(&a, cx),
-        AgentCommand::Teardown(a) => teardown::run(&a, cx),
+        AgentCommand::Deploy(a) => deploy::run(&a, cx).await,
+        AgentCommand::Update(a) => update::run(&a, cx).await,
+        AgentCommand::Teardown(a) => teardown::run(&a, cx).await,
         AgentCommand::Doctor(a) => doctor::run(&a, cx).await,
     }
 }

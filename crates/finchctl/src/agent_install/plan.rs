@@ -1,0 +1,282 @@
+//! The plans of agent deploy, update and teardown, for each platform.
+//!
+//! An install changes nothing before the binary is verified: the host's download step checks
+//! the checksum before it installs anything (and creates only the directories it installs
+//! into), and a binary fetched on the workstation was checked there before the plan runs.
+//! Safe to repeat: every file is rewritten atomically with the same contents, and the last
+//! step ([`ACTIVATE_STEP`]) reloads the service manager and restarts Alloy only when the
+//! service file, binary, config or the user's groups differ from what it saw last time (or
+//! Alloy is not running). It prints `restarted` or `unchanged`.
+
+use crate::agent_install::layout::Layout;
+use crate::agent_install::platform::{Os, Platform};
+use crate::agent_install::release::Release;
+use crate::agent_install::service_files;
+use crate::target::{Plan, Step, Upload};
+
+/// The name of the activation step, to read its answer.
+pub const ACTIVATE_STEP: &str = "Start Alloy if anything changed";
+/// The name of teardown's first step, which prints `<rid> <service>` from the installed config.
+pub const READ_RID_STEP: &str = "Read the agent's RID";
+/// The ports Alloy needs free (its UI and the local log push API; 1.x's required pair).
+pub const PORTS: [u16; 2] = [12345, 3100];
+
+/// Where the binary comes from.
+#[derive(Debug, Clone)]
+pub enum BinarySource {
+    /// Downloaded and verified on the host.
+    Download(Release),
+    /// Uploaded from the workstation (verified there, or `--alloy.binary`).
+    Upload(Vec<u8>),
+    /// `--skip.binaries`: the installed one stays.
+    Keep,
+}
+
+/// What an install puts on a host.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// The host's platform.
+    pub platform: Platform,
+    /// The paths and names.
+    pub layout: Layout,
+    /// The binary.
+    pub binary: BinarySource,
+    /// The agent config, or none to keep the installed one (`--skip.config`).
+    pub config: Option<Vec<u8>>,
+    /// `--check.ports`: refuse when Alloy's ports are taken (unless by this agent).
+    pub check_ports: bool,
+}
+
+/// Shared head of the activation scripts: `$sum` fingerprints what Alloy runs with.
+const ACTIVATE_HEAD: &str = r#"set -e
+svc=$1 file=$2 bin=$3 cfg=$4 stamp=$5 user=$6
+sum=$( { cat "$file" "$bin" "$cfg"; id -G "$user"; } | cksum)
+same() { [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; }
+"#;
+
+/// Shared tail: remember what runs now.
+const ACTIVATE_TAIL: &str = r#"printf '%s\n' "$sum" > "$stamp"
+echo restarted"#;
+
+const ACTIVATE_SYSTEMD: &str = r#"if same && systemctl is-active --quiet "$svc.service"; then echo unchanged; exit 0; fi
+systemctl daemon-reload
+systemctl enable --quiet "$svc.service"
+systemctl restart "$svc.service"
+"#;
+
+const ACTIVATE_LAUNCHD: &str = r#"if same && launchctl print "system/$svc" >/dev/null 2>&1; then echo unchanged; exit 0; fi
+launchctl bootout "system/$svc" >/dev/null 2>&1 || true
+launchctl bootstrap system "$file"
+launchctl kickstart -k "system/$svc"
+"#;
+
+const ACTIVATE_RC: &str = r#"sysrc "${svc}_enable=YES" >/dev/null
+if same && service "$svc" status >/dev/null 2>&1; then echo unchanged; exit 0; fi
+service "$svc" restart
+"#;
+
+/// Creates the user when missing and adds it to the groups that read the journal, the log
+/// files and the Docker socket, where those groups exist. `--user-group` gives it a group of
+/// its own, so nothing assumes a `root` group.
+const USER_LINUX: &str = r#"set -e
+user=$1 home=$2
+if ! id "$user" >/dev/null 2>&1; then
+shell=$(command -v nologin || echo /bin/false)
+useradd --system --user-group --no-create-home --home-dir "$home" --shell "$shell" "$user"
+fi
+for g in systemd-journal adm docker; do
+if getent group "$g" >/dev/null 2>&1; then usermod -a -G "$g" "$user"; fi
+done"#;
+
+const USER_FREEBSD: &str = r#"set -e
+if ! id "$1" >/dev/null 2>&1; then pw useradd -n "$1" -d "$2" -s /usr/sbin/nologin -c "Grafana Alloy (Finch agent)"; fi"#;
+
+/// `$1` config dir, `$2` data dir, `$3` storage, `$4` user, `$5` the binary's directory.
+const DIRECTORIES: &str = r#"set -e
+mkdir -p "$1" "$2" "$3" "$5"
+chmod 0755 "$1"
+chown "$4" "$2" "$3"
+chmod 0750 "$2" "$3""#;
+
+/// `$1` the stamp (present when this agent is installed: its own ports do not count), then
+/// the ports.
+const PORTS_FREE: &str = r#"stamp=$1; shift
+if [ -e "$stamp" ]; then exit 0; fi
+busy=
+for p in "$@"; do
+case $(uname -s) in
+Linux) l=$(ss -Htln "sport = :$p" 2>/dev/null) ;;
+FreeBSD) l=$(sockstat -46 -l -q -P tcp -p "$p" 2>/dev/null) ;;
+*) l=$(lsof -nP -iTCP:"$p" -sTCP:LISTEN 2>/dev/null) ;;
+esac
+if [ -n "$l" ]; then busy="$busy $p"; fi
+done
+if [ -n "$busy" ]; then echo "Alloy's ports are in use:$busy" >&2; exit 1; fi"#;
+
+/// Prints `<rid> <service host>` from the installed config (never the token), or nothing.
+const READ_RID: &str = r#"if [ -r "$1" ]; then
+rid=$(sed -n 's/^[[:space:]]*"rid"[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1)
+svc=$(sed -n 's|^[[:space:]]*url[[:space:]]*=[[:space:]]*"https://\([^/"]*\)/.*|\1|p' "$1" | head -n 1)
+printf '%s %s\n' "$rid" "$svc"
+fi"#;
+
+const REMOVE_SYSTEMD: &str = r#"systemctl disable --now "$1.service" >/dev/null 2>&1 || true
+rm -f "$2"
+systemctl daemon-reload
+systemctl reset-failed "$1.service" >/dev/null 2>&1 || true"#;
+
+const REMOVE_LAUNCHD: &str = r#"launchctl bootout "system/$1" >/dev/null 2>&1 || true
+rm -f "$2""#;
+
+const REMOVE_RC: &str = r#"if [ -e "$2" ]; then service "$1" stop >/dev/null 2>&1 || true; fi
+sysrc -x "$1_enable" >/dev/null 2>&1 || true
+rm -f "$2""#;
+
+const REMOVE_USER_LINUX: &str = r#"if id "$1" >/dev/null 2>&1; then userdel "$1"; fi
+if getent group "$1" >/dev/null 2>&1; then groupdel "$1"; fi"#;
+
+const REMOVE_USER_FREEBSD: &str = r#"if id "$1" >/dev/null 2>&1; then pw userdel -n "$1"; fi"#;
+
+// === impl Install ===
+
+impl Install {
+    /// The steps, in order.
+    pub fn plan(&self) -> Plan {
+        let l = &self.layout;
+        let mut plan = Plan::new();
+        if self.check_ports {
+            let mut args = vec![l.stamp.clone()];
+            args.extend(PORTS.iter().map(u16::to_string));
+            plan.push(Step::script("Check Alloy's ports", PORTS_FREE, args).as_user());
+        }
+        if let BinarySource::Download(release) = &self.binary {
+            plan.push(release.download_step(self.platform, &l.binary, &l.release_stamp));
+        }
+        if let Some(step) = user_step(l) {
+            plan.push(step);
+        }
+        let bin_dir = parent(&l.binary);
+        plan.push(Step::script(
+            "Create the directories",
+            DIRECTORIES,
+            [&l.config_dir, &l.data_dir, &l.storage, &l.user, &bin_dir],
+        ));
+        if let BinarySource::Upload(bytes) = &self.binary {
+            plan.push(upload(
+                "Upload Alloy",
+                &l.binary,
+                bytes.clone(),
+                0o755,
+                None,
+            ));
+        }
+        if let Some(config) = &self.config {
+            let owner = Some(l.user.clone());
+            plan.push(upload(
+                "Install the agent config",
+                &l.config,
+                config.clone(),
+                0o600,
+                owner,
+            ));
+        }
+        let service_file = service_files::render(l).into_bytes();
+        plan.push(upload(
+            "Install the service definition",
+            &l.service_file,
+            service_file,
+            0o644,
+            None,
+        ));
+        let body = match l.os {
+            Os::Linux => ACTIVATE_SYSTEMD,
+            Os::Darwin => ACTIVATE_LAUNCHD,
+            Os::FreeBsd => ACTIVATE_RC,
+        };
+        plan.push(Step::script(
+            ACTIVATE_STEP,
+            format!("{ACTIVATE_HEAD}{body}{ACTIVATE_TAIL}"),
+            [
+                &manager_name(l),
+                &l.service_file,
+                &l.binary,
+                &l.config,
+                &l.stamp,
+                &l.user,
+            ],
+        ));
+        plan
+    }
+}
+
+/// The steps of teardown: read the RID, stop and remove the service, the files and the user.
+pub fn teardown(l: &Layout) -> Plan {
+    let mut plan = Plan::new();
+    plan.push(Step::script(READ_RID_STEP, READ_RID, [&l.config]));
+    let remove = match l.os {
+        Os::Linux => REMOVE_SYSTEMD,
+        Os::Darwin => REMOVE_LAUNCHD,
+        Os::FreeBsd => REMOVE_RC,
+    };
+    plan.push(Step::script(
+        "Stop and remove the service",
+        remove,
+        [&manager_name(l), &l.service_file],
+    ));
+    plan.push(Step::run(
+        "Remove Alloy's files",
+        ["rm", "-rf", "--", &l.config_dir, &l.data_dir, &l.binary],
+    ));
+    let remove_user = match l.os {
+        Os::Linux => Some(REMOVE_USER_LINUX),
+        Os::FreeBsd => Some(REMOVE_USER_FREEBSD),
+        Os::Darwin => None,
+    };
+    if let Some(script) = remove_user {
+        plan.push(Step::script("Remove the agent's user", script, [&l.user]));
+    }
+    plan
+}
+
+/// The step that creates the agent's user, where there is one to create.
+fn user_step(l: &Layout) -> Option<Step> {
+    let script = match l.os {
+        Os::Linux => USER_LINUX,
+        Os::FreeBsd => USER_FREEBSD,
+        Os::Darwin => return None,
+    };
+    Some(Step::script(
+        "Create the agent's user",
+        script,
+        [&l.user, &l.data_dir],
+    ))
+}
+
+/// The name the service manager knows the agent by.
+fn manager_name(l: &Layout) -> String {
+    match l.os {
+        Os::Linux => l.service.clone(),
+        Os::Darwin => l.launchd_label(),
+        Os::FreeBsd => l.rc_name(),
+    }
+}
+
+fn upload(name: &str, dest: &str, contents: Vec<u8>, mode: u32, owner: Option<String>) -> Step {
+    Step::upload(
+        name,
+        Upload {
+            dest: dest.to_owned(),
+            contents,
+            mode,
+            owner,
+        },
+    )
+}
+
+/// The directory of an absolute path.
+fn parent(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_owned(),
+        Some((dir, _)) => dir.to_owned(),
+    }
+}
