@@ -83,7 +83,7 @@ impl Summary<'_> {
     pub fn text(&self) -> String {
         let host = crate::stack::compose::url_host(&self.settings.host);
         let mut text = format!(
-            "The Finch stack runs on {} (id {}).\n\n  Grafana    https://{host}/grafana/  (user admin)\n  Dashboard  https://{host}/dashboard  (`finchctl service dashboard --web {}`)\n  Password   Grafana's admin password is in {} on the host (0600)\n",
+            "The Finch stack runs on {} (id {}).\n\n  Grafana    https://{host}/grafana/  (user admin)\n  Dashboard  https://{host}/dashboard  (`finchctl service dashboard --web {}`)\n  Password   Grafana's admin password is in {} on the host (`sudo cat` it)\n",
             self.target, self.settings.generated.id, self.name, self.password_file
         );
         if self.first {
