@@ -5,7 +5,7 @@
 //! and stand-ins for Grafana, Loki, Pyroscope and Alloy.
 //!
 //! Traefik publishes on loopback ports of the test's own; the library lives in a temporary
-//! directory. Every test tears its stack down when it ends, also on failure ([`Bed`]'s drop),
+//! directory. Every test tears its stack down when it ends, also on failure (`Bed`'s drop),
 //! so the next stack on the shared daemon starts clean.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -16,212 +16,12 @@ mod ssh;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use finch_testkit::eventually;
 
 use docker::StackImages;
 use ssh::{Client, SUDO_USER, Sshd, config_arg};
-
-/// A deploy loads archives and waits for health checks: far longer than one SSH step.
-const DEPLOY_DEADLINE: Duration = Duration::from_secs(600);
-
-/// The stack's containers, as the compose file names them.
-const CONTAINERS: [&str; 10] = [
-    "traefik",
-    "finch",
-    "grafana",
-    "loki",
-    "mimir",
-    "pyroscope",
-    "alloy",
-    "hc-loki",
-    "hc-mimir",
-    "hc-pyroscope",
-];
-
-/// One stack's test bed: sshd, the operator's HOME, the library and the published ports.
-struct Bed {
-    client: Client,
-    _sshd: Sshd,
-    home: tempfile::TempDir,
-    library: PathBuf,
-    _library_parent: tempfile::TempDir,
-    http: u16,
-    https: u16,
-    images: &'static StackImages,
-}
-
-/// What a finchctl run printed.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Bed {
-    /// The bed; `None` (after saying why) when the stack's images cannot be built here.
-    fn new() -> Option<Bed> {
-        let images = StackImages::get()?;
-        let client = Client::new();
-        let sshd = Sshd::start(&client);
-        client.config(&Client::host("web", &sshd, SUDO_USER));
-        let parent = tempfile::tempdir().unwrap();
-        let library = parent.path().join("finch");
-        Some(Bed {
-            client,
-            _sshd: sshd,
-            home: tempfile::tempdir().unwrap(),
-            library,
-            _library_parent: parent,
-            http: docker::free_port(),
-            https: docker::free_port(),
-            images,
-        })
-    }
-
-    /// The stack's name in the profile: the address gRPC commands dial.
-    fn service(&self) -> String {
-        format!("127.0.0.1:{}", self.https)
-    }
-
-    /// The flags every command on the stack takes.
-    fn host_flags(&self) -> Vec<String> {
-        vec![
-            "web".into(),
-            "--ssh.config".into(),
-            config_arg(&self.client),
-            "--service.library".into(),
-            self.library.display().to_string(),
-            "--docker.host".into(),
-            docker::host().into(),
-            "--run.format".into(),
-            "json".into(),
-        ]
-    }
-
-    /// `finchctl service <command>` with the host and stack flags, plus `extra`.
-    async fn service_command(&self, command: &str, extra: &[&str]) -> Run {
-        let mut args: Vec<String> = vec!["service".into(), command.into()];
-        args.extend(self.host_flags());
-        if command != "teardown" {
-            args.extend([
-                "--stack.http-port".into(),
-                format!("127.0.0.1:{}", self.http),
-                "--stack.https-port".into(),
-                format!("127.0.0.1:{}", self.https),
-            ]);
-            args.extend(self.images.flags());
-        }
-        if command == "deploy" {
-            args.extend(["--service.host".into(), "127.0.0.1".into()]);
-        }
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        self.finchctl(&args).await
-    }
-
-    async fn deploy(&self, extra: &[&str]) -> Run {
-        let run = self.service_command("deploy", extra).await;
-        assert_eq!(run.code, Some(0), "deploy: {run:#?}");
-        run
-    }
-
-    /// Runs finchctl with the operator's HOME.
-    async fn finchctl<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_finchctl"));
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("NO_COLOR", "1")
-            .current_dir(self.home.path())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(DEPLOY_DEADLINE, cmd.output())
-            .await
-            .expect("finchctl finished within the deadline")
-            .expect("finchctl runs");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Container name → id of the stack's containers.
-    fn containers(&self) -> BTreeMap<String, String> {
-        docker::docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            "label=com.docker.compose.project=finch",
-            "--format",
-            "{{.Names}} {{.ID}}",
-        ])
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(n, i)| (n.to_owned(), i.to_owned()))
-        .collect()
-    }
-
-    fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.library.join(relative)).unwrap()
-    }
-
-    /// The lifelong values: finch.json's id and secret, Grafana's password.
-    fn kept(&self) -> (String, String, String) {
-        let json: serde_json::Value = serde_json::from_str(&self.read("finch.json")).unwrap();
-        (
-            json["id"].as_str().unwrap().to_owned(),
-            json["secret"].as_str().unwrap().to_owned(),
-            self.read("grafana/admin-password"),
-        )
-    }
-
-    /// The hostnames of the stack's agents, through Traefik with the pinned certificate.
-    async fn agents(&self) -> Vec<String> {
-        let run = self
-            .finchctl(&["agent", "list", &self.service(), "-o", "json"])
-            .await;
-        assert_eq!(run.code, Some(0), "agent list: {run:#?}");
-        let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["hostname"].as_str().unwrap().to_owned())
-            .collect()
-    }
-}
-
-impl Drop for Bed {
-    /// Removes the stack's containers and network whatever happened.
-    fn drop(&mut self) {
-        let ids: Vec<String> = self.containers().into_values().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids.iter().map(String::as_str));
-            let _ = docker::command("docker").args(&args).output();
-        }
-        let _ = docker::command("docker")
-            .args(["network", "rm", "finch"])
-            .output();
-    }
-}
-
-fn assert_all_healthy() {
-    for container in CONTAINERS {
-        let health = docker::docker(&["inspect", "--format", "{{.State.Health.Status}}", container]);
-        assert_eq!(health.trim(), "healthy", "{container}");
-    }
-}
-
-/// Waits for `condition` under `deadline`, checking every 200 ms.
-async fn wait_until(what: &str, deadline: Duration, mut condition: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !condition().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Debian's Prometheus in agent mode, scraping itself and pushing to `url` with `token`,
 /// verifying the stack's certificate `ca`.
@@ -243,7 +43,10 @@ impl Sender {
         let child = tokio::process::Command::new("prometheus")
             .arg("--enable-feature=agent")
             .arg(format!("--config.file={}", file.display()))
-            .arg(format!("--storage.agent.path={}", dir.path().join("wal").display()))
+            .arg(format!(
+                "--storage.agent.path={}",
+                dir.path().join("wal").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -258,27 +61,26 @@ impl Sender {
     }
 }
 
-/// Whether the Prometheus behind the stack's Mimir has a sample of the sender's job.
-async fn mimir_has_the_senders_samples() -> bool {
+/// Whether the Prometheus behind the stack's Mimir has a sample of the sender's job: asked
+/// on Mimir's query path, at the container's address on the stack's bridge network.
+async fn mimir_has_the_senders_samples() -> Option<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let ip = docker::docker(&[
         "inspect",
         "--format",
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         "mimir",
     ]);
-    let url = format!(
-        "http://{}:8080/prometheus/api/v1/query?query=up%7Bjob%3D%22deploy-test-sender%22%7D",
-        ip.trim()
-    );
-    let Ok(response) = reqwest::get(&url).await else {
-        return false;
-    };
-    let Ok(body) = response.json::<serde_json::Value>().await else {
-        return false;
-    };
-    body["data"]["result"]
-        .as_array()
-        .is_some_and(|r| !r.is_empty())
+    let mut stream = tokio::net::TcpStream::connect((ip.trim(), 8080))
+        .await
+        .ok()?;
+    let request = "GET /prometheus/api/v1/query?query=up%7Bjob%3D%22deploy-test-sender%22%7D HTTP/1.0\r\nHost: mimir\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer
+        .contains("\"job\":\"deploy-test-sender\"")
+        .then_some(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,10 +93,10 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     let first = bed.deploy(&[]).await;
     assert_all_healthy();
     let (id, secret, password) = bed.kept();
-    assert!(first.stdout.contains(password.trim()), "{first:#?}");
+    assert!(first.stderr.contains(password.trim()), "{first:#?}");
     assert!(
-        !first.stderr.contains(password.trim()),
-        "the password only on stdout"
+        !first.stdout.contains(password.trim()),
+        "the password in the summary alone"
     );
     let owner = |p: &str| {
         use std::os::unix::fs::MetadataExt as _;
@@ -311,6 +113,8 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
             "register",
             "--agent.hostname",
             "web1",
+            "--agent.logs.journal",
+            "--agent.metrics",
             "--agent.config",
             &config.display().to_string(),
             &bed.service(),
@@ -331,17 +135,15 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
         &token,
         &bed.library.join("traefik/etc/certs.d/cert.pem"),
     );
-    wait_until("the sender's samples in Mimir", Duration::from_secs(60), async || {
-        mimir_has_the_senders_samples().await
-    })
-    .await;
+    let pushed = eventually(Duration::from_secs(60), mimir_has_the_senders_samples).await;
+    assert!(pushed.is_some(), "the sender's samples never reached Mimir");
     drop(sender);
 
     // Again with nothing changed: the same values and agents, no container recreated.
     let before = bed.containers();
     let again = bed.deploy(&[]).await;
     assert_eq!(bed.kept(), (id.clone(), secret.clone(), password.clone()));
-    assert!(!again.stdout.contains(password.trim()), "{again:#?}");
+    assert!(!again.stderr.contains(password.trim()), "{again:#?}");
     assert_eq!(bed.containers(), before, "no container recreated");
     assert_eq!(bed.agents().await, ["web1"]);
 
@@ -356,7 +158,9 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     assert_eq!(recreated, ["loki", "mimir", "pyroscope"]);
 
     // Teardown keeping the data, then a deploy: the same stack and agents.
-    let keep = bed.service_command("teardown", &["--stack.keep-data"]).await;
+    let keep = bed
+        .service_command("teardown", &["--stack.keep-data"])
+        .await;
     assert_eq!(keep.code, Some(0), "{keep:#?}");
     assert!(bed.containers().is_empty());
     assert!(bed.library.join("finch.json").exists());

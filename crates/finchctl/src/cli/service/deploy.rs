@@ -135,5 +135,6 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         first: fresh || reset,
         registered: new_operator || operator::known(cx, &name),
     };
-    crate::output::stdout(&summary.text())
+    summary.print();
+    Ok(())
 }

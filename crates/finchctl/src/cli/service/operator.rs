@@ -1,6 +1,6 @@
 //! What a deploy leaves on the workstation and says at the end: the operator's entry in the
 //! profile (a new client certificate on a new stack, the pin of a self-signed certificate on
-//! every deploy) and the closing summary.
+//! every deploy) and the closing summary, on stderr.
 
 use crate::cli::Context;
 use crate::client::ServerPin;
@@ -79,7 +79,13 @@ pub fn known(cx: &Context, name: &str) -> bool {
 // === impl Summary ===
 
 impl Summary<'_> {
-    /// The text on stdout.
+    /// Prints the summary on stderr, whatever `--run.format` (stdout carries the step report
+    /// in the `json` and `documentation` formats).
+    pub fn print(&self) {
+        eprint!("\n{}", self.text());
+    }
+
+    /// The summary's text.
     pub fn text(&self) -> String {
         let host = crate::stack::compose::url_host(&self.settings.host);
         let mut text = format!(

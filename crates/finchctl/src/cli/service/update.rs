@@ -119,5 +119,6 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         first: false,
         registered: operator::known(cx, &name),
     };
-    crate::output::stdout(&summary.text())
+    summary.print();
+    Ok(())
 }
