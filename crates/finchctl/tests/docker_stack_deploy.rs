@@ -12,16 +12,14 @@
 
 mod docker;
 mod ssh;
+mod stack_bed;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use finch_testkit::eventually;
-
-use docker::StackImages;
-use ssh::{Client, SUDO_USER, Sshd, config_arg};
+use stack_bed::{Bed, CONTAINERS, assert_all_healthy};
 
 /// Debian's Prometheus in agent mode, scraping itself and pushing to `url` with `token`,
 /// verifying the stack's certificate `ca`.
