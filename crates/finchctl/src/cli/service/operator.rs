@@ -26,9 +26,14 @@ pub struct Summary<'a> {
     pub registered: bool,
 }
 
-/// The stack's name in the profile and the address gRPC commands dial: its host.
-pub fn service_name(host: &str) -> String {
-    host.to_owned()
+/// The stack's name in the profile and the address gRPC commands dial: its host, with the
+/// published HTTPS port when that is not 443.
+pub fn service_name(host: &str, https_port: u16) -> String {
+    if https_port == 443 {
+        host.to_owned()
+    } else {
+        format!("{}:{https_port}", crate::stack::compose::url_host(host))
+    }
 }
 
 /// The pin of a self-signed certificate; none for Let's Encrypt and custom certificates,
@@ -87,7 +92,13 @@ impl Summary<'_> {
 
     /// The summary's text.
     pub fn text(&self) -> String {
-        let host = crate::stack::compose::url_host(&self.settings.host);
+        let host = match self.settings.ports.https.port {
+            443 => crate::stack::compose::url_host(&self.settings.host),
+            port => format!(
+                "{}:{port}",
+                crate::stack::compose::url_host(&self.settings.host)
+            ),
+        };
         let mut text = format!(
             "The Finch stack runs on {} (id {}).\n\n  Grafana    https://{host}/grafana/  (user admin)\n  Dashboard  https://{host}/dashboard  (`finchctl service dashboard --web {}`)\n  Password   Grafana's admin password is in {} on the host (`sudo cat` it)\n",
             self.target, self.settings.generated.id, self.name, self.password_file
