@@ -82,7 +82,7 @@ async fn mimir_has_the_senders_samples() -> Option<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
+async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     let Some(bed) = Bed::new() else {
         return;
     };
@@ -155,6 +155,14 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
         .collect();
     assert_eq!(recreated, ["loki", "mimir", "pyroscope"]);
 
+    // An update with the same flags reads the host name and TLS from the library and changes
+    // nothing.
+    let update = bed
+        .service_command("update", &["--stack.retention", "30d"])
+        .await;
+    assert_eq!(update.code, Some(0), "{update:#?}");
+    assert_eq!(bed.containers(), after, "no container recreated by update");
+
     // Teardown keeping the data, then a deploy: the same stack and agents.
     let keep = bed
         .service_command("teardown", &["--stack.keep-data"])
@@ -174,4 +182,12 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     let networks = docker::docker(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.lines().any(|n| n == "finch"), "{networks}");
     assert!(!bed.library.exists());
+
+    // Update refuses a host without a stack.
+    let update = bed.service_command("update", &[]).await;
+    assert_eq!(update.code, Some(1), "{update:#?}");
+    assert!(
+        update.stderr.contains("there is no stack in"),
+        "{update:#?}"
+    );
 }
