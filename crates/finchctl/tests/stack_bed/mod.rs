@@ -34,6 +34,7 @@ impl Bed {
     /// The bed; `None` (after saying why) when the stack's images cannot be built here.
     pub fn new() -> Option<Bed> {
         let images = StackImages::get()?;
+        docker::stack::clear_stack();
         let client = Client::new();
         let sshd = Sshd::start(&client);
         client.config(&Client::host("web", &sshd, SUDO_USER));
