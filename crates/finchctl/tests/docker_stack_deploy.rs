@@ -155,11 +155,8 @@ async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
         .collect();
     assert_eq!(recreated, ["loki", "mimir", "pyroscope"]);
 
-    // An update with the same flags reads the host name and TLS from the library and changes
-    // nothing.
-    let update = bed
-        .service_command("update", &["--stack.retention", "30d"])
-        .await;
+    // An update reads the host name, TLS and retention from the library and changes nothing.
+    let update = bed.service_command("update", &[]).await;
     assert_eq!(update.code, Some(0), "{update:#?}");
     assert_eq!(bed.containers(), after, "no container recreated by update");
 
@@ -170,7 +167,8 @@ async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     assert_eq!(keep.code, Some(0), "{keep:#?}");
     assert!(bed.containers().is_empty());
     assert!(bed.library.join("finch.json").exists());
-    bed.deploy(&["--stack.retention", "30d"]).await;
+    bed.deploy(&[]).await;
+    assert!(bed.read("loki/etc/loki.yaml").contains("retention_period: 720h"));
     assert_eq!(bed.kept(), (id, secret, password));
     assert_eq!(bed.agents().await, ["web1"]);
 

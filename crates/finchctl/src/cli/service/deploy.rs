@@ -66,7 +66,7 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         .look(
             &args.rollout.host,
             args.install == Some(true),
-            &library::EXISTING_FILES,
+            &library::KEPT_FILES,
             &images,
         )
         .await?;

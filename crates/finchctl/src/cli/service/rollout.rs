@@ -257,8 +257,8 @@ pub fn archives_needed<'a>(
     if missing { archives } else { &[] }
 }
 
-/// The settings for `host` with `tls`: the stack flags, the values `existing` keeps, and the
-/// daemon's socket for Alloy.
+/// The settings for `host` with `tls`: the stack flags (where not given, the retention and
+/// ports the library has), the values `existing` keeps, and the daemon's socket for Alloy.
 pub fn settings(
     host: &str,
     tls: TlsMode,
@@ -270,9 +270,9 @@ pub fn settings(
     Ok(StackSettings {
         host: host.to_owned(),
         tls,
-        retention: stack.retention,
+        retention: stack.retention_or(look.library.retention()),
         images: stack.images()?,
-        ports: stack.ports()?,
+        ports: stack.ports_or(look.library.ports())?,
         generated: existing.generated(host, now)?,
         docker_socket: look.docker.socket().to_owned(),
     })

@@ -43,7 +43,7 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
     let images = args.stack.images()?;
     let archives = rollout::read_archives(&args.rollout)?;
     let look = rollout
-        .look(&args.rollout.host, false, &library::UPDATE_FILES, &images)
+        .look(&args.rollout.host, false, &library::KEPT_FILES, &images)
         .await?;
     let now = rollout::now();
     let (host, tls) = if rollout.fleet.dry_run {
