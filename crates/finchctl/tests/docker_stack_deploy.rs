@@ -168,7 +168,10 @@ async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     assert!(bed.containers().is_empty());
     assert!(bed.library.join("finch.json").exists());
     bed.deploy(&[]).await;
-    assert!(bed.read("loki/etc/loki.yaml").contains("retention_period: 720h"));
+    assert!(
+        bed.read("loki/etc/loki.yaml")
+            .contains("retention_period: 720h")
+    );
     assert_eq!(bed.kept(), (id, secret, password));
     assert_eq!(bed.agents().await, ["web1"]);
 
