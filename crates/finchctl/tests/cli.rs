@@ -11,11 +11,9 @@ use support::{Dir, TEST_RID, staged};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// (`service deploy` checks its host first: tests/deploy.rs.)
+/// (`service deploy`, `update` and `teardown`: tests/deploy.rs.)
 /// (The agent's SSH commands are tested on a real host: tests/agent_systemd.rs.)
-const SSH_COMMANDS: [&[&str]; 6] = [
-    &["service", "update", "host"],
-    &["service", "teardown", "host"],
+const SSH_COMMANDS: [&[&str]; 4] = [
     &["service", "register", "host"],
     &["service", "deregister", "host"],
     &["service", "rotate-certificate", "host"],

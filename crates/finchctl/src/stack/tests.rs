@@ -37,7 +37,13 @@ fn settings(tls: TlsMode) -> StackSettings {
         images: Images::pinned("2.0.0"),
         ports: Ports::default(),
         generated: generated(),
+        docker_socket: deploy::docker::DEFAULT_SOCKET.into(),
     }
+}
+
+/// Every file of a self-signed stack with fixed values, for other modules' tests.
+pub(crate) fn sample_files() -> Vec<RenderedFile> {
+    render(&settings(TlsMode::SelfSigned(pair()))).expect("renders")
 }
 
 fn letsencrypt() -> TlsMode {

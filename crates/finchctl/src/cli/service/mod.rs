@@ -6,10 +6,13 @@ pub mod dashboard;
 pub mod deploy;
 pub mod deregister;
 pub mod doctor;
+pub mod host_args;
 pub mod info;
+pub mod operator;
 pub mod pin;
 pub mod register;
 pub mod render;
+pub mod rollout;
 pub mod rotate_certificate;
 pub mod rotate_secret;
 pub mod stack_args;
@@ -69,9 +72,9 @@ impl ServiceCommand {
 pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
     match command {
         ServiceCommand::Deploy(a) => deploy::run(&a, cx).await,
-        ServiceCommand::Update(a) => update::run(&a, cx),
+        ServiceCommand::Update(a) => update::run(&a, cx).await,
         ServiceCommand::Render(a) => render::run(&a, cx),
-        ServiceCommand::Teardown(a) => teardown::run(&a, cx),
+        ServiceCommand::Teardown(a) => teardown::run(&a, cx).await,
         ServiceCommand::Register(a) => register::run(&a, cx),
         ServiceCommand::Deregister(a) => deregister::run(&a, cx),
         ServiceCommand::Info(a) => info::run(&a, cx).await,

@@ -51,12 +51,14 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
     let settings = StackSettings {
         host: args.host.clone(),
         tls: args.tls.resolve(&args.host, &existing, now)?,
-        retention: args.stack.retention,
+        retention: args.stack.retention_or(None),
         images: args.stack.images()?,
         ports: args.stack.ports()?,
         generated: existing
             .generated(&args.host, now)
             .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
+        // The host's own daemon: deploy mounts the one --docker.host names.
+        docker_socket: stack::deploy::docker::DEFAULT_SOCKET.to_owned(),
     };
     let files = stack::render(&settings)?;
     write(dir, &files)?;
