@@ -237,23 +237,31 @@ impl SessionLoop {
         }
     }
 
+    /// Sends the current page. A read that failed (a busy or unreachable store) sends nothing
+    /// and marks the page dirty, so the next refresh tries again instead of leaving the client
+    /// on a stale page until the next liveness tick.
     async fn send_agents(&mut self) -> Result<(), Ended> {
-        if let Some((message, shown)) =
-            actions::agents(&self.state, &self.viewer, self.page, &self.search).await
-        {
-            self.page = shown;
-            self.send(&message).await?;
+        match actions::agents(&self.state, &self.viewer, self.page, &self.search).await {
+            Some((message, shown)) => {
+                self.page = shown;
+                self.send(&message).await
+            }
+            None => {
+                self.dirty = true;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
-    /// Pushes the current page and the counters after agent changes.
+    /// Pushes the current page and the counters after agent changes; either read failing
+    /// leaves the page dirty for the next refresh.
     async fn refresh(&mut self) -> Result<(), Ended> {
         self.dirty = false;
         self.next_refresh = Instant::now() + self.state.settings().refresh_interval;
         self.send_agents().await?;
-        if let Some(stats) = actions::stats(&self.state, &self.viewer).await {
-            self.send(&stats).await?;
+        match actions::stats(&self.state, &self.viewer).await {
+            Some(stats) => self.send(&stats).await?,
+            None => self.dirty = true,
         }
         Ok(())
     }
