@@ -148,6 +148,16 @@ impl Store {
         }
     }
 
+    /// Stores whole agent records (resource id, registration time and last mark kept), in one
+    /// transaction and in their order, after deleting every agent when `replace`: a registry
+    /// copied from another database (`finch migrate`).
+    pub async fn import_agents(&self, agents: &[Agent], replace: bool) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.import_agents(agents, replace).await,
+            Store::Postgres(s) => s.import_agents(agents, replace).await,
+        }
+    }
+
     /// Reads what the directory needs of the agents among `rids` that exist (and are visible).
     pub async fn directory_rows(&self, rids: &[String]) -> Result<Vec<DirectoryRow>, StoreError> {
         match self {

@@ -36,6 +36,7 @@ use crate::store::uri::{UriError, mask_password};
 pub use self::listen::ChangeFeed;
 
 mod error;
+mod import;
 mod listen;
 mod page;
 mod rows;
@@ -232,6 +233,14 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(version)
+    }
+
+    pub(super) async fn import_agents(
+        &self,
+        agents: &[Agent],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        import::import_agents(&self.pool, agents, replace).await
     }
 
     pub(super) async fn directory_rows(

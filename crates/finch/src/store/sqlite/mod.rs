@@ -42,6 +42,7 @@ use crate::store::uri::UriError;
 mod change_version;
 mod error;
 mod health;
+mod import;
 mod page;
 mod rows;
 mod schema;
@@ -297,6 +298,14 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(version)
+    }
+
+    pub(super) async fn import_agents(
+        &self,
+        agents: &[Agent],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        import::import_agents(&self.pool, agents, replace).await
     }
 
     pub(super) async fn directory_rows(
