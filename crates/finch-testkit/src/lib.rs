@@ -6,7 +6,8 @@
 //! as the `finch` binary ([`FinchProcess`]). Around it: the operator's PKI built on
 //! [`finchctl::mtls`] ([`Pki`]), gRPC clients that set the headers Traefik sets
 //! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), a real
-//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), and waiting on a condition
+//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a throw-away PostgreSQL
+//! server ([`postgres`]), and waiting on a condition
 //! under a deadline ([`eventually`]) instead of sleeping.
 //!
 //! Panicking is how a test fails, so the kit unwraps freely; it is never part of a release.
@@ -19,6 +20,7 @@ mod http;
 mod library;
 mod logs;
 mod pki;
+pub mod postgres;
 mod process;
 pub mod sshd;
 mod stage;
