@@ -24,8 +24,7 @@ pub async fn run(args: PostgresArgs) -> anyhow::Result<()> {
         .context("PostgreSQL is not installed: run scripts/setup")?;
     // Written whole under another name and renamed, so a reader never sees half a URI.
     let partial = args.uri_out.with_extension("partial");
-    std::fs::write(&partial, &db.uri)
-        .with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::write(&partial, &db.uri).with_context(|| format!("writing {}", partial.display()))?;
     std::fs::rename(&partial, &args.uri_out)
         .with_context(|| format!("writing {}", args.uri_out.display()))?;
     tokio::select! {

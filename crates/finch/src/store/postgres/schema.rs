@@ -132,6 +132,9 @@ const SEARCH_TEXT: &str = "\
        SELECT id, finch_search_text(hostname, resource_id, labels) FROM agents \
        WHERE resource_id <> '';";
 
+/// The row trigger that bumps the change version on inserts and deletes (see [`CHANGE_VERSION`]).
+pub(super) const BUMP_TRIGGER: &str = "finch_agents_after_insert_delete";
+
 /// The channel every change to `agents` is announced on (see [`NOTIFY_CHANGES`]).
 pub(super) const CHANGE_CHANNEL: &str = "finch_agents";
 

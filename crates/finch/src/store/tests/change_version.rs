@@ -15,7 +15,28 @@ on_both_backends!(
     concurrent_inserts_all_land_each_with_its_own_version,
     last_seen_never_moves_backwards,
     directory_rows_reads_the_named_visible_agents,
+    imported_records_keep_their_ids_and_times_and_move_the_version,
 );
+
+async fn imported_records_keep_their_ids_and_times_and_move_the_version(db: TestDb) {
+    let store = db.open().await;
+    for hostname in ["one", "two"] {
+        let rid = rid();
+        store.insert_agent(&rid, &spec(hostname)).await.unwrap();
+        let seen = datetime!(2026-03-01 12:00:00.123456 UTC);
+        store.record_last_seen(&[(rid, seen)]).await.unwrap();
+    }
+    let agents = store.list_agents().await.unwrap();
+    let before = store.change_version().await.unwrap();
+    store.import_agents(&agents, true).await.unwrap();
+    assert_eq!(store.list_agents().await.unwrap(), agents);
+    assert!(store.change_version().await.unwrap() > before);
+    // Writes through the store go on bumping one version each.
+    let (_, version) = store.insert_agent(&rid(), &spec("three")).await.unwrap();
+    assert_eq!(store.change_version().await.unwrap(), version);
+    assert!(store.import_agents(&agents, false).await.is_err());
+    store.close().await;
+}
 
 async fn last_seen_never_moves_backwards(db: TestDb) {
     let (a, b) = (db.open().await, db.open().await);
