@@ -108,14 +108,7 @@ impl Series {
 }
 
 pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
-    let server = match args.database {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(
-            finch_testkit::postgres::database()
-                .await
-                .context("PostgreSQL is not installed: run scripts/setup")?,
-        ),
-    };
+    let server = args.database.server().await?;
     let library = Library::with(|config| {
         BENCH_HOST.clone_into(&mut config.hostname);
         if let Some(db) = &server {

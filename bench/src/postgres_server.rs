@@ -19,9 +19,7 @@ pub struct PostgresArgs {
 pub async fn run(args: PostgresArgs) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT")?;
-    let db = finch_testkit::postgres::database()
-        .await
-        .context("PostgreSQL is not installed: run scripts/setup")?;
+    let db = crate::replicas::postgres_database().await?;
     // Written whole under another name and renamed, so a reader never sees half a URI.
     let partial = args.uri_out.with_extension("partial");
     std::fs::write(&partial, &db.uri).with_context(|| format!("writing {}", partial.display()))?;

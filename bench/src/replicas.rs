@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use finch_testkit::postgres::PgDatabase;
 use finch_testkit::{Library, OPERATOR, Pki, Replica, header, http, quantile, revocation_delay};
 
 /// The goal for a change made through one replica to take effect on the others.
@@ -42,15 +43,27 @@ pub enum Backend {
     Postgres,
 }
 
+// === impl Backend ===
+
+impl Backend {
+    /// A throw-away PostgreSQL server with an empty database, for [`Backend::Postgres`].
+    pub async fn server(self) -> anyhow::Result<Option<PgDatabase>> {
+        match self {
+            Backend::Sqlite => Ok(None),
+            Backend::Postgres => postgres_database().await.map(Some),
+        }
+    }
+}
+
+/// A throw-away PostgreSQL server with an empty database.
+pub async fn postgres_database() -> anyhow::Result<PgDatabase> {
+    finch_testkit::postgres::database()
+        .await
+        .context("PostgreSQL is not installed: run scripts/setup")
+}
+
 pub async fn run(args: ReplicasArgs) -> anyhow::Result<()> {
-    let server = match args.database {
-        Backend::Sqlite => None,
-        Backend::Postgres => Some(
-            finch_testkit::postgres::database()
-                .await
-                .context("PostgreSQL is not installed: run scripts/setup")?,
-        ),
-    };
+    let server = args.database.server().await?;
     let library = match &server {
         Some(db) => Library::with_database(&db.uri),
         None => Library::new(),
