@@ -2,12 +2,8 @@
 //! one database, the announcements of changes, and its URI and connection errors.
 
 use std::path::Path;
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
 
 use super::{TestDb, rid, spec};
-use crate::directory::Directory;
 use crate::store::{ChangeNotice, ChangeVersion, Store, StoreError, UriError};
 
 /// The PostgreSQL test database, or `None` when the test is skipped.
@@ -106,37 +102,6 @@ async fn every_change_is_announced_with_its_version_and_ids() {
     assert_eq!(version.0, inserted.0 + 1);
     assert_eq!(rids, [rid.as_str(), "rid:renamed"]);
     assert_eq!(feed.next().await.unwrap(), Some(ChangeNotice::Unknown));
-}
-
-#[tokio::test]
-async fn a_change_by_sql_reaches_a_watching_directory() {
-    let Some(db) = postgres().await else { return };
-    let (store, other) = (db.open().await, db.open().await);
-    let kept = rid();
-    store.insert_agent(&kept, &spec("kept")).await.unwrap();
-    let directory = Directory::load(&store, "test-id").await.unwrap();
-    let shutdown = CancellationToken::new();
-    // A poll too slow to matter: only the announcements can make this test pass in time.
-    let watcher =
-        directory.spawn_watcher(store.clone(), Duration::from_secs(3600), shutdown.clone());
-    let added = rid();
-    other.insert_agent(&added, &spec("added")).await.unwrap();
-    until(|| directory.lookup(added.as_str()).is_some()).await;
-    db.execute(&format!("DELETE FROM agents WHERE resource_id = '{kept}'"))
-        .await;
-    until(|| directory.lookup(kept.as_str()).is_none()).await;
-    assert!(directory.lookup(added.as_str()).is_some());
-    shutdown.cancel();
-    watcher.await.unwrap();
-}
-
-/// Waits for `done` under a deadline.
-async fn until(mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "not within 10 s");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test]
