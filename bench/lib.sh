@@ -211,13 +211,31 @@ wait_status() {
 
 # --- the servers ----------------------------------------------------------------------------
 
-# seed_agents LIB N TOKENS: a fresh finch.json in LIB (`finch init`), N agents registered through
+# start_postgres URI_FILE: a throw-away PostgreSQL server with one empty database (`finch-bench
+# postgres`), tracked like every server here; sets database_uri, which seed_agents then uses.
+start_postgres() {
+    local uri_file=$1 pid
+    "$seed_bin" postgres --uri-out "$uri_file" &
+    pid=$!
+    track postgres "$pid"
+    for _ in $(seq 1 600); do
+        [[ -s $uri_file ]] && break
+        kill -0 "$pid" 2>/dev/null || die "finch-bench postgres stopped before its server was up"
+        sleep 0.1
+    done
+    [[ -s $uri_file ]] || die "no PostgreSQL server within 60 s"
+    database_uri=$(<"$uri_file")
+}
+
+# seed_agents LIB N TOKENS: a fresh finch.json in LIB (`finch init`, on database_uri when set,
+# else SQLite), N agents registered through
 # `finch-bench seed` (metrics on, so /auth/mimir accepts them), one token per line in TOKENS.
 # Sets seed_s to the wall time it took.
 seed_agents() {
     local lib=$1 agents=$2 tokens=$3 start
     mkdir -p "$lib"
-    "$finch_bin" init --stack.config-file "$lib/finch.json" >/dev/null
+    "$finch_bin" init --stack.config-file "$lib/finch.json" \
+        ${database_uri:+--stack.database "$database_uri"} >/dev/null
     log "[$agents agents] seeding the store"
     start=$(date +%s.%N)
     timeout 1800 "$seed_bin" seed --config "$lib/finch.json" --agents "$agents" \

@@ -40,6 +40,7 @@ use tonic::transport::Channel;
 
 use crate::dashboard_ws::Dashboard;
 use crate::register_agents;
+use crate::replicas::Backend;
 
 /// The library's host name (the dashboard's WebSocket checks the Origin against it).
 const BENCH_HOST: &str = "finch.bench";
@@ -67,6 +68,9 @@ pub struct ControlPlaneArgs {
     /// Calls per dashboard query.
     #[arg(long, default_value_t = 200)]
     page_calls: u32,
+    /// The database of the library: a SQLite file, or a throw-away PostgreSQL server.
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    database: Backend,
 }
 
 type Client = AgentServiceClient<InterceptedService<Channel, Headers>>;
@@ -104,7 +108,13 @@ impl Series {
 }
 
 pub async fn run(args: ControlPlaneArgs) -> anyhow::Result<()> {
-    let library = Library::with(|config| BENCH_HOST.clone_into(&mut config.hostname));
+    let server = args.database.server().await?;
+    let library = Library::with(|config| {
+        BENCH_HOST.clone_into(&mut config.hostname);
+        if let Some(db) = &server {
+            db.uri.clone_into(&mut config.database);
+        }
+    });
     let config = Arc::new(library.config());
     let cert = enrol_operator(&library);
     let store = open_store(&config).await?;
@@ -433,9 +443,10 @@ fn print_report(
     series: &[Series],
 ) {
     println!(
-        "Control plane and dashboard at {} agents (finch-bench control-plane --agents {} \
+        "Control plane and dashboard at {} agents on {:?} (finch-bench control-plane --agents {} \
          --registrations {} --concurrency {} --list-calls {} --page-calls {})",
         args.agents,
+        args.database,
         args.agents,
         args.registrations,
         args.concurrency,

@@ -6,6 +6,12 @@
 //!
 //! `finch-bench control-plane --agents N` starts the service in this process and measures
 //! RegisterAgent, ListAgents and the dashboard's agent page at N agents (see `control_plane`).
+//!
+//! `finch-bench postgres --uri-out <file>` runs a throw-away PostgreSQL server for the shell
+//! benchmarks' `--database postgres` until it is told to stop (see `postgres_server`).
+//!
+//! `finch-bench replicas --finch <binary>` times how soon a deregistration through one of two
+//! `finch` processes on one database is refused by the other (see `replicas`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -24,6 +30,8 @@ use time::OffsetDateTime;
 
 mod control_plane;
 mod dashboard_ws;
+mod postgres_server;
+mod replicas;
 
 /// Benchmark helpers for Finch.
 #[derive(Debug, Parser)]
@@ -40,6 +48,10 @@ enum Command {
     /// Measures RegisterAgent, ListAgents and the dashboard's agent page at fleet scale, against
     /// the service started in this process over a temporary library.
     ControlPlane(control_plane::ControlPlaneArgs),
+    /// Times cross-replica revocation: two finch processes on one database.
+    Replicas(replicas::ReplicasArgs),
+    /// Runs a throw-away PostgreSQL server with one database until SIGTERM.
+    Postgres(postgres_server::PostgresArgs),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +84,16 @@ fn main() -> anyhow::Result<()> {
             .build()
             .context("starting the tokio runtime")?
             .block_on(control_plane::run(args)),
+        Command::Replicas(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?
+            .block_on(replicas::run(args)),
+        Command::Postgres(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?
+            .block_on(postgres_server::run(args)),
     }
 }
 

@@ -7,9 +7,9 @@
 //! [`finchctl::mtls`] ([`Pki`]), gRPC clients that set the headers Traefik sets
 //! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), a real
 //! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a Linux host with systemd
-//! as its init booted in a container of its own ([`systemd_host`]), a Prometheus remote-write
-//! push ([`remote_write`]), and waiting on a condition under a deadline ([`eventually`]) instead
-//! of sleeping.
+//! as its init booted in a container of its own ([`systemd_host`]), a throw-away PostgreSQL
+//! server ([`postgres`]), a Prometheus remote-write push ([`remote_write`]), and waiting on a
+//! condition under a deadline ([`eventually`]) instead of sleeping.
 //!
 //! Panicking is how a test fails, so the kit unwraps freely; it is never part of a release.
 
@@ -18,11 +18,14 @@
 mod agents;
 mod control_plane;
 mod http;
+pub mod legacy;
 mod library;
 mod logs;
 mod pki;
+pub mod postgres;
 mod process;
 pub mod remote_write;
+mod replica;
 pub mod sshd;
 mod stage;
 pub mod systemd_host;
@@ -36,6 +39,7 @@ pub use library::{Library, register};
 pub use logs::LogCapture;
 pub use pki::{Pki, header};
 pub use process::FinchProcess;
+pub use replica::{Replica, quantile, revocation_delay};
 pub use stage::Stage;
 pub use traefik::{EntryPoint, Traefik, TraefikBinary};
 pub use wait::{DEADLINE, eventually};

@@ -39,6 +39,9 @@ pub enum Command {
     Run(RunArgs),
     /// Write a new library's finch.json (fresh id and secret, mode 0600) and print its path.
     Init(InitArgs),
+    /// Copy every agent from one database to another (SQLite and PostgreSQL, either way),
+    /// keeping resource ids and so the agents' tokens; the copy is verified.
+    Migrate(MigrateArgs),
     /// Print the release and commit.
     Version,
 }
@@ -99,6 +102,23 @@ pub struct InitArgs {
     /// The database URI; a relative SQLite path is inside the library directory.
     #[arg(long = "stack.database", default_value = DEFAULT_INIT_DATABASE, value_name = "URI")]
     pub database: String,
+}
+
+/// `finch migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The database to copy from, as `database` in finch.json; a relative SQLite path is
+    /// relative to the current directory.
+    #[arg(long = "from", value_name = "URI")]
+    pub from: String,
+
+    /// The database to copy to; it must hold no agents unless `--replace` is given.
+    #[arg(long = "to", value_name = "URI")]
+    pub to: String,
+
+    /// Delete the agents the target already holds and copy in their place (in one transaction).
+    #[arg(long = "replace")]
+    pub replace: bool,
 }
 
 /// `finch init`'s host name: a library made by hand is usually a developer's own machine.

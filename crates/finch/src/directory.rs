@@ -6,10 +6,10 @@
 //! - **Writes made through Finch** ([`crate::registry::Registry`]) change the store and then this
 //!   map while holding the directory's write lock, before they return. A deregistered agent is
 //!   therefore refused on its very next request.
-//! - **Writes by anyone else** (a second Finch, an operator's `sqlite3`) bump the store's change
-//!   version; [`Directory::spawn_watcher`] polls it and reloads every agent when it moved for a
-//!   reason this process did not cause. The poll interval bounds how long a foreign change takes
-//!   to be seen.
+//! - **Writes by anyone else** (a second Finch, an operator's `sqlite3` or `psql`) are found by
+//!   [`Directory::spawn_watcher`] (`watch.rs`): on PostgreSQL each change is announced and applied
+//!   agent by agent within milliseconds; the store's change version, polled, catches whatever an
+//!   announcement missed (and is all SQLite has), with a reload of every agent.
 //!
 //! Every write path holds the same async mutex, so a reload can never apply rows read before an
 //! own write that has already been applied.
@@ -29,21 +29,19 @@
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use dashmap::mapref::one::Ref;
 use tokio::sync::{Mutex, MutexGuard, broadcast};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::agents::AgentRid;
 use crate::store::{ChangeVersion, DirectoryRow, Store, StoreError};
 
-/// How often the store's change version is polled. Foreign changes are seen within this plus the
-/// time of one reload, comfortably under the one second Finch promises.
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+mod watch;
+
+pub use watch::DEFAULT_POLL_INTERVAL;
 
 /// The live agents, shared by every request handler.
 #[derive(Clone)]
@@ -95,11 +93,11 @@ const NEVER_MARKED: u32 = 0;
 /// A change to the set of agents, for live views such as the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirectoryEvent {
-    /// An agent was registered through this process.
+    /// An agent was registered (through this process, or announced by the database).
     Registered(AgentRid),
-    /// An agent was updated through this process.
+    /// An agent was updated (through this process, or announced by the database).
     Updated(AgentRid),
-    /// An agent was deregistered through this process.
+    /// An agent was deregistered (through this process, or announced by the database).
     Deregistered(AgentRid),
     /// The directory was reloaded after a change by another writer.
     Reloaded,
@@ -203,68 +201,6 @@ impl Directory {
             applied: self.inner.applied.lock().await,
         }
     }
-
-    /// Re-reads the store if its change version differs from what the map reflects.
-    /// Returns whether a reload happened.
-    pub async fn refresh(&self, store: &Store) -> Result<bool, StoreError> {
-        let current = store.change_version().await?;
-        if current == self.inner.applied.lock().await.version {
-            return Ok(false);
-        }
-        let mut writer = self.lock().await;
-        // A write through this process may have applied the change while we waited for the
-        // lock; only a version still unexplained is worth a full reload.
-        if store.change_version().await? == writer.applied.version {
-            return Ok(false);
-        }
-        writer.reload(store).await?;
-        drop(writer);
-        let _ = self.inner.events.send(DirectoryEvent::Reloaded);
-        Ok(true)
-    }
-
-    /// Polls the store every `interval` until `shutdown`, reloading after foreign changes.
-    pub fn spawn_watcher(
-        &self,
-        store: Store,
-        interval: Duration,
-        shutdown: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        let directory = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut failing = false;
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
-                match directory.refresh(&store).await {
-                    Ok(reloaded) => {
-                        if failing {
-                            tracing::info!("agent directory is in step with the database again");
-                            failing = false;
-                        }
-                        if reloaded {
-                            tracing::debug!(
-                                agents = directory.len(),
-                                "agent directory reloaded after a change by another writer"
-                            );
-                        }
-                    }
-                    Err(error) if !failing => {
-                        failing = true;
-                        tracing::error!(
-                            %error,
-                            "cannot poll the database for agent changes; /auth answers from the last known agents"
-                        );
-                    }
-                    Err(_) => {}
-                }
-            }
-        })
-    }
 }
 
 impl std::fmt::Debug for Directory {
@@ -297,10 +233,11 @@ impl Inner {
         }
     }
 
-    fn remove(&self, rid: &str) {
+    /// Forgets `rid`. Returns whether it was known.
+    fn remove(&self, rid: &str) -> bool {
         match self.id(rid) {
-            Id::Minted(uuid) => drop(self.minted.remove(&uuid)),
-            Id::Other(rid) => drop(self.other.remove(rid)),
+            Id::Minted(uuid) => self.minted.remove(&uuid).is_some(),
+            Id::Other(rid) => self.other.remove(rid).is_some(),
         }
     }
 
@@ -352,7 +289,7 @@ impl DirectoryWriter<'_> {
     /// Records that `rid` was deleted at change version `version`.
     pub fn apply_remove(&mut self, rid: &AgentRid, version: ChangeVersion) {
         let inner = &self.directory.inner;
-        inner.remove(rid.as_str());
+        let _ = inner.remove(rid.as_str());
         self.advance(version);
         let _ = inner.events.send(DirectoryEvent::Deregistered(rid.clone()));
     }

@@ -19,6 +19,7 @@ pub mod init;
 pub mod liveness;
 pub mod logging;
 pub mod metrics;
+pub mod migrate;
 pub mod registry;
 pub mod remote_addr;
 pub mod run;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use finch::cli::{Cli, Command};
-use finch::{init, logging, run, version};
+use finch::{init, logging, migrate, run, version};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,10 +40,31 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::Migrate(args)) => migrate_registry(&args),
         None => {
             use clap::CommandFactory as _;
             let _ = Cli::command().print_help();
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `finch migrate`: the outcome on stdout, errors on stderr.
+fn migrate_registry(args: &finch::cli::MigrateArgs) -> ExitCode {
+    let migrated = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(migrate::migrate(args)));
+    match migrated {
+        Ok(done) => {
+            if done.replaced > 0 {
+                println!("deleted {} agents from the target", done.replaced);
+            }
+            println!("copied {} agents, verified", done.agents);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
         }
     }
 }

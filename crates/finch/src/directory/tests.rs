@@ -190,3 +190,51 @@ fn an_entry_takes_no_more_than_a_uuid_and_eight_bytes() {
     assert_eq!(std::mem::size_of::<Slot>(), 8);
     assert_eq!(std::mem::size_of::<(Uuid, Slot)>(), 24);
 }
+
+/// Waits for `done` under a deadline.
+async fn until(mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "not within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn changes_by_sql_on_postgres_reach_a_watching_directory_by_announcement() {
+    use sqlx::Connection as _;
+    let Some(db) = finch_testkit::postgres::database().await else {
+        return;
+    };
+    let open = || Store::open(&db.uri, std::path::Path::new("/"));
+    let (store, other) = (open().await.expect("store"), open().await.expect("store"));
+    let kept = AgentRid::mint("svc");
+    store
+        .insert_agent(&kept, &spec("kept"))
+        .await
+        .expect("insert");
+    let directory = Directory::load(&store, "svc").await.expect("directory");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    // A poll too slow to matter: only the announcements can make this test pass in time.
+    let watcher = directory.spawn_watcher(
+        store.clone(),
+        std::time::Duration::from_secs(3600),
+        shutdown.clone(),
+    );
+    let added = AgentRid::mint("svc");
+    other
+        .insert_agent(&added, &spec("added"))
+        .await
+        .expect("insert");
+    until(|| directory.lookup(added.as_str()).is_some()).await;
+    let mut psql = sqlx::PgConnection::connect(&db.uri).await.expect("connect");
+    sqlx::query("DELETE FROM agents WHERE resource_id = $1")
+        .bind(kept.as_str())
+        .execute(&mut psql)
+        .await
+        .expect("delete");
+    until(|| directory.lookup(kept.as_str()).is_none()).await;
+    assert!(directory.lookup(added.as_str()).is_some());
+    shutdown.cancel();
+    watcher.await.expect("watcher");
+}

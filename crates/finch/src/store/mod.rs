@@ -17,7 +17,8 @@
 //! and relevant update of `agents` bumps, by trigger, whoever the writer is (this Finch, a second
 //! replica, an operator's `sqlite3`). The agent directory polls it to notice foreign changes
 //! cheaply; writes made through Finch return the version they produced so the directory can tell
-//! its own changes from foreign ones.
+//! its own changes from foreign ones. PostgreSQL also announces each change with its version
+//! and resource ids ([`ChangeFeed`]), so that replicas apply one another's changes at once.
 
 mod columns;
 mod error;
@@ -31,7 +32,8 @@ mod uri;
 
 pub use error::StoreError;
 pub use page::{AgentPage, AgentQuery, AgentScope, AgentStats};
-pub use records::{AgentSummary, ChangeVersion, DirectoryRow};
+pub use postgres::ChangeFeed;
+pub use records::{AgentSummary, ChangeNotice, ChangeVersion, DirectoryRow};
 pub use uri::{DatabaseTarget, UriError};
 
 use std::path::Path;
@@ -146,7 +148,41 @@ impl Store {
         }
     }
 
+    /// Stores whole agent records (resource id, registration time and last mark kept), in one
+    /// transaction and in their order, after deleting every agent when `replace`: a registry
+    /// copied from another database (`finch migrate`).
+    pub async fn import_agents(&self, agents: &[Agent], replace: bool) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.import_agents(agents, replace).await,
+            Store::Postgres(s) => s.import_agents(agents, replace).await,
+        }
+    }
+
+    /// Reads what the directory needs of the agents among `rids` that exist (and are visible).
+    pub async fn directory_rows(&self, rids: &[String]) -> Result<Vec<DirectoryRow>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.directory_rows(rids).await,
+            Store::Postgres(s) => s.directory_rows(rids).await,
+        }
+    }
+
+    /// Subscribes to the changes the database announces, on a connection of its own; `None`
+    /// for a database that announces none (SQLite), whose changes are found by polling the
+    /// change version.
+    pub async fn change_feed(&self) -> Result<Option<ChangeFeed>, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(s) => s.change_feed().await.map(Some),
+        }
+    }
+
+    /// Whether [`Store::change_feed`] gives a feed.
+    pub fn announces_changes(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
     /// Records when agents were last seen, in one transaction. Does not bump the change version.
+    /// A mark never moves a timestamp backwards, whatever order batches arrive in.
     pub async fn record_last_seen(
         &self,
         seen: &[(AgentRid, OffsetDateTime)],

@@ -28,3 +28,19 @@ pub struct AgentSummary {
     /// Host name.
     pub hostname: String,
 }
+
+/// A change to `agents` announced by the database (PostgreSQL's `NOTIFY`), whoever made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeNotice {
+    /// The write that produced change version `version` touched the agents `rids` (an update
+    /// that renamed an agent's resource id names both).
+    Agents {
+        /// The change version the write produced.
+        version: ChangeVersion,
+        /// The resource ids it touched, as stored (possibly empty or not a valid id).
+        rids: Vec<String>,
+    },
+    /// Something changed that the notice does not name (a `TRUNCATE`, a payload this version
+    /// cannot read): every agent must be read again.
+    Unknown,
+}

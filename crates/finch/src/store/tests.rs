@@ -1,6 +1,6 @@
 //! The store's one test suite, run on both backends: each test is an `async fn(TestDb)`, and
 //! [`on_both_backends!`] makes a `sqlite` and a `postgres` test of it. SQLite runs on a file in a
-//! temporary directory, PostgreSQL on a throw-away server ([`pg`]). What only one backend has
+//! temporary directory, PostgreSQL on a throw-away server (the test kit's `postgres`). What only one backend has
 //! (SQLite's legacy migrations, file health, `sqlite3`; PostgreSQL's advisory lock) is tested
 //! beside that backend.
 
@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use sqlx::Connection as _;
 use tempfile::TempDir;
 
+use finch_testkit::postgres as pg;
+
 use crate::agents::{AgentRid, AgentSpec, LogSource, Node};
 use crate::store::{DirectoryRow, Store};
 
 mod change_version;
 mod crud;
 pub(in crate::store) mod pages;
-mod pg;
 mod postgres;
 
 /// A database for one test, on one backend.

@@ -33,7 +33,11 @@ use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats};
 use crate::store::records::{AgentSummary, ChangeVersion, DirectoryRow};
 use crate::store::uri::{UriError, mask_password};
 
+pub use self::listen::ChangeFeed;
+
 mod error;
+mod import;
+mod listen;
 mod page;
 mod rows;
 mod schema;
@@ -229,6 +233,34 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(version)
+    }
+
+    pub(super) async fn import_agents(
+        &self,
+        agents: &[Agent],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        import::import_agents(&self.pool, agents, replace).await
+    }
+
+    pub(super) async fn directory_rows(
+        &self,
+        rids: &[String],
+    ) -> Result<Vec<DirectoryRow>, StoreError> {
+        let query = format!(
+            "SELECT {DIRECTORY_COLUMNS} FROM agents \
+             WHERE resource_id = ANY($1) AND resource_id <> '' ORDER BY id"
+        );
+        let found = sqlx::query(&query)
+            .bind(rids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        found.iter().map(rows::directory_row).collect()
+    }
+
+    pub(super) async fn change_feed(&self) -> Result<ChangeFeed, StoreError> {
+        ChangeFeed::open(&self.pool).await
     }
 
     pub(super) async fn record_last_seen<P>(

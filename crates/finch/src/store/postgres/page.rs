@@ -26,7 +26,7 @@ pub(super) async fn page_agents(
     pool: &PgPool,
     query: &AgentQuery,
 ) -> Result<AgentPage, StoreError> {
-    let filter = Filter::new(&query.scope, query.search_term());
+    let filter = Filter::for_page(&query.scope, query.search_term());
     let mut tx = pool.begin().await.map_err(map_sqlx)?;
     sqlx::query(READ_SNAPSHOT)
         .execute(&mut *tx)

@@ -132,6 +132,35 @@ const SEARCH_TEXT: &str = "\
        SELECT id, finch_search_text(hostname, resource_id, labels) FROM agents \
        WHERE resource_id <> '';";
 
+/// The row trigger that bumps the change version on inserts and deletes (see [`CHANGE_VERSION`]).
+pub(super) const BUMP_TRIGGER: &str = "finch_agents_after_insert_delete";
+
+/// The channel every change to `agents` is announced on (see [`NOTIFY_CHANGES`]).
+pub(super) const CHANGE_CHANNEL: &str = "finch_agents";
+
+/// Makes the change-version trigger also announce each change on [`CHANGE_CHANNEL`], so that
+/// every replica applies it within milliseconds instead of finding it by polling. The payload
+/// is `{"version": <the version this change produced>, "rids": [<resource ids it touched>]}`;
+/// `rids` is null for a `TRUNCATE`, which touches every agent. PostgreSQL delivers notifications
+/// at commit, in commit order, and the counter row stays locked until commit, so a listener sees
+/// the versions in order and can tell a missed one by the gap.
+const NOTIFY_CHANGES: &str = "\
+     CREATE OR REPLACE FUNCTION finch_bump_change_version() RETURNS trigger LANGUAGE plpgsql AS $$ \
+       DECLARE changed bigint; rids text[]; \
+       BEGIN \
+         UPDATE finch_change_version SET version = version + 1 WHERE id = 1 \
+           RETURNING version INTO changed; \
+         IF TG_LEVEL = 'ROW' THEN \
+           rids := ARRAY(SELECT DISTINCT rid FROM unnest(ARRAY[ \
+             CASE WHEN TG_OP <> 'INSERT' THEN OLD.resource_id END, \
+             CASE WHEN TG_OP <> 'DELETE' THEN NEW.resource_id END]) AS rid \
+             WHERE rid IS NOT NULL); \
+         END IF; \
+         PERFORM pg_notify('finch_agents', \
+           json_build_object('version', changed, 'rids', rids)::text); \
+         RETURN NULL; \
+       END $$;";
+
 /// Name of the trigram index on the search texts.
 const TRIGRAM_INDEX: &str = "finch_agents_search_trgm";
 
@@ -174,14 +203,15 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 }
 
 /// How many steps [`apply`] knows.
-const STEPS: usize = 3;
+const STEPS: usize = 4;
 
 /// Applies step `step` (from 0).
 async fn apply(conn: &mut PgConnection, step: i32) -> Result<(), StoreError> {
     match step {
         0 => migrate_agents(conn).await,
         1 => execute(conn, CHANGE_VERSION).await,
-        _ => execute(conn, SEARCH_TEXT).await,
+        2 => execute(conn, SEARCH_TEXT).await,
+        _ => execute(conn, NOTIFY_CHANGES).await,
     }
 }
 

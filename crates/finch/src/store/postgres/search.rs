@@ -57,6 +57,22 @@ pub(super) struct Filter {
 // === impl Filter ===
 
 impl Filter {
+    /// Rows of a dashboard page: as [`Filter::new`], except that every visible agent (no scope,
+    /// no search) is read from the search texts too. They hold exactly the visible agents, in a
+    /// table a fraction of the width of `agents`, so counting the fleet reads far fewer pages.
+    pub(super) fn for_page(scope: &AgentScope, term: Option<&str>) -> Filter {
+        match (scope, term) {
+            (AgentScope::All, None) => Filter {
+                table: "finch_agent_search",
+                id: "agent_id",
+                sql: "true".to_owned(),
+                pattern: String::new(),
+                scope: Vec::new(),
+            },
+            _ => Filter::new(scope, term),
+        }
+    }
+
     /// Visible rows in `scope` that contain `term` (already trimmed), if any.
     pub(super) fn new(scope: &AgentScope, term: Option<&str>) -> Filter {
         let pattern = term.map_or_else(String::new, |t| like_pattern(&t.to_ascii_lowercase()));

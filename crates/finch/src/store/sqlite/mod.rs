@@ -42,6 +42,7 @@ use crate::store::uri::UriError;
 mod change_version;
 mod error;
 mod health;
+mod import;
 mod page;
 mod rows;
 mod schema;
@@ -54,8 +55,14 @@ mod timestamp;
 /// ids, so each connection caches one prepared statement for it: a `?` per id would make every
 /// batch size a statement of its own, and sqlx caches up to 100 per connection at about 100 kB
 /// each for 500 ids, megabytes that stay resident after a burst of marks.
-const RECORD_LAST_SEEN: &str =
-    "UPDATE agents SET last_seen = ? WHERE resource_id IN (SELECT value FROM json_each(?))";
+///
+/// A mark never moves a timestamp backwards: batches may arrive out of order (several writers on
+/// one file, parts of one batch), and the stored text may be in any zone 1.x wrote, so times
+/// are compared as instants (`julianday`). A value SQLite cannot read as a time is replaced.
+const RECORD_LAST_SEEN: &str = "UPDATE agents SET last_seen = ?1 \
+     WHERE resource_id IN (SELECT value FROM json_each(?2)) \
+     AND (last_seen IS NULL OR typeof(last_seen) <> 'text' \
+     OR coalesce(julianday(last_seen) < julianday(?1), true))";
 
 /// How long SQLite waits for another connection's write lock, as 1.x's `_busy_timeout=5000`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -291,6 +298,35 @@ impl SqliteStore {
         }
         tx.commit().await.map_err(map_sqlx)?;
         Ok(version)
+    }
+
+    pub(super) async fn import_agents(
+        &self,
+        agents: &[Agent],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        import::import_agents(&self.pool, agents, replace).await
+    }
+
+    pub(super) async fn directory_rows(
+        &self,
+        rids: &[String],
+    ) -> Result<Vec<DirectoryRow>, StoreError> {
+        let query = format!(
+            "SELECT {DIRECTORY_COLUMNS} FROM agents \
+             WHERE resource_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        );
+        let rids = serde_json::to_string(rids).map_err(|e| StoreError::Database(Box::new(e)))?;
+        let found = sqlx::query(&query)
+            .bind(rids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let mut rows = Vec::with_capacity(found.len());
+        for row in &found {
+            rows.extend(rows::directory_row(row)?);
+        }
+        Ok(rows)
     }
 
     pub(super) async fn record_last_seen<P>(

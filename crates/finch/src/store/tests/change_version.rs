@@ -13,7 +13,69 @@ on_both_backends!(
     foreign_writes_bump_the_version,
     directory_snapshot_reads_rows_and_version_together,
     concurrent_inserts_all_land_each_with_its_own_version,
+    last_seen_never_moves_backwards,
+    directory_rows_reads_the_named_visible_agents,
+    imported_records_keep_their_ids_and_times_and_move_the_version,
 );
+
+async fn imported_records_keep_their_ids_and_times_and_move_the_version(db: TestDb) {
+    let store = db.open().await;
+    for hostname in ["one", "two"] {
+        let rid = rid();
+        store.insert_agent(&rid, &spec(hostname)).await.unwrap();
+        let seen = datetime!(2026-03-01 12:00:00.123456 UTC);
+        store.record_last_seen(&[(rid, seen)]).await.unwrap();
+    }
+    let agents = store.list_agents().await.unwrap();
+    let before = store.change_version().await.unwrap();
+    store.import_agents(&agents, true).await.unwrap();
+    assert_eq!(store.list_agents().await.unwrap(), agents);
+    assert!(store.change_version().await.unwrap() > before);
+    // Writes through the store go on bumping one version each.
+    let (_, version) = store.insert_agent(&rid(), &spec("three")).await.unwrap();
+    assert_eq!(store.change_version().await.unwrap(), version);
+    assert!(store.import_agents(&agents, false).await.is_err());
+    store.close().await;
+}
+
+async fn last_seen_never_moves_backwards(db: TestDb) {
+    let (a, b) = (db.open().await, db.open().await);
+    let rid = rid();
+    a.insert_agent(&rid, &spec("web-1")).await.unwrap();
+    let later = datetime!(2026-03-01 12:00:05 UTC);
+    let earlier = datetime!(2026-03-01 12:00:01 UTC);
+    a.record_last_seen(&[(rid.clone(), later)]).await.unwrap();
+    // Another writer's older batch, committed last.
+    b.record_last_seen(&[(rid.clone(), earlier)]).await.unwrap();
+    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(later));
+    // Within one batch, the latest mark of an agent wins, whatever the order of the parts.
+    let latest = datetime!(2026-03-01 12:00:09 UTC);
+    b.record_last_seen_in_parts([[(rid.clone(), latest)], [(rid.clone(), earlier)]])
+        .await
+        .unwrap();
+    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(latest));
+    // A later mark still lands.
+    let next = datetime!(2026-03-01 12:01:00 UTC);
+    b.record_last_seen(&[(rid.clone(), next)]).await.unwrap();
+    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(next));
+    a.close().await;
+    b.close().await;
+}
+
+async fn directory_rows_reads_the_named_visible_agents(db: TestDb) {
+    let store = db.open().await;
+    let (one, two) = (rid(), rid());
+    store.insert_agent(&one, &spec("one")).await.unwrap();
+    store.insert_agent(&two, &spec("two")).await.unwrap();
+    db.execute("INSERT INTO agents (hostname, resource_id) VALUES ('hidden', '')")
+        .await;
+    let asked = [one.to_string(), rid().to_string(), String::new()];
+    let rows = store.directory_rows(&asked).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].rid, one);
+    assert!(rows[0].metrics);
+    store.close().await;
+}
 
 async fn change_version_counts_writes_but_not_last_seen(db: TestDb) {
     let store = db.open().await;

@@ -1,12 +1,10 @@
 //! What only the PostgreSQL backend has: migrations under an advisory lock, several replicas on
-//! one database, `last_seen` that never moves backwards, and its URI and connection errors.
+//! one database, the announcements of changes, and its URI and connection errors.
 
 use std::path::Path;
 
-use time::macros::datetime;
-
 use super::{TestDb, rid, spec};
-use crate::store::{Store, StoreError, UriError};
+use crate::store::{ChangeNotice, ChangeVersion, Store, StoreError, UriError};
 
 /// The PostgreSQL test database, or `None` when the test is skipped.
 async fn postgres() -> Option<TestDb> {
@@ -29,7 +27,7 @@ async fn replicas_starting_together_migrate_once() {
     let opened = futures_util::future::join_all((0..4).map(|_| db.open())).await;
     assert_eq!(
         scalar(&db, "SELECT version::bigint FROM finch_schema").await,
-        3
+        4
     );
     assert_eq!(
         scalar(
@@ -77,23 +75,33 @@ async fn one_hostname_registered_through_two_replicas_has_one_winner() {
 }
 
 #[tokio::test]
-async fn last_seen_never_moves_backwards() {
+async fn every_change_is_announced_with_its_version_and_ids() {
     let Some(db) = postgres().await else { return };
-    let (a, b) = (db.open().await, db.open().await);
+    let store = db.open().await;
+    let mut feed = store.change_feed().await.unwrap().unwrap();
     let rid = rid();
-    a.insert_agent(&rid, &spec("web-1")).await.unwrap();
-    let later = datetime!(2026-03-01 12:00:05 UTC);
-    let earlier = datetime!(2026-03-01 12:00:01 UTC);
-    a.record_last_seen(&[(rid.clone(), later)]).await.unwrap();
-    // Another replica's older batch, committed last.
-    b.record_last_seen(&[(rid.clone(), earlier)]).await.unwrap();
-    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(later));
-    // Within one batch, the latest mark of an agent wins.
-    let latest = datetime!(2026-03-01 12:00:09 UTC);
-    b.record_last_seen_in_parts([[(rid.clone(), latest)], [(rid.clone(), earlier)]])
-        .await
-        .unwrap();
-    assert_eq!(a.get_agent(&rid).await.unwrap().last_seen, Some(latest));
+    let (_, inserted) = store.insert_agent(&rid, &spec("web-1")).await.unwrap();
+    // By SQL, as an operator would: a rename names the old and the new id.
+    db.execute(&format!(
+        "UPDATE agents SET resource_id = 'rid:renamed' WHERE resource_id = '{rid}'"
+    ))
+    .await;
+    db.execute("TRUNCATE agents").await;
+    let announced = |version: i64, rids: &[&str]| ChangeNotice::Agents {
+        version: ChangeVersion(version),
+        rids: rids.iter().map(|r| (*r).to_owned()).collect(),
+    };
+    assert_eq!(
+        feed.next().await.unwrap(),
+        Some(announced(inserted.0, &[rid.as_str()]))
+    );
+    let Some(ChangeNotice::Agents { version, mut rids }) = feed.next().await.unwrap() else {
+        panic!("the rename is announced with its ids");
+    };
+    rids.sort();
+    assert_eq!(version.0, inserted.0 + 1);
+    assert_eq!(rids, [rid.as_str(), "rid:renamed"]);
+    assert_eq!(feed.next().await.unwrap(), Some(ChangeNotice::Unknown));
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-//! A throw-away PostgreSQL server for one test, on a loopback port, with a database of its own.
+//! A throw-away PostgreSQL server for one test, on a loopback port, with a database of its own:
+//! the store's suite runs on it, and so do the tests and benchmarks of several replicas, which
+//! also stop and start it to show an outage.
 //!
 //! The binaries are Debian's (`/usr/lib/postgresql/<version>/bin`, from `scripts/setup`). When
 //! they are missing the test is skipped with a printed reason, unless `CI` is set, where that is
@@ -27,9 +29,9 @@ const SERVER_OPTIONS: &str = "-c listen_addresses=127.0.0.1 -c fsync=off \
      -c synchronous_commit=off -c full_page_writes=off -c max_connections=100";
 
 /// A running server and one database on it, stopped and deleted when dropped.
-pub(in crate::store) struct PgDatabase {
+pub struct PgDatabase {
     /// Connection URI of the test's database.
-    pub(in crate::store) uri: String,
+    pub uri: String,
     server: PgServer,
 }
 
@@ -50,7 +52,7 @@ struct Owner {
 
 /// Starts a server and creates a database with a random name on it; `None` (after printing why)
 /// when PostgreSQL is not installed and `CI` is unset.
-pub(in crate::store) async fn database() -> Option<PgDatabase> {
+pub async fn database() -> Option<PgDatabase> {
     let Some(bin) = find_binaries() else {
         let reason = format!("PostgreSQL binaries not found under {PG_LIB}/<version>/bin");
         assert!(
@@ -84,8 +86,25 @@ pub(in crate::store) async fn database() -> Option<PgDatabase> {
 
 impl PgDatabase {
     /// The server's log, for a failing test's message.
-    pub(in crate::store) fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.server.dir.path().join("log")).unwrap_or_default()
+    }
+
+    /// Stops the server (fast shutdown: every connection is closed), keeping its data.
+    pub fn stop(&self) {
+        run(
+            self.server.pg_ctl().args(["-m", "fast", "-w", "stop"]),
+            None,
+        );
+    }
+
+    /// Starts the stopped server again, on the same port.
+    pub fn start(&self) {
+        assert!(
+            self.server.start_on(self.server.port),
+            "the test PostgreSQL server did not start again: {}",
+            self.log()
+        );
     }
 }
 
@@ -108,21 +127,8 @@ impl PgServer {
             port: 0,
         };
         for _ in 0..5 {
-            let port = free_port();
-            server.port = port;
-            let started = server
-                .pg_ctl()
-                .args(["-w", "-t", "60", "-l"])
-                .arg(server.dir.path().join("log"))
-                .arg("-o")
-                .arg(format!(
-                    "-p {port} -k {} {SERVER_OPTIONS}",
-                    server.dir.path().display()
-                ))
-                .arg("start")
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run pg_ctl: {e}"));
-            if started.status.success() {
+            server.port = free_port();
+            if server.start_on(server.port) {
                 return server;
             }
         }
@@ -130,6 +136,23 @@ impl PgServer {
             "the test PostgreSQL server did not start: {}",
             std::fs::read_to_string(server.dir.path().join("log")).unwrap_or_default()
         );
+    }
+
+    /// Starts the server on `port`; whether it started.
+    fn start_on(&self, port: u16) -> bool {
+        self.pg_ctl()
+            .args(["-w", "-t", "60", "-l"])
+            .arg(self.dir.path().join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -k {} {SERVER_OPTIONS}",
+                self.dir.path().display()
+            ))
+            .arg("start")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run pg_ctl: {e}"))
+            .status
+            .success()
     }
 
     /// `pg_ctl -D <data>`, as the server's owner.
