@@ -135,6 +135,11 @@ impl std::fmt::Debug for Generated {
     }
 }
 
+/// A new token secret, as a fresh stack gets one (`service rotate-secret`).
+pub fn new_secret() -> Result<String, GeneratedError> {
+    Ok(STANDARD.encode(random::<SECRET_BYTES>(&SystemRandom::new())?))
+}
+
 /// 1.x's service id: the first 16 hex digits of SHA-256 of the host name.
 pub fn stack_id(host: &str) -> String {
     let digest = Sha256::digest(host.as_bytes());
