@@ -39,6 +39,11 @@ fn settings(tls: TlsMode) -> StackSettings {
     }
 }
 
+/// Every file of a self-signed stack with fixed values, for other modules' tests.
+pub(crate) fn sample_files() -> Vec<RenderedFile> {
+    render(&settings(TlsMode::SelfSigned(pair()))).expect("renders")
+}
+
 fn letsencrypt() -> TlsMode {
     TlsMode::LetsEncrypt {
         email: "ops@example.org".into(),

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod deploy;
 pub mod deregister;
 pub mod doctor;
+pub mod host_args;
 pub mod info;
 pub mod pin;
 pub mod register;
