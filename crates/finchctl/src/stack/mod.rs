@@ -16,6 +16,7 @@
 pub mod alloy;
 pub mod compose;
 pub mod deploy;
+pub mod doctor;
 pub mod existing;
 pub mod finch_json;
 pub mod generated;
