@@ -11,10 +11,8 @@ use support::{Dir, TEST_RID, staged};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// (`service deploy` checks its host first: tests/deploy.rs.)
-const SSH_COMMANDS: [&[&str]; 9] = [
-    &["service", "update", "host"],
-    &["service", "teardown", "host"],
+/// (`service deploy`, `update` and `teardown`: tests/deploy.rs.)
+const SSH_COMMANDS: [&[&str]; 7] = [
     &["service", "register", "host"],
     &["service", "deregister", "host"],
     &["service", "rotate-certificate", "host"],

@@ -25,6 +25,8 @@ pub const PATH: &str = "docker-compose.yaml";
 pub const CONFIG_HASH_LABEL: &str = "finch.config-hash";
 /// The network every service joins.
 pub const NETWORK: &str = "finch";
+/// The services without a shell, probed by a `hc-<service>` sidecar.
+pub const SIDECARS: [&str; 3] = ["loki", "mimir", "pyroscope"];
 
 /// The compose file as serialized.
 #[derive(Serialize)]
@@ -54,7 +56,7 @@ struct ComposeService {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ports: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    volumes: Vec<&'static str>,
+    volumes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     healthcheck: Option<Healthcheck>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -88,11 +90,11 @@ pub fn render(
         );
         services.insert(service.name().to_owned(), definition);
     }
-    for (name, target) in [
-        ("loki", "loki:3100/ready"),
-        ("mimir", "mimir:8080/ready"),
-        ("pyroscope", "pyroscope:4040/ready"),
-    ] {
+    for (name, target) in SIDECARS.into_iter().zip([
+        "loki:3100/ready",
+        "mimir:8080/ready",
+        "pyroscope:4040/ready",
+    ]) {
         let sidecar = format!("hc-{name}");
         services.insert(
             sidecar.clone(),
@@ -133,13 +135,13 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
             command: strings(&["--configFile=/etc/traefik/traefik.yaml"]),
             ports: vec!["80:80", "443:443"],
             // Writable: Let's Encrypt's acme.json lives in certs.d.
-            volumes: vec!["./traefik/etc:/etc/traefik"],
+            volumes: strings(&["./traefik/etc:/etc/traefik"]),
             healthcheck: healthcheck(strings(&["CMD", "traefik", "healthcheck", "--ping"])),
             ..ComposeService::default()
         },
         Service::Finch => ComposeService {
             // The whole library: finch.json, the database beside it, the operators' CAs.
-            volumes: vec![".:/var/lib/finch"],
+            volumes: strings(&[".:/var/lib/finch"]),
             healthcheck: healthcheck(probe("127.0.0.1:3003/healthz")),
             ..ComposeService::default()
         },
@@ -158,10 +160,10 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
                 ("GF_ANALYTICS_REPORTING_ENABLED", "false".to_owned()),
                 ("GF_ANALYTICS_CHECK_FOR_UPDATES", "false".to_owned()),
             ]),
-            volumes: vec![
+            volumes: strings(&[
                 "./grafana:/var/lib/grafana",
                 "./grafana/provisioning:/etc/grafana/provisioning:ro",
-            ],
+            ]),
             healthcheck: healthcheck(strings(&[
                 "CMD",
                 "wget",
@@ -178,21 +180,21 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
                 "-target=all",
                 "-reporting.enabled=false",
             ],
-            vec!["./loki/etc:/etc/loki:ro", "./loki/data:/var/lib/loki"],
+            &["./loki/etc:/etc/loki:ro", "./loki/data:/var/lib/loki"],
         ),
         Service::Mimir => storage(
             &[
                 "--config.file=/etc/mimir/mimir.yaml",
                 "--usage-stats.enabled=false",
             ],
-            vec!["./mimir/etc:/etc/mimir:ro", "./mimir/data:/var/lib/mimir"],
+            &["./mimir/etc:/etc/mimir:ro", "./mimir/data:/var/lib/mimir"],
         ),
         Service::Pyroscope => storage(
             &[
                 "--config.file=/etc/pyroscope/pyroscope.yaml",
                 "--usage-stats.enabled=false",
             ],
-            vec![
+            &[
                 "./pyroscope/etc:/etc/pyroscope:ro",
                 "./pyroscope/data:/var/lib/pyroscope",
             ],
@@ -206,12 +208,13 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
                 "/etc/alloy/alloy.config",
             ]),
             volumes: vec![
-                "./alloy/etc:/etc/alloy:ro",
-                "./alloy/data:/var/lib/alloy/data",
-                "/var/run/docker.sock:/var/run/docker.sock:ro",
+                "./alloy/etc:/etc/alloy:ro".to_owned(),
+                "./alloy/data:/var/lib/alloy/data".to_owned(),
+                // The daemon the stack runs on (`--docker.host`), where Alloy's config expects it.
+                format!("{}:/var/run/docker.sock:ro", settings.docker_socket),
                 // The host's root for its metrics and journal; plain ro works on hosts whose /
                 // is a private mount, where rslave propagation fails.
-                "/:/host:ro",
+                "/:/host:ro".to_owned(),
             ],
             healthcheck: healthcheck(probe("127.0.0.1:12345/-/ready")),
             ..ComposeService::default()
@@ -219,11 +222,11 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
     }
 }
 
-fn storage(command: &[&str], volumes: Vec<&'static str>) -> ComposeService {
+fn storage(command: &[&str], volumes: &[&str]) -> ComposeService {
     ComposeService {
         user: Some("10001:10001"),
         command: strings(command),
-        volumes,
+        volumes: strings(volumes),
         ..ComposeService::default()
     }
 }
@@ -251,7 +254,7 @@ fn probe(target: &str) -> Vec<String> {
 }
 
 /// The host as it stands in a URL: an IPv6 address in brackets.
-fn url_host(host: &str) -> String {
+pub fn url_host(host: &str) -> String {
     match host.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(_)) => format!("[{host}]"),
         _ => host.to_owned(),

@@ -54,6 +54,8 @@ pub struct StackSettings {
     pub images: Images,
     /// The values the stack keeps for life.
     pub generated: Generated,
+    /// The Docker daemon's socket on the host, mounted into Alloy (`--docker.host`).
+    pub docker_socket: String,
 }
 
 /// One file of the stack, as deploy uploads it.

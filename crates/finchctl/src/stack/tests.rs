@@ -36,6 +36,7 @@ fn settings(tls: TlsMode) -> StackSettings {
         retention: Retention::default(),
         images: Images::pinned("2.0.0"),
         generated: generated(),
+        docker_socket: deploy::docker::DEFAULT_SOCKET.into(),
     }
 }
 

@@ -1,16 +1,25 @@
-//! `finchctl service deploy`: installs the stack (Traefik, Grafana, Loki, Mimir, Pyroscope, Alloy, Finch) on a host.
+//! `finchctl service deploy`: installs the stack (Traefik, Grafana, Loki, Mimir, Pyroscope,
+//! Alloy, Finch) on a host, or brings an existing one to these flags, safely repeatable.
 //!
-//! Runs over SSH. Built so far: the requirements, so a host without Docker or Compose is
-//! refused with what to install before anything on it changes; past them it still exits 2,
-//! "not built yet".
+//! A repeat keeps what the stack keeps for life (id, token secret, database, Grafana password,
+//! operator CAs, a self-signed certificate that still serves the host) unless `--stack.reset`
+//! says otherwise, uploads only changed files and recreates only containers whose files or
+//! image changed. On a new stack this workstation becomes its first operator: a new CA goes
+//! into the library and the client certificate into the profile, with the self-signed
+//! certificate pinned, so the next command needs no `--tls.skip-verify`.
 
 use clap::Args;
 
+use super::operator;
+use super::rollout::{self, Rollout, RolloutArgs};
 use super::stack_args::{StackArgs, TlsModeArgs};
+use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
-use crate::cli::{Context, not_built, transport};
-use crate::stack::deploy::requirements;
-use crate::target::fleet;
+use crate::mtls;
+use crate::output::Problem;
+use crate::stack::deploy::apply::Apply;
+use crate::stack::deploy::library;
+use crate::stack::{self, Existing, StackSettings};
 
 /// Flags of `service deploy`.
 #[derive(Debug, Clone, Args)]
@@ -30,29 +39,101 @@ pub struct DeployArgs {
     /// Retention and images.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// The library, the Docker daemon and image archives.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
+    /// Install Docker and Compose from the distribution's packages (apt-get install docker.io
+    /// docker-compose) when the host lacks them, instead of stopping
+    #[arg(long = "docker.install", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub install: Option<bool>,
+    /// Start over: a new id, token secret, database, Grafana password and operator CAs (every
+    /// agent and operator must enroll again)
+    #[arg(long = "stack.reset", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub reset: Option<bool>,
 }
 
-/// Checks the host's requirements; the rest is not built yet (exit 2).
+/// Deploys the stack.
 pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
-    let target = std::slice::from_ref(&args.target.target);
-    let fleet = transport::fleet(target, &args.run, &args.target.ssh, cx)?;
-    let reporter = transport::reporter(&args.run, &fleet, false, cx);
-    let mut plan = crate::target::Plan::new();
-    plan.push(requirements::step());
-    let (ok, error) = fleet::outcome(fleet.run(&plan, &reporter).await?);
-    if let Some(error) = error {
-        return Err(error);
+    let rollout = Rollout::new(&args.target, &args.run, cx)?;
+    let host = args
+        .host
+        .clone()
+        .unwrap_or_else(|| rollout.target_host().to_owned());
+    stack::check_host(&host).map_err(|e| Problem::usage(e.to_string()))?;
+    let images = args.stack.images()?;
+    let archives = rollout::read_archives(&args.rollout)?;
+    let look = rollout
+        .look(
+            &args.rollout.host,
+            args.install == Some(true),
+            &library::EXISTING_FILES,
+            &images,
+        )
+        .await?;
+    let reset = args.reset == Some(true);
+    let fresh = !look.library.files.contains_key(stack::finch_json::PATH);
+    if reset && !fresh {
+        cx.output.warn(&format!(
+            "--stack.reset: the stack on {} gets a new id, token secret, database, Grafana password and operator CAs; every agent and operator must enroll again",
+            rollout.target()
+        ));
     }
-    if !fleet.dry_run {
-        for (name, run) in &ok {
-            let probe = run
-                .steps
-                .iter()
-                .find(|s| s.name == requirements::STEP)
-                .map(|s| s.stdout.as_str())
-                .unwrap_or_default();
-            requirements::from_probe(name, probe)?;
-        }
+    let existing = if reset {
+        Existing::default()
+    } else {
+        look.library.existing()
+    };
+    let now = rollout::now();
+    let settings = StackSettings {
+        host: host.clone(),
+        tls: args.tls.resolve(&host, &existing, now)?,
+        retention: args.stack.retention,
+        images,
+        generated: existing.generated(&host, now)?,
+        docker_socket: look.docker.socket().to_owned(),
+    };
+    let files = rollout::render(&settings)?;
+    let name = operator::service_name(&host);
+    let new_operator = fresh || reset;
+    let credentials = if new_operator {
+        let rid = mtls::local_rid(&cx.env.machine_id_paths)?;
+        let credentials = mtls::generate(&name, &rid, now)?;
+        Some((rid, credentials))
+    } else {
+        None
+    };
+    if !rollout.fleet.dry_run {
+        operator::save(
+            cx,
+            &name,
+            &settings.tls,
+            credentials.as_ref().map(|(_, c)| c),
+        )?;
     }
-    Err(not_built("service deploy"))
+    let apply = Apply {
+        docker: &look.docker,
+        files: &files,
+        library: &look.library,
+        reset: reset && !fresh,
+        operator: credentials
+            .as_ref()
+            .map(|(rid, c)| (rid.clone(), c.ca_pem.clone())),
+        archives: rollout::archives_needed(&settings, &look.present, &archives),
+    };
+    rollout.apply(&apply).await?;
+    if rollout.fleet.dry_run {
+        rollout
+            .reporter
+            .note(&format!("Dry run: nothing changed on {}", rollout.target()));
+        return Ok(());
+    }
+    let summary = operator::Summary {
+        target: rollout.target(),
+        name: &name,
+        settings: &settings,
+        password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
+        first: fresh || reset,
+        registered: new_operator || operator::known(cx, &name),
+    };
+    crate::output::stdout(&summary.text())
 }

@@ -10,10 +10,12 @@ pub mod doctor;
 pub mod host_args;
 pub mod info;
 pub mod on_host;
+pub mod operator;
 pub mod operator_ca;
 pub mod pin;
 pub mod register;
 pub mod render;
+pub mod rollout;
 pub mod rotate_certificate;
 pub mod rotate_secret;
 pub mod stack_args;
@@ -76,9 +78,9 @@ impl ServiceCommand {
 pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
     match command {
         ServiceCommand::Deploy(a) => deploy::run(&a, cx).await,
-        ServiceCommand::Update(a) => update::run(&a, cx),
+        ServiceCommand::Update(a) => update::run(&a, cx).await,
         ServiceCommand::Render(a) => render::run(&a, cx),
-        ServiceCommand::Teardown(a) => teardown::run(&a, cx),
+        ServiceCommand::Teardown(a) => teardown::run(&a, cx).await,
         ServiceCommand::Register(a) => register::run(&a, cx).await,
         ServiceCommand::Deregister(a) => deregister::run(&a, cx).await,
         ServiceCommand::Clients(a) => clients::run(&a, cx).await,

@@ -56,6 +56,8 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
         generated: existing
             .generated(&args.host, now)
             .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
+        // The host's own daemon: deploy mounts the one --docker.host names.
+        docker_socket: stack::deploy::docker::DEFAULT_SOCKET.to_owned(),
     };
     let files = stack::render(&settings)?;
     write(dir, &files)?;

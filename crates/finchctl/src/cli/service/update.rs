@@ -1,12 +1,21 @@
-//! `finchctl service update`: brings a deployed stack to this release's assets and images.
+//! `finchctl service update`: brings a deployed stack to this release's assets and images, or
+//! to new stack flags, with deploy's safety: everything the stack keeps for life stays, only
+//! changed files are uploaded, only containers whose files or image changed are recreated.
 //!
-//! Runs over SSH; not built yet, so for now it parses its flags and exits 2.
+//! The stack's host name and TLS mode come from the library (`finch.json`, the certificate
+//! pair or Traefik's Let's Encrypt address); `--service.customtls` replaces the certificate.
 
 use clap::Args;
 
-use super::stack_args::StackArgs;
+use super::operator;
+use super::rollout::{self, Rollout, RolloutArgs};
+use super::stack_args::{StackArgs, TlsModeArgs};
+use crate::cli::Context;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
-use crate::cli::{Context, not_built};
+use crate::output::Problem;
+use crate::stack::deploy::apply::Apply;
+use crate::stack::deploy::library;
+use crate::stack::{self, StackSettings};
 
 /// Flags of `service update`.
 #[derive(Debug, Clone, Args)]
@@ -23,9 +32,92 @@ pub struct UpdateArgs {
     /// Retention and images.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// The library, the Docker daemon and image archives.
+    #[command(flatten)]
+    pub rollout: RolloutArgs,
 }
 
-/// Not built yet: exits with status 2.
-pub fn run(_args: &UpdateArgs, _cx: &Context) -> anyhow::Result<()> {
-    Err(not_built("service update"))
+/// Updates the stack; refuses a host without one.
+pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
+    let rollout = Rollout::new(&args.target, &args.run, cx)?;
+    let images = args.stack.images()?;
+    let archives = rollout::read_archives(&args.rollout)?;
+    let look = rollout
+        .look(&args.rollout.host, false, &library::UPDATE_FILES, &images)
+        .await?;
+    let now = rollout::now();
+    let (host, tls) = if rollout.fleet.dry_run {
+        // Nothing was read: a dry run shows the plan for the target's host, self-signed.
+        let host = rollout.target_host().to_owned();
+        let tls = TlsModeArgs::default().resolve(&host, &look.library.existing(), now)?;
+        (host, tls)
+    } else {
+        let Some(host) = look.library.hostname() else {
+            return Err(Problem::failed(format!(
+                "there is no stack in {} on {}",
+                look.docker.library,
+                rollout.target()
+            ))
+            .hint(format!(
+                "deploy one with `finchctl service deploy {}`, or name its library with --service.library",
+                rollout.target()
+            ))
+            .into());
+        };
+        let tls = if args.tls.customtls == Some(true) {
+            TlsModeArgs {
+                custom: args.tls.clone(),
+                ..TlsModeArgs::default()
+            }
+            .resolve(&host, &look.library.existing(), now)?
+        } else {
+            look.library.tls_mode().ok_or_else(|| {
+                Problem::failed(format!(
+                    "cannot tell how the stack on {} gets its certificate: the library has no certificate pair and Traefik's configuration no Let's Encrypt address",
+                    rollout.target()
+                ))
+                .hint("deploy again with the TLS flags the stack should have")
+            })?
+        };
+        (host, tls)
+    };
+    let existing = look.library.existing();
+    let settings = StackSettings {
+        host: host.clone(),
+        tls,
+        retention: args.stack.retention,
+        images,
+        generated: existing.generated(&host, now)?,
+        docker_socket: look.docker.socket().to_owned(),
+    };
+    let files = rollout::render(&settings)?;
+    let name = operator::service_name(&host);
+    if !rollout.fleet.dry_run {
+        operator::save(cx, &name, &settings.tls, None)?;
+    }
+    rollout
+        .apply(&Apply {
+            docker: &look.docker,
+            files: &files,
+            library: &look.library,
+            reset: false,
+            operator: None,
+            archives: rollout::archives_needed(&settings, &look.present, &archives),
+        })
+        .await?;
+    if rollout.fleet.dry_run {
+        rollout
+            .reporter
+            .note(&format!("Dry run: nothing changed on {}", rollout.target()));
+        return Ok(());
+    }
+    let summary = operator::Summary {
+        target: rollout.target(),
+        name: &name,
+        settings: &settings,
+        password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
+        first: false,
+        registered: operator::known(cx, &name),
+    };
+    crate::output::stdout(&summary.text())
 }

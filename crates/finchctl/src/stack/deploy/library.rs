@@ -16,7 +16,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::stack::tls::{CERT_PATH, KEY_PATH};
-use crate::stack::{CertificatePair, Existing, RenderedFile, finch_json, grafana};
+use crate::stack::{CertificatePair, Existing, RenderedFile, TlsMode, finch_json, grafana};
 use crate::target::Step;
 
 /// The name of the read step, to find its output in a run.
@@ -50,6 +50,16 @@ pub const EXISTING_FILES: [&str; 4] = [
     grafana::PASSWORD_PATH,
     CERT_PATH,
     KEY_PATH,
+];
+
+/// The files an update reads: [`EXISTING_FILES`] and Traefik's static configuration (which
+/// holds the Let's Encrypt address).
+pub const UPDATE_FILES: [&str; 5] = [
+    finch_json::PATH,
+    grafana::PASSWORD_PATH,
+    CERT_PATH,
+    KEY_PATH,
+    crate::stack::traefik::STATIC_PATH,
 ];
 
 /// `$1` is the library, `$2` the number of owned paths, then the owned paths, then the files
@@ -169,6 +179,44 @@ impl Library {
                 _ => None,
             },
         }
+    }
+
+    /// The stack's host name, from its `finch.json`.
+    pub fn hostname(&self) -> Option<String> {
+        let json: serde_json::Value =
+            serde_json::from_slice(self.files.get(finch_json::PATH)?).ok()?;
+        json.get("hostname")?.as_str().map(str::to_owned)
+    }
+
+    /// The TLS mode the library was deployed with: its certificate pair (self-signed when
+    /// the certificate is its own issuer, else custom), or Let's Encrypt with the address in
+    /// Traefik's static configuration.
+    pub fn tls_mode(&self) -> Option<TlsMode> {
+        if let Some(pair) = self.existing().certificate {
+            let self_issued = x509_parser::pem::parse_x509_pem(pair.cert_pem.as_bytes())
+                .ok()
+                .and_then(|(_, pem)| {
+                    pem.parse_x509()
+                        .ok()
+                        .map(|c| c.issuer().as_raw() == c.subject().as_raw())
+                })?;
+            return Some(if self_issued {
+                TlsMode::SelfSigned(pair)
+            } else {
+                TlsMode::Custom(pair)
+            });
+        }
+        let yaml: serde_norway::Value =
+            serde_norway::from_slice(self.files.get(crate::stack::traefik::STATIC_PATH)?).ok()?;
+        let email = yaml
+            .get("certificatesResolvers")?
+            .get("letsencrypt")?
+            .get("acme")?
+            .get("email")?
+            .as_str()?;
+        Some(TlsMode::LetsEncrypt {
+            email: email.to_owned(),
+        })
     }
 
     /// The rendered files whose contents differ from the host's (all of them on a new host).

@@ -6,6 +6,7 @@
 //! [`docker`] builds the Docker and Compose steps for a host's daemon and library; [`library`]
 //! reads what an earlier deploy left in the library, in one round trip.
 
+pub mod apply;
 pub mod docker;
 pub mod library;
 pub mod requirements;
