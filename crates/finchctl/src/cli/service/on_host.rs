@@ -135,20 +135,9 @@ impl OnHost {
         }
     }
 
-    /// The name the profile gives this stack: its host name, with the port Traefik publishes
-    /// HTTPS on when that is not 443 (as the gRPC commands dial it).
+    /// The name the profile gives this stack (as deploy names it).
     pub fn service_name(&self) -> anyhow::Result<String> {
-        let host = self.hostname()?;
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
-        let compose = self.library.files.get(compose::PATH);
-        Ok(match compose.and_then(|c| published_port(c, 443)) {
-            Some(port) if port != 443 => format!("{host}:{port}"),
-            _ => host,
-        })
+        Ok(super::operator::service_name(&self.hostname()?))
     }
 
     /// The profile's entry for this stack, found by host name (any port), if any.
