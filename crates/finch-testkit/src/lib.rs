@@ -6,8 +6,9 @@
 //! as the `finch` binary ([`FinchProcess`]). Around it: the operator's PKI built on
 //! [`finchctl::mtls`] ([`Pki`]), gRPC clients that set the headers Traefik sets
 //! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), a real
-//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), and waiting on a condition
-//! under a deadline ([`eventually`]) instead of sleeping.
+//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a Prometheus remote-write
+//! push ([`remote_write`]), and waiting on a condition under a deadline ([`eventually`]) instead
+//! of sleeping.
 //!
 //! Panicking is how a test fails, so the kit unwraps freely; it is never part of a release.
 
@@ -20,6 +21,7 @@ mod library;
 mod logs;
 mod pki;
 mod process;
+pub mod remote_write;
 pub mod sshd;
 mod stage;
 mod traefik;
