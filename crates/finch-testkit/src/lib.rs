@@ -6,7 +6,8 @@
 //! as the `finch` binary ([`FinchProcess`]). Around it: the operator's PKI built on
 //! [`finchctl::mtls`] ([`Pki`]), gRPC clients that set the headers Traefik sets
 //! ([`ControlPlane`], [`Headers`]), a real Traefik in front ([`Traefik`], [`Stage`]), a real
-//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a Prometheus remote-write
+//! OpenSSH server for tests that reach a target over SSH ([`sshd`]), Finch 1.x's database and
+//! tokens ([`legacy`]), a Prometheus remote-write
 //! push ([`remote_write`]), and waiting on a condition under a deadline ([`eventually`]) instead
 //! of sleeping.
 //!
@@ -17,6 +18,7 @@
 mod agents;
 mod control_plane;
 mod http;
+pub mod legacy;
 mod library;
 mod logs;
 mod pki;

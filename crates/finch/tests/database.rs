@@ -8,54 +8,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use finch_testkit::legacy::{FINCH_1X_SCHEMA, sqlite3, token_minted_like_1x};
 use finch_testkit::{FinchProcess, Library, SECRET, eventually, forward_auth, http};
-use time::OffsetDateTime;
-
-/// The `agents` table exactly as Finch 1.x's GORM created it, from before the `tags` rename and
-/// with the basic-auth columns of early 2026 still present.
-const FINCH_1X_SCHEMA: &str = r#"
-CREATE TABLE `agents` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datetime,`updated_at` datetime,`active` numeric NOT NULL DEFAULT true,`hostname` text NOT NULL,`last_seen` datetime DEFAULT NULL,`log_sources` text NOT NULL DEFAULT "[]",`metrics` numeric NOT NULL DEFAULT false,`metrics_targets` text NOT NULL DEFAULT "[]",`profiles` numeric NOT NULL DEFAULT false,`registered_at` datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,`resource_id` text NOT NULL,`tags` text,`node` text NOT NULL DEFAULT "unix",`username` text,`password` text,`password_hash` text,CONSTRAINT `uni_agents_hostname` UNIQUE (`hostname`),CONSTRAINT `uni_agents_resource_id` UNIQUE (`resource_id`));
-CREATE UNIQUE INDEX `uidx_agents_resource_id` ON `agents`(`resource_id`);
-"#;
 
 const RID_METRICS: &str = "rid:finch:0123456789abcdef:agent:1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b";
 const RID_EMPTY_LISTS: &str =
     "rid:finch:0123456789abcdef:agent:6fa459ea-ee8a-4ca4-894e-db77e160355e";
 const RID_NULL_LISTS: &str =
     "rid:finch:0123456789abcdef:agent:16fd2706-8baf-433b-82eb-8c7fada847da";
-
-fn sqlite3(database: &std::path::Path, sql: &str) {
-    // A busy timeout, as any careful operator would set: finch may be writing at that moment.
-    let output = Command::new("sqlite3")
-        .args(["-cmd", ".timeout 5000"])
-        .arg(database)
-        .arg(sql)
-        .output()
-        .expect("the sqlite3 command-line tool is installed (scripts/setup)");
-    assert!(
-        output.status.success(),
-        "sqlite3 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// An agent token minted the way Finch 1.x does (golang-jwt, MapClaims, HS256, raw secret
-/// bytes), built here independently of Finch's own token code.
-fn token_minted_like_1x(rid: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    let exp = now + 365 * 24 * 3600;
-    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(format!(
-        r#"{{"exp":{exp},"iat":{now},"iss":"finch","rid":"{rid}","sub":"agent"}}"#
-    ));
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("{header}.{claims}").as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("Bearer {header}.{claims}.{signature}")
-}
 
 #[tokio::test]
 async fn a_finch_1x_database_opens_migrates_and_its_agents_authenticate() {
@@ -83,9 +43,15 @@ async fn a_finch_1x_database_opens_migrates_and_its_agents_authenticate() {
         let client = client.clone();
         let url = format!("{base}{route}");
         async move {
-            forward_auth(&client, &url, Some(&token_minted_like_1x(rid)), "POST", uri)
-                .await
-                .status()
+            forward_auth(
+                &client,
+                &url,
+                Some(&token_minted_like_1x(SECRET, rid)),
+                "POST",
+                uri,
+            )
+            .await
+            .status()
         }
     };
     assert_eq!(push("/auth", RID_METRICS, "/loki/api/v1/push").await, 200);

@@ -209,7 +209,8 @@ impl Drop for Bed {
 
 fn assert_all_healthy() {
     for container in CONTAINERS {
-        let health = docker::docker(&["inspect", "--format", "{{.State.Health.Status}}", container]);
+        let health =
+            docker::docker(&["inspect", "--format", "{{.State.Health.Status}}", container]);
         assert_eq!(health.trim(), "healthy", "{container}");
     }
 }
@@ -243,7 +244,10 @@ impl Sender {
         let child = tokio::process::Command::new("prometheus")
             .arg("--enable-feature=agent")
             .arg(format!("--config.file={}", file.display()))
-            .arg(format!("--storage.agent.path={}", dir.path().join("wal").display()))
+            .arg(format!(
+                "--storage.agent.path={}",
+                dir.path().join("wal").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -331,9 +335,11 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
         &token,
         &bed.library.join("traefik/etc/certs.d/cert.pem"),
     );
-    wait_until("the sender's samples in Mimir", Duration::from_secs(60), async || {
-        mimir_has_the_senders_samples().await
-    })
+    wait_until(
+        "the sender's samples in Mimir",
+        Duration::from_secs(60),
+        async || mimir_has_the_senders_samples().await,
+    )
     .await;
     drop(sender);
 
@@ -356,7 +362,9 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     assert_eq!(recreated, ["loki", "mimir", "pyroscope"]);
 
     // Teardown keeping the data, then a deploy: the same stack and agents.
-    let keep = bed.service_command("teardown", &["--stack.keep-data"]).await;
+    let keep = bed
+        .service_command("teardown", &["--stack.keep-data"])
+        .await;
     assert_eq!(keep.code, Some(0), "{keep:#?}");
     assert!(bed.containers().is_empty());
     assert!(bed.library.join("finch.json").exists());
