@@ -1,0 +1,227 @@
+//! The test bed of the `docker_stack_*` tests: one stack on the test Docker Engine, reached
+//! over the kit's OpenSSH server as the non-root sudo user, with the stack's images built here
+//! and delivered as archives. Traefik publishes on loopback ports of the bed's own and the
+//! library lives in a temporary directory; dropping the bed removes the stack's containers and
+//! network whatever happened, so the next stack on the shared daemon starts clean.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::docker::{self, StackImages};
+use crate::ssh::{Client, SUDO_USER, Sshd, config_arg};
+
+/// A deploy loads archives and waits for health checks: far longer than one SSH step.
+pub const DEPLOY_DEADLINE: Duration = Duration::from_secs(600);
+
+/// The stack's containers, as the compose file names them.
+pub const CONTAINERS: [&str; 10] = [
+    "traefik",
+    "finch",
+    "grafana",
+    "loki",
+    "mimir",
+    "pyroscope",
+    "alloy",
+    "hc-loki",
+    "hc-mimir",
+    "hc-pyroscope",
+];
+
+/// One stack's test bed: sshd, the operator's HOME, the library and the published ports.
+pub struct Bed {
+    pub client: Client,
+    _sshd: Sshd,
+    pub home: tempfile::TempDir,
+    pub library: PathBuf,
+    _library_parent: tempfile::TempDir,
+    pub http: u16,
+    pub https: u16,
+    pub images: &'static StackImages,
+}
+
+/// What a finchctl run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Bed {
+    /// The bed; `None` (after saying why) when the stack's images cannot be built here.
+    pub fn new() -> Option<Bed> {
+        let images = StackImages::get()?;
+        let client = Client::new();
+        let sshd = Sshd::start(&client);
+        client.config(&Client::host("web", &sshd, SUDO_USER));
+        let parent = tempfile::tempdir().unwrap();
+        let library = parent.path().join("finch");
+        Some(Bed {
+            client,
+            _sshd: sshd,
+            home: tempfile::tempdir().unwrap(),
+            library,
+            _library_parent: parent,
+            http: docker::free_port(),
+            https: docker::free_port(),
+            images,
+        })
+    }
+
+    /// The stack's name in the profile: the address gRPC commands dial.
+    pub fn service(&self) -> String {
+        format!("127.0.0.1:{}", self.https)
+    }
+
+    /// The flags every command on the stack takes.
+    pub fn host_flags(&self) -> Vec<String> {
+        vec![
+            "web".into(),
+            "--ssh.config".into(),
+            config_arg(&self.client),
+            "--service.library".into(),
+            self.library.display().to_string(),
+            "--docker.host".into(),
+            docker::host().into(),
+            "--run.format".into(),
+            "json".into(),
+        ]
+    }
+
+    /// `finchctl service <command>` with the host and stack flags, plus `extra`.
+    pub async fn service_command(&self, command: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<String> = vec!["service".into(), command.into()];
+        args.extend(self.host_flags());
+        if command != "teardown" {
+            args.extend([
+                "--stack.http-port".into(),
+                format!("127.0.0.1:{}", self.http),
+                "--stack.https-port".into(),
+                format!("127.0.0.1:{}", self.https),
+            ]);
+            args.extend(self.images.flags());
+        }
+        if command == "deploy" {
+            args.extend(["--service.host".into(), "127.0.0.1".into()]);
+        }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        self.finchctl(&args).await
+    }
+
+    pub async fn deploy(&self, extra: &[&str]) -> Run {
+        let run = self.service_command("deploy", extra).await;
+        assert_eq!(run.code, Some(0), "deploy: {run:#?}");
+        run
+    }
+
+    /// Runs finchctl with the operator's HOME.
+    pub async fn finchctl<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
+        self.finchctl_as(self.home.path(), args).await
+    }
+
+    /// Runs finchctl with `home` as HOME (another operator's workstation).
+    pub async fn finchctl_as<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        home: &std::path::Path,
+        args: &[S],
+    ) -> Run {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_finchctl"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("NO_COLOR", "1")
+            .current_dir(home)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let out = tokio::time::timeout(DEPLOY_DEADLINE, cmd.output())
+            .await
+            .expect("finchctl finished within the deadline")
+            .expect("finchctl runs");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Container name → id of the stack's containers.
+    pub fn containers(&self) -> BTreeMap<String, String> {
+        docker::docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=com.docker.compose.project=finch",
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ])
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, i)| (n.to_owned(), i.to_owned()))
+        .collect()
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.library.join(relative)).unwrap()
+    }
+
+    /// The lifelong values: finch.json's id and secret, Grafana's password.
+    pub fn kept(&self) -> (String, String, String) {
+        let json: serde_json::Value = serde_json::from_str(&self.read("finch.json")).unwrap();
+        (
+            json["id"].as_str().unwrap().to_owned(),
+            json["secret"].as_str().unwrap().to_owned(),
+            self.read("grafana/admin-password"),
+        )
+    }
+
+    /// The hostnames of the stack's agents, through Traefik with the pinned certificate.
+    pub async fn agents(&self) -> Vec<String> {
+        let run = self
+            .finchctl(&["agent", "list", &self.service(), "-o", "json"])
+            .await;
+        assert_eq!(run.code, Some(0), "agent list: {run:#?}");
+        let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["hostname"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Bed {
+    /// Removes the stack's containers and network whatever happened.
+    fn drop(&mut self) {
+        let ids: Vec<String> = self.containers().into_values().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.iter().map(String::as_str));
+            let _ = docker::command("docker").args(&args).output();
+        }
+        let _ = docker::command("docker")
+            .args(["network", "rm", "finch"])
+            .output();
+    }
+}
+
+pub fn assert_all_healthy() {
+    for container in CONTAINERS {
+        let health =
+            docker::docker(&["inspect", "--format", "{{.State.Health.Status}}", container]);
+        assert_eq!(health.trim(), "healthy", "{container}");
+    }
+}
+
+/// Waits for `condition` under `deadline`, checking every 200 ms.
+pub async fn wait_until(what: &str, deadline: Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !condition().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
