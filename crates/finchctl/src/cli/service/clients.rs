@@ -5,10 +5,9 @@
 use clap::Args;
 use time::OffsetDateTime;
 
-use super::host_args::HostArgs;
-use super::on_host::OnHost;
+use super::on_host::{OnHost, OnHostArgs};
 use crate::cli::Context;
-use crate::cli::args::{OutputArgs, RunArgs, TargetArg};
+use crate::cli::args::OutputArgs;
 use crate::mtls;
 use crate::output::Output;
 use crate::stack::operators;
@@ -16,15 +15,9 @@ use crate::stack::operators;
 /// Flags of `service clients`.
 #[derive(Debug, Clone, Args)]
 pub struct ClientsArgs {
-    /// The host.
+    /// The host, step reporting, the library and the Docker daemon.
     #[command(flatten)]
-    pub target: TargetArg,
-    /// Step reporting and dry run.
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// The library and the Docker daemon.
-    #[command(flatten)]
-    pub host: HostArgs,
+    pub on: OnHostArgs,
     /// Output format.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -32,7 +25,7 @@ pub struct ClientsArgs {
 
 /// Lists the clients.
 pub async fn run(args: &ClientsArgs, cx: &Context) -> anyhow::Result<()> {
-    let on = OnHost::read(&args.target, &args.run, &args.host, true, cx).await?;
+    let on = OnHost::read(&args.on, true, cx).await?;
     if on.fleet.dry_run {
         return Ok(());
     }

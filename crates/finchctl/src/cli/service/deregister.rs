@@ -7,10 +7,8 @@
 
 use clap::Args;
 
-use super::host_args::HostArgs;
-use super::on_host::OnHost;
+use super::on_host::{OnHost, OnHostArgs};
 use crate::cli::Context;
-use crate::cli::args::{RunArgs, TargetArg};
 use crate::mtls;
 use crate::output::Problem;
 use crate::stack::operators;
@@ -19,18 +17,12 @@ use crate::target::Plan;
 /// Flags of `service deregister`.
 #[derive(Debug, Clone, Args)]
 pub struct DeregisterArgs {
-    /// The host.
+    /// The host, step reporting, the library and the Docker daemon.
     #[command(flatten)]
-    pub target: TargetArg,
-    /// Step reporting and dry run.
-    #[command(flatten)]
-    pub run: RunArgs,
+    pub on: OnHostArgs,
     /// The client to revoke (default: this machine's RID)
     #[arg(long = "client.rid", value_name = "RID")]
     pub client_rid: Option<String>,
-    /// The library and the Docker daemon.
-    #[command(flatten)]
-    pub host: HostArgs,
 }
 
 /// Revokes the client; forgets the stack locally only when it was this workstation.
@@ -48,13 +40,13 @@ pub async fn run(args: &DeregisterArgs, cx: &Context) -> anyhow::Result<()> {
         }
     };
     operators::check_rid(&rid).map_err(|e| Problem::usage(format!("--client.rid: {e}")))?;
-    let on = OnHost::read(&args.target, &args.run, &args.host, false, cx).await?;
+    let on = OnHost::read(&args.on, false, cx).await?;
     let mut plan = Plan::new();
     plan.push(operators::remove_step(&on.docker.library, &rid)?);
     on.apply(&plan).await.map_err(|e| {
         e.context(format!(
             "cannot revoke {rid} on {} (list the clients with `finchctl service clients {}`)",
-            args.target.target, args.target.target
+            args.on.target.target, args.on.target.target
         ))
     })?;
     if on.fleet.dry_run {

@@ -7,6 +7,7 @@
 //! A dry run reads nothing: the host name comes from the target and the changes are shown
 //! for a placeholder `finch.json`.
 
+use clap::Args;
 use serde_json::Value;
 
 use super::host_args::HostArgs;
@@ -23,6 +24,21 @@ use crate::target::{Plan, TargetSpec};
 
 /// What the dry run pretends `finch.json` holds.
 const DRY_RUN_FINCH_JSON: &str = r#"{"secret":"dry-run"}"#;
+
+/// The flags of every command on a deployed stack: the host, step reporting and dry run, the
+/// library and the Docker daemon.
+#[derive(Debug, Clone, Args)]
+pub struct OnHostArgs {
+    /// The host.
+    #[command(flatten)]
+    pub target: TargetArg,
+    /// Step reporting and dry run.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The library and the Docker daemon.
+    #[command(flatten)]
+    pub host: HostArgs,
+}
 
 /// A deployed stack as read from its host.
 #[derive(Debug)]
@@ -46,12 +62,11 @@ pub struct OnHost {
 impl OnHost {
     /// Reads the stack on `target`; fails, naming the library, when there is none.
     pub async fn read(
-        target: &TargetArg,
-        run: &RunArgs,
-        host: &HostArgs,
+        args: &OnHostArgs,
         data_on_stdout: bool,
         cx: &Context,
     ) -> anyhow::Result<OnHost> {
+        let (target, run, host) = (&args.target, &args.run, &args.host);
         let spec = TargetSpec::parse(&target.target).map_err(|e| Problem::usage(e.to_string()))?;
         let fleet = transport::fleet(std::slice::from_ref(&target.target), run, &target.ssh, cx)?;
         let reporter = transport::reporter(run, &fleet, data_on_stdout, cx);

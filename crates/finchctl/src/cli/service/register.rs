@@ -5,30 +5,22 @@
 
 use clap::Args;
 
-use super::host_args::HostArgs;
-use super::on_host::OnHost;
+use super::on_host::{OnHost, OnHostArgs};
 use super::operator_ca::{self, Enrollment};
 use crate::cli::Context;
-use crate::cli::args::{RunArgs, TargetArg};
 use crate::output::Problem;
 
 /// Flags of `service register`.
 #[derive(Debug, Clone, Args)]
 pub struct RegisterArgs {
-    /// The host.
+    /// The host, step reporting, the library and the Docker daemon.
     #[command(flatten)]
-    pub target: TargetArg,
-    /// Step reporting and dry run.
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// The library and the Docker daemon.
-    #[command(flatten)]
-    pub host: HostArgs,
+    pub on: OnHostArgs,
 }
 
 /// Registers this workstation; refuses when the profile already has the stack.
 pub async fn run(args: &RegisterArgs, cx: &Context) -> anyhow::Result<()> {
-    let on = OnHost::read(&args.target, &args.run, &args.host, false, cx).await?;
+    let on = OnHost::read(&args.on, false, cx).await?;
     let name = on.service_name()?;
     if !on.fleet.dry_run {
         if let Some(stack) = on.profile_stack(&cx.load_profile()?)? {
@@ -39,7 +31,7 @@ pub async fn run(args: &RegisterArgs, cx: &Context) -> anyhow::Result<()> {
             ))
             .hint(format!(
                 "renew its certificate with `finchctl service rotate-certificate {}`",
-                args.target.target
+                args.on.target.target
             ))
             .into());
         }

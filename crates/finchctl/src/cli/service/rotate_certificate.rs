@@ -4,31 +4,23 @@
 
 use clap::Args;
 
-use super::host_args::HostArgs;
-use super::on_host::OnHost;
+use super::on_host::{OnHost, OnHostArgs};
 use super::operator_ca::{self, Enrollment};
 use crate::cli::Context;
-use crate::cli::args::{RunArgs, TargetArg};
 use crate::output::Problem;
 use crate::stack::operators;
 
 /// Flags of `service rotate-certificate`.
 #[derive(Debug, Clone, Args)]
 pub struct RotateCertificateArgs {
-    /// The host.
+    /// The host, step reporting, the library and the Docker daemon.
     #[command(flatten)]
-    pub target: TargetArg,
-    /// Step reporting and dry run.
-    #[command(flatten)]
-    pub run: RunArgs,
-    /// The library and the Docker daemon.
-    #[command(flatten)]
-    pub host: HostArgs,
+    pub on: OnHostArgs,
 }
 
 /// Renews the credentials; the profile must hold the stack.
 pub async fn run(args: &RotateCertificateArgs, cx: &Context) -> anyhow::Result<()> {
-    let on = OnHost::read(&args.target, &args.run, &args.host, false, cx).await?;
+    let on = OnHost::read(&args.on, false, cx).await?;
     let previous = if on.fleet.dry_run {
         None
     } else {
@@ -39,7 +31,7 @@ pub async fn run(args: &RotateCertificateArgs, cx: &Context) -> anyhow::Result<(
             ))
             .hint(format!(
                 "register it with `finchctl service register {}`",
-                args.target.target
+                args.on.target.target
             ))
             .into());
         };

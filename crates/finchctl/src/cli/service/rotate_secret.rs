@@ -10,10 +10,8 @@ use clap::Args;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::host_args::HostArgs;
-use super::on_host::OnHost;
+use super::on_host::{OnHost, OnHostArgs};
 use crate::cli::Context;
-use crate::cli::args::{RunArgs, TargetArg};
 use crate::output::Problem;
 use crate::stack::generated::new_secret;
 use crate::stack::secret::{self, DEFAULT_GRACE, Grace};
@@ -39,24 +37,18 @@ exit 1"#;
 /// Flags of `service rotate-secret`.
 #[derive(Debug, Clone, Args)]
 pub struct RotateSecretArgs {
-    /// The host.
+    /// The host, step reporting, the library and the Docker daemon.
     #[command(flatten)]
-    pub target: TargetArg,
-    /// Step reporting and dry run.
-    #[command(flatten)]
-    pub run: RunArgs,
+    pub on: OnHostArgs,
     /// How long agent tokens of the old secret keep working: seconds, minutes, hours, days or
     /// weeks (30m, 48h, 7d); 0s ends them at once
     #[arg(long = "secret.grace", value_name = "DURATION", default_value = DEFAULT_GRACE)]
     pub grace: Grace,
-    /// The library and the Docker daemon.
-    #[command(flatten)]
-    pub host: HostArgs,
 }
 
 /// Rotates the secret and restarts Finch.
 pub async fn run(args: &RotateSecretArgs, cx: &Context) -> anyhow::Result<()> {
-    let on = OnHost::read(&args.target, &args.run, &args.host, false, cx).await?;
+    let on = OnHost::read(&args.on, false, cx).await?;
     let secret = new_secret()?;
     let rotated = secret::rotate(
         on.finch_json(),
