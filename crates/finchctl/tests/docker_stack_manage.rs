@@ -220,13 +220,22 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
     let rotate = on_host(&bed, "rotate-certificate", &[]).await;
     assert_eq!(rotate.code, Some(0), "rotate-certificate: {rotate:#?}");
     let old_home = workstation(&bed, &before.cert_pem, &before.key_pem);
-    assert!(!info_works(&bed, old_home.path()).await, "the old certificate");
-    assert!(info_works(&bed, bed.home.path()).await, "the new certificate");
+    assert!(
+        !info_works(&bed, old_home.path()).await,
+        "the old certificate"
+    );
+    assert!(
+        info_works(&bed, bed.home.path()).await,
+        "the new certificate"
+    );
 
     // deregister of the other operator leaves ours.
     let deregister = on_host(&bed, "deregister", &["--client.rid", OTHER_RID]).await;
     assert_eq!(deregister.code, Some(0), "deregister: {deregister:#?}");
-    assert!(!info_works(&bed, other_home.path()).await, "the other is revoked");
+    assert!(
+        !info_works(&bed, other_home.path()).await,
+        "the other is revoked"
+    );
     assert!(info_works(&bed, bed.home.path()).await, "ours stays");
     assert!(profile(bed.home.path()).stack(&service).unwrap().is_some());
 
