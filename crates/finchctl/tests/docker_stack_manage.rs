@@ -16,10 +16,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use finch_testkit::eventually;
 use finch_testkit::legacy::{FINCH_1X_SCHEMA, sqlite3, token_minted_like_1x};
 use finchctl::mtls;
 use finchctl::profile::{Profile, Stack};
-use stack_bed::{Bed, Run, assert_all_healthy, wait_until};
+use stack_bed::{Bed, Run, assert_all_healthy};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -174,12 +175,14 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
         OffsetDateTime::now_utc() < until,
         "checked inside the grace"
     );
-    wait_until(
-        "the old token's refusal",
-        Duration::from_secs(90),
-        async || push_status(&bed, &old_token) == 401,
-    )
+    let refused = eventually(Duration::from_secs(90), || async {
+        (push_status(&bed, &old_token) == 401).then_some(())
+    })
     .await;
+    assert!(
+        refused.is_some(),
+        "the old token is still accepted after the grace"
+    );
     assert!(
         OffsetDateTime::now_utc() >= until,
         "refused only after the grace"
