@@ -22,19 +22,19 @@ pub struct RegisterArgs {
 pub async fn run(args: &RegisterArgs, cx: &Context) -> anyhow::Result<()> {
     let on = OnHost::read(&args.on, false, cx).await?;
     let name = on.service_name()?;
-    if !on.fleet.dry_run {
-        if let Some(stack) = on.profile_stack(&cx.load_profile()?)? {
-            return Err(Problem::failed(format!(
-                "this workstation is already registered with {} (as {:?})",
-                on.hostname()?,
-                stack.name
-            ))
-            .hint(format!(
-                "renew its certificate with `finchctl service rotate-certificate {}`",
-                args.on.target.target
-            ))
-            .into());
-        }
+    if !on.fleet.dry_run
+        && let Some(stack) = on.profile_stack(&cx.load_profile()?)?
+    {
+        return Err(Problem::failed(format!(
+            "this workstation is already registered with {} (as {:?})",
+            on.hostname()?,
+            stack.name
+        ))
+        .hint(format!(
+            "renew its certificate with `finchctl service rotate-certificate {}`",
+            args.on.target.target
+        ))
+        .into());
     }
     let enrollment = Enrollment {
         server_pin: operator_ca::self_signed_pin(&on),
