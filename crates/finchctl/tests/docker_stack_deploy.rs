@@ -5,7 +5,7 @@
 //! and stand-ins for Grafana, Loki, Pyroscope and Alloy.
 //!
 //! Traefik publishes on loopback ports of the test's own; the library lives in a temporary
-//! directory. Every test tears its stack down when it ends, also on failure ([`Bed`]'s drop),
+//! directory. Every test tears its stack down when it ends, also on failure (`Bed`'s drop),
 //! so the next stack on the shared daemon starts clean.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -18,7 +18,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use stack_bed::{Bed, CONTAINERS, assert_all_healthy, wait_until};
+use finch_testkit::eventually;
+use stack_bed::{Bed, CONTAINERS, assert_all_healthy};
 
 /// Debian's Prometheus in agent mode, scraping itself and pushing to `url` with `token`,
 /// verifying the stack's certificate `ca`.
@@ -58,27 +59,26 @@ impl Sender {
     }
 }
 
-/// Whether the Prometheus behind the stack's Mimir has a sample of the sender's job.
-async fn mimir_has_the_senders_samples() -> bool {
+/// Whether the Prometheus behind the stack's Mimir has a sample of the sender's job: asked
+/// on Mimir's query path, at the container's address on the stack's bridge network.
+async fn mimir_has_the_senders_samples() -> Option<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let ip = docker::docker(&[
         "inspect",
         "--format",
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         "mimir",
     ]);
-    let url = format!(
-        "http://{}:8080/prometheus/api/v1/query?query=up%7Bjob%3D%22deploy-test-sender%22%7D",
-        ip.trim()
-    );
-    let Ok(response) = reqwest::get(&url).await else {
-        return false;
-    };
-    let Ok(body) = response.json::<serde_json::Value>().await else {
-        return false;
-    };
-    body["data"]["result"]
-        .as_array()
-        .is_some_and(|r| !r.is_empty())
+    let mut stream = tokio::net::TcpStream::connect((ip.trim(), 8080))
+        .await
+        .ok()?;
+    let request = "GET /prometheus/api/v1/query?query=up%7Bjob%3D%22deploy-test-sender%22%7D HTTP/1.0\r\nHost: mimir\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer
+        .contains("\"job\":\"deploy-test-sender\"")
+        .then_some(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,10 +91,10 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     let first = bed.deploy(&[]).await;
     assert_all_healthy();
     let (id, secret, password) = bed.kept();
-    assert!(first.stdout.contains(password.trim()), "{first:#?}");
+    assert!(first.stderr.contains(password.trim()), "{first:#?}");
     assert!(
-        !first.stderr.contains(password.trim()),
-        "the password only on stdout"
+        !first.stdout.contains(password.trim()),
+        "the password in the summary alone"
     );
     let owner = |p: &str| {
         use std::os::unix::fs::MetadataExt as _;
@@ -111,6 +111,8 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
             "register",
             "--agent.hostname",
             "web1",
+            "--agent.logs.journal",
+            "--agent.metrics",
             "--agent.config",
             &config.display().to_string(),
             &bed.service(),
@@ -131,19 +133,15 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
         &token,
         &bed.library.join("traefik/etc/certs.d/cert.pem"),
     );
-    wait_until(
-        "the sender's samples in Mimir",
-        Duration::from_secs(60),
-        async || mimir_has_the_senders_samples().await,
-    )
-    .await;
+    let pushed = eventually(Duration::from_secs(60), mimir_has_the_senders_samples).await;
+    assert!(pushed.is_some(), "the sender's samples never reached Mimir");
     drop(sender);
 
     // Again with nothing changed: the same values and agents, no container recreated.
     let before = bed.containers();
     let again = bed.deploy(&[]).await;
     assert_eq!(bed.kept(), (id.clone(), secret.clone(), password.clone()));
-    assert!(!again.stdout.contains(password.trim()), "{again:#?}");
+    assert!(!again.stderr.contains(password.trim()), "{again:#?}");
     assert_eq!(bed.containers(), before, "no container recreated");
     assert_eq!(bed.agents().await, ["web1"]);
 

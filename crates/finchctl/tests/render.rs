@@ -116,7 +116,7 @@ async fn render_refuses_bad_input_naming_it() {
     std::fs::write(dir.path().join("images.yaml"), "lokki: loki:3\n").unwrap();
     std::fs::create_dir(dir.path().join("broken")).unwrap();
     std::fs::write(dir.path().join("broken/finch.json"), "{").unwrap();
-    let cases: [(&[&str], i32, &str); 6] = [
+    let cases: [(&[&str], i32, &str); 8] = [
         (
             &["broken", "--service.host", HOST],
             1,
@@ -153,6 +153,16 @@ async fn render_refuses_bad_input_naming_it() {
             ],
             1,
             "--service.customtls.cert: cannot read missing.pem",
+        ),
+        (
+            &["out", "--service.host", HOST, "--stack.https-port=::1:8443"],
+            2,
+            "\"::1:8443\": write an IPv6 address in brackets, like [::1]:8443",
+        ),
+        (
+            &["out", "--service.host", HOST, "--stack.http-port=443"],
+            2,
+            "--stack.http-port 443 and --stack.https-port 443 publish the same port",
         ),
     ];
     for (args, code, message) in cases {

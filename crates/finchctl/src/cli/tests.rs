@@ -221,6 +221,52 @@ fn test_service_render_and_stack_flags() {
 }
 
 #[test]
+fn test_stack_ports() {
+    let ServiceCommand::Render(a) = service(&["render", "out", "--service.host=h"]) else {
+        panic!()
+    };
+    assert_eq!(a.stack.ports().unwrap(), crate::stack::Ports::default());
+    for cmd in ["deploy", "update"] {
+        let parsed = service(&[
+            cmd,
+            "h",
+            "--stack.http-port=127.0.0.1:8080",
+            "--stack.https-port",
+            "[::1]:8443",
+        ]);
+        let stack = match parsed {
+            ServiceCommand::Deploy(a) => a.stack,
+            ServiceCommand::Update(a) => a.stack,
+            _ => panic!(),
+        };
+        let ports = stack.ports().unwrap();
+        assert_eq!(ports.http.to_string(), "127.0.0.1:8080");
+        assert_eq!(ports.https.to_string(), "[::1]:8443");
+    }
+    for bad in ["0", "65536", "localhost:80", "::1:443", "80x"] {
+        let flag = format!("--stack.https-port={bad}");
+        assert_eq!(
+            parse_err(&["service", "render", "out", "--service.host=h", &flag]),
+            ErrorKind::ValueValidation,
+            "{bad}"
+        );
+    }
+    let ServiceCommand::Render(a) = service(&[
+        "render",
+        "out",
+        "--service.host=h",
+        "--stack.http-port=8443",
+        "--stack.https-port=127.0.0.1:8443",
+    ]) else {
+        panic!()
+    };
+    assert_eq!(
+        a.stack.ports().unwrap_err().to_string(),
+        "--stack.http-port 8443 and --stack.https-port 127.0.0.1:8443 publish the same port"
+    );
+}
+
+#[test]
 fn test_service_update_teardown_deregister_flags() {
     let ServiceCommand::Update(a) = service(&[
         "update",

@@ -1,5 +1,6 @@
 //! The compose file: the stack's services on one bridge network, `finch`, with only Traefik
-//! publishing ports (80 and 443).
+//! publishing ports (80 and 443 unless `--stack.http-port` and `--stack.https-port` say
+//! otherwise).
 //!
 //! Every service carries `finch.config-hash`: the first 16 hex digits of SHA-256 over its image
 //! and the files it reads (1.x's label name). Compose recreates a container when its definition
@@ -54,7 +55,7 @@ struct ComposeService {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     environment: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    ports: Vec<&'static str>,
+    ports: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,7 +134,10 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
     match service {
         Service::Traefik => ComposeService {
             command: strings(&["--configFile=/etc/traefik/traefik.yaml"]),
-            ports: vec!["80:80", "443:443"],
+            ports: vec![
+                settings.ports.http.compose_mapping(80),
+                settings.ports.https.compose_mapping(443),
+            ],
             // Writable: Let's Encrypt's acme.json lives in certs.d.
             volumes: strings(&["./traefik/etc:/etc/traefik"]),
             healthcheck: healthcheck(strings(&["CMD", "traefik", "healthcheck", "--ping"])),

@@ -23,6 +23,7 @@ pub mod generated;
 pub mod grafana;
 pub mod images;
 pub mod operators;
+pub mod ports;
 pub mod retention;
 pub mod secret;
 pub mod storage;
@@ -35,6 +36,7 @@ mod tests;
 pub use existing::Existing;
 pub use generated::Generated;
 pub use images::{Images, Service};
+pub use ports::{Ports, PublishedPort};
 pub use retention::Retention;
 pub use tls::{CertificatePair, TlsMode};
 
@@ -52,6 +54,8 @@ pub struct StackSettings {
     pub retention: Retention,
     /// The image of each service.
     pub images: Images,
+    /// Where the host publishes Traefik's HTTP and HTTPS entry points.
+    pub ports: Ports,
     /// The values the stack keeps for life.
     pub generated: Generated,
     /// The Docker daemon's socket on the host, mounted into Alloy (`--docker.host`).

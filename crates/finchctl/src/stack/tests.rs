@@ -36,6 +36,7 @@ fn settings(tls: TlsMode) -> StackSettings {
         tls,
         retention: Retention::default(),
         images: Images::pinned("2.0.0"),
+        ports: Ports::default(),
         generated: generated(),
         docker_socket: deploy::docker::DEFAULT_SOCKET.into(),
     }
@@ -325,4 +326,28 @@ fn only_traefik_publishes_ports_and_everything_is_on_one_network() {
             );
         }
     }
+}
+
+#[test]
+fn published_ports_reach_traefik_alone() {
+    let before = settings(TlsMode::SelfSigned(pair()));
+    let mut after = before.clone();
+    after.ports = Ports {
+        http: "127.0.0.1:8080".parse().expect("valid"),
+        https: "[::1]:8443".parse().expect("valid"),
+    };
+    let files = rendered(&after);
+    let compose: serde_json::Value =
+        serde_norway::from_slice(&files[compose::PATH].contents).expect("YAML");
+    assert_eq!(
+        compose["services"]["traefik"]["ports"],
+        serde_json::json!(["127.0.0.1:8080:80", "[::1]:8443:443"])
+    );
+    let schema: serde_json::Value = serde_json::from_str(COMPOSE_SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    assert!(validator.is_valid(&compose));
+    // The redirect sends clients to the port the host publishes HTTPS on.
+    let static_config = String::from_utf8_lossy(&files[traefik::STATIC_PATH].contents);
+    assert!(static_config.contains("to: \":8443\""), "{static_config}");
+    assert_eq!(changed(&hashes(&before), &hashes(&after)), ["traefik"]);
 }

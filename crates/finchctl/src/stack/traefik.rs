@@ -53,12 +53,18 @@ const SIGNALS: [SignalRoute; 3] = [
 /// Renders both files; the dynamic one holds the proxy secret.
 pub fn render(settings: &StackSettings) -> Result<Vec<RenderedFile>, StackError> {
     Ok(vec![
-        RenderedFile::new(STATIC_PATH, static_config(&settings.tls), ROOT),
+        RenderedFile::new(STATIC_PATH, static_config(settings), ROOT),
         RenderedFile::new(DYNAMIC_PATH, dynamic_config(settings), ROOT).secret(),
     ])
 }
 
-fn static_config(tls: &TlsMode) -> String {
+fn static_config(settings: &StackSettings) -> String {
+    // The redirect names the port clients reach HTTPS on: the entry point's own unless the host
+    // publishes it elsewhere (`--stack.https-port`).
+    let redirect = match settings.ports.https.port {
+        443 => "websecure".to_owned(),
+        port => format!("\":{port}\""),
+    };
     let mut text = format!(
         "# Traefik's static configuration, rendered by finchctl: a deploy or update overwrites it.
 # Every entry point drops headers whose names alias another's (X_Forwarded_Tls_Client_Cert for
@@ -70,7 +76,7 @@ entryPoints:
       aliasHeadersStrategy: delete
       redirections:
         entryPoint:
-          to: websecure
+          to: {redirect}
           scheme: https
           permanent: true
   websecure:
@@ -104,7 +110,7 @@ global:
   sendAnonymousUsage: false
 "
     );
-    if let TlsMode::LetsEncrypt { email } = tls {
+    if let TlsMode::LetsEncrypt { email } = &settings.tls {
         text.push_str(&format!(
             "certificatesResolvers:
   letsencrypt:

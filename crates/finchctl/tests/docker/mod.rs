@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 
 use sha2::{Digest as _, Sha256};
 
+pub mod https;
+pub mod stack;
 mod stack_images;
 
 #[allow(unused_imports)] // only the docker_stack_* tests build the whole stack
@@ -81,6 +83,7 @@ pub struct ScratchImage {
 }
 
 /// One thing in an image's root.
+#[derive(Debug)]
 enum Entry {
     /// A file copied from this machine; `strip` drops a binary's debug info (a debug build of
     /// finch is 150 MB, a quarter of that without it, and every container copies its image).
@@ -193,28 +196,18 @@ impl ScratchImage {
     pub fn archive(&self) -> (String, PathBuf) {
         let mut hash = Sha256::new();
         for entry in &self.entries {
-            match entry {
-                Entry::File {
-                    source,
-                    dest,
-                    strip,
-                } => {
-                    hash.update(format!("file {dest} {strip}\0"));
-                    hash.update(std::fs::read(source).unwrap_or_else(|e| {
-                        panic!("cannot read {}: {e}", source.display());
-                    }));
-                }
-                Entry::Dir { dest, mode } => hash.update(format!("dir {dest} {mode:o}\0")),
-                Entry::Symlink { dest, target } => {
-                    hash.update(format!("symlink {dest} {target}\0"));
-                }
+            // What the entry is, then what a copied file holds.
+            hash.update(format!("{entry:?}\0"));
+            if let Entry::File { source, .. } = entry {
+                hash.update(std::fs::read(source).unwrap_or_else(|e| {
+                    panic!("cannot read {}: {e}", source.display());
+                }));
             }
         }
         for (key, value) in self.changes() {
             hash.update(format!("{key} {value}\0"));
         }
-        let digest = hash.finalize();
-        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let tag = content_tag(&hash.finalize());
         let reference = format!("{}:{tag}", self.name);
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-images");
         std::fs::create_dir_all(&cache).expect("cannot create the image cache");
@@ -265,6 +258,30 @@ impl ScratchImage {
         let partial = archive.with_extension(format!("tar.{}.partial", std::process::id()));
         docker(&["save", "-o", &partial.to_string_lossy(), reference]);
         std::fs::rename(&partial, archive).expect("cannot move the archive in place");
+        self.prune(archive);
+    }
+
+    /// Removes this image's older archives and, where no container uses them, their images:
+    /// every rebuilt binary makes a new one, and the cache would only grow.
+    fn prune(&self, current: &Path) {
+        let prefix = format!("{}-", self.name.replace('/', "_"));
+        let Some(Ok(entries)) = current.parent().map(std::fs::read_dir) else {
+            return;
+        };
+        for path in entries.filter_map(|entry| Some(entry.ok()?.path())) {
+            let Some(tag) = path
+                .file_name()
+                .and_then(|name| name.to_str()?.strip_prefix(&prefix)?.strip_suffix(".tar"))
+            else {
+                continue;
+            };
+            if path != current && tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let _ = std::fs::remove_file(&path);
+                let _ = command("docker")
+                    .args(["rmi", &format!("{}:{tag}", self.name)])
+                    .output();
+            }
+        }
     }
 
     /// Puts one entry into the image's root at `root`.
@@ -300,6 +317,11 @@ impl ScratchImage {
             }
         }
     }
+}
+
+/// The tag of content with this SHA-256 digest: its first 16 hex digits.
+fn content_tag(digest: &[u8]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A program on this machine's `PATH`.

@@ -12,14 +12,16 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use finch_testkit::TraefikBinary;
+use sha2::{Digest as _, Sha256};
 
-use super::{ScratchImage, docker, workspace_binary};
+use super::{ScratchImage, content_tag, docker, workspace_binary};
 
 /// Where the stand-in lives in its images.
 const STANDIN: &str = "/usr/local/bin/finch-standin";
-/// What a compose health check or an `hc-*` sidecar runs: `bash -c` with `/dev/tcp`, `head`,
-/// `grep`, and `sleep infinity`.
-const PROBE_TOOLS: [&str; 4] = ["bash", "head", "grep", "sleep"];
+/// What a compose health check or an `hc-*` sidecar runs (`bash -c` with `/dev/tcp`, `head`,
+/// `grep`; `sleep infinity`), and `cat` for a test's request from inside the stack
+/// ([`super::stack::stack_http`]).
+const SHELL_TOOLS: [&str; 5] = ["bash", "cat", "grep", "head", "sleep"];
 
 /// Every image of the stack, built (or found cached) once per test binary.
 pub struct StackImages {
@@ -79,7 +81,7 @@ impl StackImages {
             ("pyroscope", standin_image(&standin, "pyroscope")),
             (
                 "alloy",
-                standin_image(&standin, "alloy").tools(&PROBE_TOOLS),
+                standin_image(&standin, "alloy").tools(&SHELL_TOOLS),
             ),
         ];
         let mut references = BTreeMap::new();
@@ -93,9 +95,10 @@ impl StackImages {
             .iter()
             .map(|(service, reference)| format!("{service}: {reference}\n"))
             .collect();
-        let images_file =
-            archives[0].with_file_name(format!("stack-images-{}.yaml", std::process::id()));
-        let partial = images_file.with_extension("yaml.partial");
+        // Named by its contents, like the archives beside it: a second run finds it written.
+        let tag = content_tag(&Sha256::digest(yaml.as_bytes()));
+        let images_file = archives[0].with_file_name(format!("stack-images-{tag}.yaml"));
+        let partial = images_file.with_extension(format!("{}.partial", std::process::id()));
         std::fs::write(&partial, yaml).expect("cannot write the images file");
         std::fs::rename(&partial, &images_file).expect("cannot move the images file in place");
         StackImages {
@@ -117,7 +120,7 @@ fn traefik_image(binary: &Path) -> ScratchImage {
 fn finch_image(binary: &Path) -> ScratchImage {
     ScratchImage::new("finch-test/finch")
         .binary(binary, "/usr/local/bin/finch")
-        .tools(&PROBE_TOOLS)
+        .tools(&SHELL_TOOLS)
         .file(
             Path::new("/etc/ssl/certs/ca-certificates.crt"),
             "/etc/ssl/certs/ca-certificates.crt",

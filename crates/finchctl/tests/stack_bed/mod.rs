@@ -1,15 +1,15 @@
-//! The test bed of the `docker_stack_*` tests: one stack on the test Docker Engine, reached
-//! over the kit's OpenSSH server as the non-root sudo user, with the stack's images built here
-//! and delivered as archives. Traefik publishes on loopback ports of the bed's own and the
-//! library lives in a temporary directory; dropping the bed removes the stack's containers and
-//! network whatever happened, so the next stack on the shared daemon starts clean.
+//! The test bed of the tests and benchmarks that deploy a whole stack (`docker_stack_*`):
+//! the kit's OpenSSH server as the non-root sudo user, the test Docker Engine
+//! (`--docker.host`), the stack's images built here ([`StackImages`]), Traefik on loopback
+//! ports of its own and the library in a temporary directory. [`Bed`]'s drop removes the
+//! stack's containers and network whatever happened, so the next stack starts clean.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::docker::{self, StackImages};
 use crate::ssh::{Client, SUDO_USER, Sshd, config_arg};
@@ -209,29 +209,21 @@ impl Drop for Bed {
     }
 }
 
-/// Asserts that every container is healthy; one without a health check of its own (Loki,
-/// Mimir and Pyroscope, which their `hc-*` sidecars probe) must be running.
+/// Every container with a health check is healthy; Loki, Mimir and Pyroscope have none of
+/// their own (no shell in their images): their `hc-*` sidecars carry it.
 pub fn assert_all_healthy() {
     for container in CONTAINERS {
-        let health = docker::docker(&[
+        let state = docker::docker(&[
             "inspect",
             "--format",
-            "{{if .State.Health}}{{.State.Health.Status}}{{else}}no-check {{.State.Status}}{{end}}",
+            "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}} no-check{{end}}",
             container,
         ]);
-        let health = health.trim();
-        assert!(
-            health == "healthy" || health == "no-check running",
-            "{container} is {health}"
-        );
-    }
-}
-
-/// Waits for `condition` under `deadline`, checking every 200 ms.
-pub async fn wait_until(what: &str, deadline: Duration, mut condition: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !condition().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let expected = if ["loki", "mimir", "pyroscope"].contains(&container) {
+            "running no-check"
+        } else {
+            "healthy"
+        };
+        assert_eq!(state.trim(), expected, "{container}");
     }
 }

@@ -89,11 +89,12 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         tls: args.tls.resolve(&host, &existing, now)?,
         retention: args.stack.retention,
         images,
+        ports: args.stack.ports()?,
         generated: existing.generated(&host, now)?,
         docker_socket: look.docker.socket().to_owned(),
     };
     let files = rollout::render(&settings)?;
-    let name = operator::service_name(&host);
+    let name = operator::service_name(&host, settings.ports.https.port);
     let new_operator = fresh || reset;
     let credentials = if new_operator {
         let rid = mtls::local_rid(&cx.env.machine_id_paths)?;
@@ -135,5 +136,6 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         first: fresh || reset,
         registered: new_operator || operator::known(cx, &name),
     };
-    crate::output::stdout(&summary.text())
+    summary.print();
+    Ok(())
 }

@@ -35,13 +35,15 @@ impl HostArgs {
             ))
             .hint("give a directory such as /var/lib/finch"));
         }
-        if let Some(host) = &self.docker_host {
-            if host.is_empty() || has_space(host) {
-                return Err(Problem::usage(format!(
-                    "--docker.host {host:?} is not a Docker daemon address"
-                ))
-                .hint("give an address as DOCKER_HOST takes it, such as unix:///run/docker.sock"));
-            }
+        if let Some(host) = self
+            .docker_host
+            .as_ref()
+            .filter(|h| h.is_empty() || has_space(h))
+        {
+            return Err(Problem::usage(format!(
+                "--docker.host {host:?} is not a Docker daemon address"
+            ))
+            .hint("give an address as DOCKER_HOST takes it, such as unix:///run/docker.sock"));
         }
         Ok(Docker::new(compose, self.docker_host.clone(), library))
     }

@@ -150,9 +150,16 @@ impl OnHost {
         }
     }
 
-    /// The name the profile gives this stack (as deploy names it).
+    /// The name the profile gives this stack, as deploy names it: its host name, with the
+    /// port Traefik publishes HTTPS on when that is not 443.
     pub fn service_name(&self) -> anyhow::Result<String> {
-        Ok(super::operator::service_name(&self.hostname()?))
+        let https = self
+            .library
+            .files
+            .get(compose::PATH)
+            .and_then(|c| published_port(c, 443))
+            .unwrap_or(443);
+        Ok(super::operator::service_name(&self.hostname()?, https))
     }
 
     /// The profile's entry for this stack, found by host name (any port), if any.

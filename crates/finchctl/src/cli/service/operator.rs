@@ -1,6 +1,6 @@
 //! What a deploy leaves on the workstation and says at the end: the operator's entry in the
 //! profile (a new client certificate on a new stack, the pin of a self-signed certificate on
-//! every deploy) and the closing summary.
+//! every deploy) and the closing summary, on stderr.
 
 use crate::cli::Context;
 use crate::client::ServerPin;
@@ -26,9 +26,14 @@ pub struct Summary<'a> {
     pub registered: bool,
 }
 
-/// The stack's name in the profile and the address gRPC commands dial: its host.
-pub fn service_name(host: &str) -> String {
-    host.to_owned()
+/// The stack's name in the profile and the address gRPC commands dial: its host, with the
+/// published HTTPS port when that is not 443.
+pub fn service_name(host: &str, https_port: u16) -> String {
+    if https_port == 443 {
+        host.to_owned()
+    } else {
+        format!("{}:{https_port}", crate::stack::compose::url_host(host))
+    }
 }
 
 /// The pin of a self-signed certificate; none for Let's Encrypt and custom certificates,
@@ -79,9 +84,21 @@ pub fn known(cx: &Context, name: &str) -> bool {
 // === impl Summary ===
 
 impl Summary<'_> {
-    /// The text on stdout.
+    /// Prints the summary on stderr, whatever `--run.format` (stdout carries the step report
+    /// in the `json` and `documentation` formats).
+    pub fn print(&self) {
+        eprint!("\n{}", self.text());
+    }
+
+    /// The summary's text.
     pub fn text(&self) -> String {
-        let host = crate::stack::compose::url_host(&self.settings.host);
+        let host = match self.settings.ports.https.port {
+            443 => crate::stack::compose::url_host(&self.settings.host),
+            port => format!(
+                "{}:{port}",
+                crate::stack::compose::url_host(&self.settings.host)
+            ),
+        };
         let mut text = format!(
             "The Finch stack runs on {} (id {}).\n\n  Grafana    https://{host}/grafana/  (user admin)\n  Dashboard  https://{host}/dashboard  (`finchctl service dashboard --web {}`)\n  Password   Grafana's admin password is in {} on the host (`sudo cat` it)\n",
             self.target, self.settings.generated.id, self.name, self.password_file

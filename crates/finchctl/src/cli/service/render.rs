@@ -53,6 +53,7 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
         tls: args.tls.resolve(&args.host, &existing, now)?,
         retention: args.stack.retention,
         images: args.stack.images()?,
+        ports: args.stack.ports()?,
         generated: existing
             .generated(&args.host, now)
             .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,

@@ -10,8 +10,11 @@ use time::OffsetDateTime;
 
 use crate::cli::args::CustomTlsArgs;
 use crate::output::Problem;
+use crate::stack::ports::{DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT};
 use crate::stack::retention::DEFAULT_RETENTION;
-use crate::stack::{CertificatePair, Existing, Images, Retention, TlsMode, tls};
+use crate::stack::{
+    CertificatePair, Existing, Images, Ports, PublishedPort, Retention, TlsMode, tls,
+};
 
 /// How Traefik gets its certificate: self-signed unless one of these is given.
 #[derive(Debug, Clone, Default, Args)]
@@ -36,6 +39,14 @@ pub struct StackArgs {
     /// A YAML file mapping service names to image references, overriding the pinned images
     #[arg(long = "stack.images", value_name = "FILE")]
     pub images: Option<PathBuf>,
+    /// Where the host publishes Traefik's HTTP port: a port, or ADDR:PORT for one address
+    /// ([::1]:8080 for IPv6)
+    #[arg(long = "stack.http-port", value_name = "[ADDR:]PORT", default_value = DEFAULT_HTTP_PORT)]
+    pub http_port: PublishedPort,
+    /// Where the host publishes Traefik's HTTPS port: a port, or ADDR:PORT for one address
+    /// ([::1]:8443 for IPv6)
+    #[arg(long = "stack.https-port", value_name = "[ADDR:]PORT", default_value = DEFAULT_HTTPS_PORT)]
+    pub https_port: PublishedPort,
 }
 
 // === impl TlsModeArgs ===
@@ -115,6 +126,24 @@ impl StackArgs {
             ))
         })?;
         Ok(pinned.with_overrides(&text)?)
+    }
+
+    /// Traefik's published ports, refused when both would take the same port.
+    pub fn ports(&self) -> anyhow::Result<Ports> {
+        let ports = Ports {
+            http: self.http_port,
+            https: self.https_port,
+        };
+        if ports.overlap() {
+            return Err(usage(
+                &format!(
+                    "--stack.http-port {} and --stack.https-port {} publish the same port",
+                    ports.http, ports.https
+                ),
+                "give each its own port",
+            ));
+        }
+        Ok(ports)
     }
 }
 

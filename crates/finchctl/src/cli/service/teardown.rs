@@ -53,7 +53,7 @@ pub async fn run(args: &TeardownArgs, cx: &Context) -> anyhow::Result<()> {
         .look(
             &args.host_args,
             false,
-            &[stack::finch_json::PATH],
+            &[stack::finch_json::PATH, stack::compose::PATH],
             &Images::pinned(crate::RELEASE),
         )
         .await?;
@@ -92,17 +92,16 @@ pub async fn run(args: &TeardownArgs, cx: &Context) -> anyhow::Result<()> {
         return Ok(());
     }
     // The operators' CAs went with the library: this workstation's entry is of no use.
-    if !keep {
-        if let Some(host) = look.library.hostname().or_else(|| args.host.clone()) {
-            let name = super::operator::service_name(&host);
-            let mut profile = cx.load_profile()?;
-            if profile.remove(&name) {
-                profile.save()?;
-                cx.output.status(
-                    "Removed",
-                    &format!("{name} from {}", profile.path().display()),
-                );
-            }
+    let host = look.library.hostname().or_else(|| args.host.clone());
+    if let Some(host) = host.filter(|_| !keep) {
+        let name = super::operator::service_name(&host, look.library.https_port().unwrap_or(443));
+        let mut profile = cx.load_profile()?;
+        if profile.remove(&name) {
+            profile.save()?;
+            cx.output.status(
+                "Removed",
+                &format!("{name} from {}", profile.path().display()),
+            );
         }
     }
     cx.output

@@ -87,11 +87,12 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         tls,
         retention: args.stack.retention,
         images,
+        ports: args.stack.ports()?,
         generated: existing.generated(&host, now)?,
         docker_socket: look.docker.socket().to_owned(),
     };
     let files = rollout::render(&settings)?;
-    let name = operator::service_name(&host);
+    let name = operator::service_name(&host, settings.ports.https.port);
     if !rollout.fleet.dry_run {
         operator::save(cx, &name, &settings.tls, None)?;
     }
@@ -119,5 +120,6 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         first: false,
         registered: operator::known(cx, &name),
     };
-    crate::output::stdout(&summary.text())
+    summary.print();
+    Ok(())
 }

@@ -188,6 +188,24 @@ impl Library {
         json.get("hostname")?.as_str().map(str::to_owned)
     }
 
+    /// The host port Traefik's HTTPS is published on, from the compose file (`ADDR:PORT:443`).
+    pub fn https_port(&self) -> Option<u16> {
+        let yaml: serde_norway::Value =
+            serde_norway::from_slice(self.files.get(crate::stack::compose::PATH)?).ok()?;
+        yaml.get("services")?
+            .get("traefik")?
+            .get("ports")?
+            .as_sequence()?
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_suffix(":443"))
+            .find_map(|published| {
+                published
+                    .parse::<crate::stack::PublishedPort>()
+                    .ok()
+                    .map(|p| p.port)
+            })
+    }
+
     /// The TLS mode the library was deployed with: its certificate pair (self-signed when
     /// the certificate is its own issuer, else custom), or Let's Encrypt with the address in
     /// Traefik's static configuration.
@@ -300,6 +318,21 @@ mod tests {
             .collect();
         assert_eq!(changed, ["mimir/etc/mimir.yaml"]);
         assert_eq!(library.stale(&rendered), ["alloy/etc/old.config"]);
+    }
+
+    #[test]
+    fn the_published_https_port_comes_back_from_the_compose_file() {
+        let compose = "services:\n  traefik:\n    ports:\n    - 127.0.0.1:8080:80\n    - 127.0.0.1:8443:443\n";
+        let library = Library {
+            present: true,
+            sums: BTreeMap::new(),
+            files: BTreeMap::from([(
+                crate::stack::compose::PATH.to_owned(),
+                compose.as_bytes().to_vec(),
+            )]),
+        };
+        assert_eq!(library.https_port(), Some(8443));
+        assert_eq!(Library::default().https_port(), None);
     }
 
     #[test]
