@@ -12,11 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// (`service deploy`, `update` and `teardown`: tests/deploy.rs.)
-const SSH_COMMANDS: [&[&str]; 7] = [
-    &["service", "register", "host"],
-    &["service", "deregister", "host"],
-    &["service", "rotate-certificate", "host"],
-    &["service", "rotate-secret", "host"],
+const SSH_COMMANDS: [&[&str]; 3] = [
     &["agent", "deploy", "host", "--agent.config", "a.cfg"],
     &["agent", "update", "host", "--skip.config"],
     &["agent", "teardown", "host"],
