@@ -82,7 +82,7 @@ async fn mimir_has_the_senders_samples() -> Option<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
+async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     let Some(bed) = Bed::new() else {
         return;
     };
@@ -155,6 +155,11 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
         .collect();
     assert_eq!(recreated, ["loki", "mimir", "pyroscope"]);
 
+    // An update reads the host name, TLS and retention from the library and changes nothing.
+    let update = bed.service_command("update", &[]).await;
+    assert_eq!(update.code, Some(0), "{update:#?}");
+    assert_eq!(bed.containers(), after, "no container recreated by update");
+
     // Teardown keeping the data, then a deploy: the same stack and agents.
     let keep = bed
         .service_command("teardown", &["--stack.keep-data"])
@@ -162,7 +167,11 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     assert_eq!(keep.code, Some(0), "{keep:#?}");
     assert!(bed.containers().is_empty());
     assert!(bed.library.join("finch.json").exists());
-    bed.deploy(&["--stack.retention", "30d"]).await;
+    bed.deploy(&[]).await;
+    assert!(
+        bed.read("loki/etc/loki.yaml")
+            .contains("retention_period: 720h")
+    );
     assert_eq!(bed.kept(), (id, secret, password));
     assert_eq!(bed.agents().await, ["web1"]);
 
@@ -174,4 +183,12 @@ async fn deploy_register_push_repeat_change_keep_data_and_teardown() {
     let networks = docker::docker(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!networks.lines().any(|n| n == "finch"), "{networks}");
     assert!(!bed.library.exists());
+
+    // Update refuses a host without a stack.
+    let update = bed.service_command("update", &[]).await;
+    assert_eq!(update.code, Some(1), "{update:#?}");
+    assert!(
+        update.stderr.contains("there is no stack in"),
+        "{update:#?}"
+    );
 }

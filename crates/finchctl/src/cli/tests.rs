@@ -173,7 +173,7 @@ fn test_service_deploy_flags() {
         a.tls.custom.customtls_key.unwrap(),
         std::path::Path::new("k.pem")
     );
-    assert_eq!(a.stack.retention.to_string(), "72h");
+    assert_eq!(a.stack.retention_or(None).to_string(), "72h");
 }
 
 #[test]
@@ -192,7 +192,7 @@ fn test_service_render_and_stack_flags() {
     };
     assert_eq!(a.dir, std::path::Path::new("out"));
     assert_eq!(a.host, "finch.example.com");
-    assert_eq!(a.stack.retention.hours(), 720);
+    assert_eq!(a.stack.retention_or(None).hours(), 720);
     assert_eq!(a.stack.images.unwrap(), std::path::Path::new("images.yaml"));
     assert_eq!(a.tls.letsencrypt, Some(true));
     assert_eq!(
@@ -216,7 +216,7 @@ fn test_service_render_and_stack_flags() {
             ServiceCommand::Update(a) => a.stack,
             _ => panic!(),
         };
-        assert_eq!(stack.retention.hours(), 336);
+        assert_eq!(stack.retention_or(None).hours(), 336);
     }
 }
 

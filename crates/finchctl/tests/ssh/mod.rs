@@ -18,6 +18,11 @@ pub struct Run {
 
 /// Runs the finchctl binary with `args`, a HOME of `home`, under [`DEADLINE`].
 pub async fn finchctl(home: &Path, args: &[&str]) -> Run {
+    finchctl_within(home, args, DEADLINE).await
+}
+
+/// Runs the finchctl binary with `args`, a HOME of `home`, under `deadline`.
+pub async fn finchctl_within(home: &Path, args: &[&str], deadline: std::time::Duration) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_finchctl"));
     cmd.args(args)
         .env_clear()
@@ -26,7 +31,7 @@ pub async fn finchctl(home: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    let out = tokio::time::timeout(DEADLINE, cmd.output())
+    let out = tokio::time::timeout(deadline, cmd.output())
         .await
         .expect("finchctl finished within the deadline")
         .expect("finchctl runs");

@@ -8,28 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
+pub use crate::docker::stack::CONTAINERS;
 use crate::docker::{self, StackImages};
+pub use crate::ssh::Run;
 use crate::ssh::{Client, SUDO_USER, Sshd, config_arg};
 
 /// A deploy loads archives and waits for health checks: far longer than one SSH step.
 pub const DEPLOY_DEADLINE: Duration = Duration::from_secs(600);
-
-/// The stack's containers, as the compose file names them.
-pub const CONTAINERS: [&str; 10] = [
-    "traefik",
-    "finch",
-    "grafana",
-    "loki",
-    "mimir",
-    "pyroscope",
-    "alloy",
-    "hc-loki",
-    "hc-mimir",
-    "hc-pyroscope",
-];
 
 /// One stack's test bed: sshd, the operator's HOME, the library and the published ports.
 pub struct Bed {
@@ -43,18 +30,11 @@ pub struct Bed {
     pub images: &'static StackImages,
 }
 
-/// What a finchctl run printed.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 impl Bed {
     /// The bed; `None` (after saying why) when the stack's images cannot be built here.
     pub fn new() -> Option<Bed> {
         let images = StackImages::get()?;
+        docker::stack::clear_stack();
         let client = Client::new();
         let sshd = Sshd::start(&client);
         client.config(&Client::host("web", &sshd, SUDO_USER));
@@ -119,34 +99,14 @@ impl Bed {
     }
 
     /// Runs finchctl with the operator's HOME.
-    pub async fn finchctl<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
+    pub async fn finchctl<S: AsRef<str>>(&self, args: &[S]) -> Run {
         self.finchctl_as(self.home.path(), args).await
     }
 
     /// Runs finchctl with `home` as HOME (another operator's workstation).
-    pub async fn finchctl_as<S: AsRef<std::ffi::OsStr>>(
-        &self,
-        home: &std::path::Path,
-        args: &[S],
-    ) -> Run {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_finchctl"));
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("NO_COLOR", "1")
-            .current_dir(home)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(DEPLOY_DEADLINE, cmd.output())
-            .await
-            .expect("finchctl finished within the deadline")
-            .expect("finchctl runs");
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+    pub async fn finchctl_as<S: AsRef<str>>(&self, home: &std::path::Path, args: &[S]) -> Run {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        crate::ssh::finchctl_within(home, &args, DEPLOY_DEADLINE).await
     }
 
     /// Container name → id of the stack's containers.

@@ -19,7 +19,7 @@ use crate::mtls;
 use crate::output::Problem;
 use crate::stack::deploy::apply::Apply;
 use crate::stack::deploy::library;
-use crate::stack::{self, Existing, StackSettings};
+use crate::stack::{self, Existing};
 
 /// Flags of `service deploy`.
 #[derive(Debug, Clone, Args)]
@@ -66,7 +66,7 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         .look(
             &args.rollout.host,
             args.install == Some(true),
-            &library::EXISTING_FILES,
+            &library::KEPT_FILES,
             &images,
         )
         .await?;
@@ -84,15 +84,8 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         look.library.existing()
     };
     let now = rollout::now();
-    let settings = StackSettings {
-        host: host.clone(),
-        tls: args.tls.resolve(&host, &existing, now)?,
-        retention: args.stack.retention,
-        images,
-        ports: args.stack.ports()?,
-        generated: existing.generated(&host, now)?,
-        docker_socket: look.docker.socket().to_owned(),
-    };
+    let tls = args.tls.resolve(&host, &existing, now)?;
+    let settings = rollout::settings(&host, tls, &args.stack, &existing, &look, now)?;
     let files = rollout::render(&settings)?;
     let name = operator::service_name(&host, settings.ports.https.port);
     let new_operator = fresh || reset;
@@ -121,21 +114,16 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
             .map(|(rid, c)| (rid.clone(), c.ca_pem.clone())),
         archives: rollout::archives_needed(&settings, &look.present, &archives),
     };
-    rollout.apply(&apply).await?;
-    if rollout.fleet.dry_run {
-        rollout
-            .reporter
-            .note(&format!("Dry run: nothing changed on {}", rollout.target()));
-        return Ok(());
+    if rollout.apply(&apply).await? {
+        operator::Summary {
+            target: rollout.target(),
+            name: &name,
+            settings: &settings,
+            password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
+            first: fresh || reset,
+            registered: new_operator || operator::known(cx, &name),
+        }
+        .print();
     }
-    let summary = operator::Summary {
-        target: rollout.target(),
-        name: &name,
-        settings: &settings,
-        password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
-        first: fresh || reset,
-        registered: new_operator || operator::known(cx, &name),
-    };
-    summary.print();
     Ok(())
 }

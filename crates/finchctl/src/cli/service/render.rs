@@ -51,7 +51,7 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
     let settings = StackSettings {
         host: args.host.clone(),
         tls: args.tls.resolve(&args.host, &existing, now)?,
-        retention: args.stack.retention,
+        retention: args.stack.retention_or(None),
         images: args.stack.images()?,
         ports: args.stack.ports()?,
         generated: existing

@@ -14,6 +14,7 @@ use clap::Args;
 use time::OffsetDateTime;
 
 use super::host_args::HostArgs;
+use super::stack_args::StackArgs;
 use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::cli::transport;
@@ -22,7 +23,7 @@ use crate::stack::deploy::Docker;
 use crate::stack::deploy::apply::{self, Apply};
 use crate::stack::deploy::library::{self, Library};
 use crate::stack::deploy::requirements::{self, Compose};
-use crate::stack::{Images, RenderedFile, Service, StackSettings};
+use crate::stack::{Existing, Images, RenderedFile, Service, StackSettings, TlsMode};
 use crate::target::fleet::Fleet;
 use crate::target::report::Reporter;
 use crate::target::report::StepRecord;
@@ -191,15 +192,18 @@ impl Rollout {
     }
 
     /// Applies the rendered stack and waits for it; a failing container is named with the
-    /// tail of its logs.
-    pub async fn apply(&self, apply: &Apply<'_>) -> anyhow::Result<()> {
+    /// tail of its logs. Returns whether anything ran: a dry run only records the plan (and
+    /// says so).
+    pub async fn apply(&self, apply: &Apply<'_>) -> anyhow::Result<bool> {
         let run = self.run(&apply.plan()).await?;
         if self.fleet.dry_run {
-            return Ok(());
+            self.reporter
+                .note(&format!("Dry run: nothing changed on {}", self.target()));
+            return Ok(false);
         }
         let failing = apply::failing(output(&run.steps, apply::READY_STEP));
         if failing.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let mut message = format!(
             "the stack on {} is not ready after {} s:",
@@ -253,7 +257,28 @@ pub fn archives_needed<'a>(
     if missing { archives } else { &[] }
 }
 
-/// Renders the stack, naming the library when a kept value cannot be read.
+/// The settings for `host` with `tls`: the stack flags (where not given, the retention and
+/// ports the library has), the values `existing` keeps, and the daemon's socket for Alloy.
+pub fn settings(
+    host: &str,
+    tls: TlsMode,
+    stack: &StackArgs,
+    existing: &Existing,
+    look: &Look,
+    now: OffsetDateTime,
+) -> anyhow::Result<StackSettings> {
+    Ok(StackSettings {
+        host: host.to_owned(),
+        tls,
+        retention: stack.retention_or(look.library.retention()),
+        images: stack.images()?,
+        ports: stack.ports_or(look.library.ports())?,
+        generated: existing.generated(host, now)?,
+        docker_socket: look.docker.socket().to_owned(),
+    })
+}
+
+/// Renders the stack.
 pub fn render(settings: &StackSettings) -> anyhow::Result<Vec<RenderedFile>> {
     crate::stack::render(settings).context("cannot render the stack")
 }

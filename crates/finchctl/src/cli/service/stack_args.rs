@@ -10,8 +10,6 @@ use time::OffsetDateTime;
 
 use crate::cli::args::CustomTlsArgs;
 use crate::output::Problem;
-use crate::stack::ports::{DEFAULT_HTTP_PORT, DEFAULT_HTTPS_PORT};
-use crate::stack::retention::DEFAULT_RETENTION;
 use crate::stack::{
     CertificatePair, Existing, Images, Ports, PublishedPort, Retention, TlsMode, tls,
 };
@@ -33,20 +31,21 @@ pub struct TlsModeArgs {
 /// The stack's own settings.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// How long logs, metrics and profiles are kept: hours, days or weeks (72h, 30d, 2w)
-    #[arg(long = "stack.retention", value_name = "DURATION", default_value = DEFAULT_RETENTION)]
-    pub retention: Retention,
+    /// How long logs, metrics and profiles are kept: hours, days or weeks (72h, 30d, 2w);
+    /// default 72h, or on a deployed stack what it has
+    #[arg(long = "stack.retention", value_name = "DURATION")]
+    pub retention: Option<Retention>,
     /// A YAML file mapping service names to image references, overriding the pinned images
     #[arg(long = "stack.images", value_name = "FILE")]
     pub images: Option<PathBuf>,
     /// Where the host publishes Traefik's HTTP port: a port, or ADDR:PORT for one address
-    /// ([::1]:8080 for IPv6)
-    #[arg(long = "stack.http-port", value_name = "[ADDR:]PORT", default_value = DEFAULT_HTTP_PORT)]
-    pub http_port: PublishedPort,
+    /// ([::1]:8080 for IPv6); default 80, or on a deployed stack what it has
+    #[arg(long = "stack.http-port", value_name = "[ADDR:]PORT")]
+    pub http_port: Option<PublishedPort>,
     /// Where the host publishes Traefik's HTTPS port: a port, or ADDR:PORT for one address
-    /// ([::1]:8443 for IPv6)
-    #[arg(long = "stack.https-port", value_name = "[ADDR:]PORT", default_value = DEFAULT_HTTPS_PORT)]
-    pub https_port: PublishedPort,
+    /// ([::1]:8443 for IPv6); default 443, or on a deployed stack what it has
+    #[arg(long = "stack.https-port", value_name = "[ADDR:]PORT")]
+    pub https_port: Option<PublishedPort>,
 }
 
 // === impl TlsModeArgs ===
@@ -128,11 +127,23 @@ impl StackArgs {
         Ok(pinned.with_overrides(&text)?)
     }
 
+    /// The retention: the flag's, else `kept` (a deployed stack's), else the default.
+    pub fn retention_or(&self, kept: Option<Retention>) -> Retention {
+        self.retention.or(kept).unwrap_or_default()
+    }
+
     /// Traefik's published ports, refused when both would take the same port.
     pub fn ports(&self) -> anyhow::Result<Ports> {
+        self.ports_or(None)
+    }
+
+    /// Traefik's published ports: each flag's, else `kept`'s (a deployed stack's), else the
+    /// default; refused when both would take the same port.
+    pub fn ports_or(&self, kept: Option<Ports>) -> anyhow::Result<Ports> {
+        let base = kept.unwrap_or_default();
         let ports = Ports {
-            http: self.http_port,
-            https: self.https_port,
+            http: self.http_port.unwrap_or(base.http),
+            https: self.https_port.unwrap_or(base.https),
         };
         if ports.overlap() {
             return Err(usage(

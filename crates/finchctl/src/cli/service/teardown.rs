@@ -94,7 +94,10 @@ pub async fn run(args: &TeardownArgs, cx: &Context) -> anyhow::Result<()> {
     // The operators' CAs went with the library: this workstation's entry is of no use.
     let host = look.library.hostname().or_else(|| args.host.clone());
     if let Some(host) = host.filter(|_| !keep) {
-        let name = super::operator::service_name(&host, look.library.https_port().unwrap_or(443));
+        let name = super::operator::service_name(
+            &host,
+            look.library.ports().unwrap_or_default().https.port,
+        );
         let mut profile = cx.load_profile()?;
         if profile.remove(&name) {
             profile.save()?;

@@ -13,9 +13,9 @@ use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::output::Problem;
+use crate::stack;
 use crate::stack::deploy::apply::Apply;
 use crate::stack::deploy::library;
-use crate::stack::{self, StackSettings};
 
 /// Flags of `service update`.
 #[derive(Debug, Clone, Args)]
@@ -43,7 +43,7 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
     let images = args.stack.images()?;
     let archives = rollout::read_archives(&args.rollout)?;
     let look = rollout
-        .look(&args.rollout.host, false, &library::UPDATE_FILES, &images)
+        .look(&args.rollout.host, false, &library::KEPT_FILES, &images)
         .await?;
     let now = rollout::now();
     let (host, tls) = if rollout.fleet.dry_run {
@@ -82,44 +82,30 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         (host, tls)
     };
     let existing = look.library.existing();
-    let settings = StackSettings {
-        host: host.clone(),
-        tls,
-        retention: args.stack.retention,
-        images,
-        ports: args.stack.ports()?,
-        generated: existing.generated(&host, now)?,
-        docker_socket: look.docker.socket().to_owned(),
-    };
+    let settings = rollout::settings(&host, tls, &args.stack, &existing, &look, now)?;
     let files = rollout::render(&settings)?;
     let name = operator::service_name(&host, settings.ports.https.port);
     if !rollout.fleet.dry_run {
         operator::save(cx, &name, &settings.tls, None)?;
     }
-    rollout
-        .apply(&Apply {
-            docker: &look.docker,
-            files: &files,
-            library: &look.library,
-            reset: false,
-            operator: None,
-            archives: rollout::archives_needed(&settings, &look.present, &archives),
-        })
-        .await?;
-    if rollout.fleet.dry_run {
-        rollout
-            .reporter
-            .note(&format!("Dry run: nothing changed on {}", rollout.target()));
-        return Ok(());
-    }
-    let summary = operator::Summary {
-        target: rollout.target(),
-        name: &name,
-        settings: &settings,
-        password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
-        first: false,
-        registered: operator::known(cx, &name),
+    let apply = Apply {
+        docker: &look.docker,
+        files: &files,
+        library: &look.library,
+        reset: false,
+        operator: None,
+        archives: rollout::archives_needed(&settings, &look.present, &archives),
     };
-    summary.print();
+    if rollout.apply(&apply).await? {
+        operator::Summary {
+            target: rollout.target(),
+            name: &name,
+            settings: &settings,
+            password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
+            first: false,
+            registered: operator::known(cx, &name),
+        }
+        .print();
+    }
     Ok(())
 }

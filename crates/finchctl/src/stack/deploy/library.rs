@@ -16,7 +16,10 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::stack::tls::{CERT_PATH, KEY_PATH};
-use crate::stack::{CertificatePair, Existing, RenderedFile, TlsMode, finch_json, grafana};
+use crate::stack::{
+    CertificatePair, Existing, Ports, PublishedPort, RenderedFile, Retention, TlsMode, finch_json,
+    grafana,
+};
 use crate::target::Step;
 
 /// The name of the read step, to find its output in a run.
@@ -52,14 +55,16 @@ pub const EXISTING_FILES: [&str; 4] = [
     KEY_PATH,
 ];
 
-/// The files an update reads: [`EXISTING_FILES`] and Traefik's static configuration (which
-/// holds the Let's Encrypt address).
-pub const UPDATE_FILES: [&str; 5] = [
+/// The files deploy and update read: [`EXISTING_FILES`], Traefik's static configuration (the
+/// Let's Encrypt address), Loki's (the retention) and the compose file (the published ports).
+pub const KEPT_FILES: [&str; 7] = [
     finch_json::PATH,
     grafana::PASSWORD_PATH,
     CERT_PATH,
     KEY_PATH,
     crate::stack::traefik::STATIC_PATH,
+    crate::stack::storage::LOKI_PATH,
+    crate::stack::compose::PATH,
 ];
 
 /// `$1` is the library, `$2` the number of owned paths, then the owned paths, then the files
@@ -188,22 +193,33 @@ impl Library {
         json.get("hostname")?.as_str().map(str::to_owned)
     }
 
-    /// The host port Traefik's HTTPS is published on, from the compose file (`ADDR:PORT:443`).
-    pub fn https_port(&self) -> Option<u16> {
+    /// Where Traefik is published, from the compose file (`[ADDR:]PORT:80` and `…:443`).
+    pub fn ports(&self) -> Option<Ports> {
         let yaml: serde_norway::Value =
             serde_norway::from_slice(self.files.get(crate::stack::compose::PATH)?).ok()?;
-        yaml.get("services")?
+        let ports = yaml
+            .get("services")?
             .get("traefik")?
             .get("ports")?
-            .as_sequence()?
-            .iter()
-            .filter_map(|p| p.as_str()?.strip_suffix(":443"))
-            .find_map(|published| {
-                published
-                    .parse::<crate::stack::PublishedPort>()
-                    .ok()
-                    .map(|p| p.port)
-            })
+            .as_sequence()?;
+        let published = |target: &str| {
+            ports
+                .iter()
+                .filter_map(|p| p.as_str()?.strip_suffix(target))
+                .find_map(|p| p.parse::<PublishedPort>().ok())
+        };
+        Some(Ports {
+            http: published(":80")?,
+            https: published(":443")?,
+        })
+    }
+
+    /// The retention in Loki's configuration (`retention_period: 720h`).
+    pub fn retention(&self) -> Option<Retention> {
+        let loki = std::str::from_utf8(self.files.get(crate::stack::storage::LOKI_PATH)?).ok()?;
+        loki.lines()
+            .find_map(|l| l.trim().strip_prefix("retention_period:"))
+            .and_then(|v| v.trim().parse().ok())
     }
 
     /// The TLS mode the library was deployed with: its certificate pair (self-signed when
@@ -321,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn the_published_https_port_comes_back_from_the_compose_file() {
+    fn ports_and_retention_come_back_from_the_library() {
         let compose = "services:\n  traefik:\n    ports:\n    - 127.0.0.1:8080:80\n    - 127.0.0.1:8443:443\n";
         let library = Library {
             present: true,
@@ -331,8 +347,19 @@ mod tests {
                 compose.as_bytes().to_vec(),
             )]),
         };
-        assert_eq!(library.https_port(), Some(8443));
-        assert_eq!(Library::default().https_port(), None);
+        let ports = library.ports().expect("ports");
+        assert_eq!(ports.https.to_string(), "127.0.0.1:8443");
+        assert_eq!(ports.http.to_string(), "127.0.0.1:8080");
+        assert_eq!(Library::default().ports(), None);
+        let loki = "limits_config:\n  retention_period: 720h\n";
+        let library = Library {
+            files: BTreeMap::from([(
+                crate::stack::storage::LOKI_PATH.to_owned(),
+                loki.as_bytes().to_vec(),
+            )]),
+            ..Library::default()
+        };
+        assert_eq!(library.retention().map(Retention::hours), Some(720));
     }
 
     #[test]
