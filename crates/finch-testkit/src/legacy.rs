@@ -1,16 +1,15 @@
-//! What Finch 1.x leaves behind, made here independently of Finch's own code: its SQLite
-//! `agents` table ([`FINCH_1X_SCHEMA`], filled with [`sqlite3`], the operator's own tool) and
-//! its agent tokens ([`token_minted_like_1x`]). Tests of opening, migrating and copying a 1.x
-//! registry start from these.
+//! Finch 1.x's on-disk state, made the way 1.x made it, for the tests that show it carries
+//! over: its `agents` table ([`FINCH_1X_SCHEMA`], filled with the `sqlite3` tool, [`sqlite3`])
+//! and its agent tokens ([`token_minted_like_1x`], built here independently of Finch's own token
+//! code).
 
 use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use time::OffsetDateTime;
-
-use crate::SECRET;
 
 /// The `agents` table exactly as Finch 1.x's GORM created it, from before the `tags` rename and
 /// with the basic-auth columns of early 2026 still present.
@@ -19,7 +18,7 @@ CREATE TABLE `agents` (`id` integer PRIMARY KEY AUTOINCREMENT,`created_at` datet
 CREATE UNIQUE INDEX `uidx_agents_resource_id` ON `agents`(`resource_id`);
 "#;
 
-/// Runs `sql` on `database` with the `sqlite3` command-line tool, as an operator would.
+/// Runs `sql` on `database` with the `sqlite3` tool (as an operator would), with a busy timeout.
 pub fn sqlite3(database: &Path, sql: &str) {
     // A busy timeout, as any careful operator would set: finch may be writing at that moment.
     let output = Command::new("sqlite3")
@@ -35,17 +34,16 @@ pub fn sqlite3(database: &Path, sql: &str) {
     );
 }
 
-/// An agent token minted the way Finch 1.x does (golang-jwt, MapClaims, HS256, raw secret
-/// bytes) with the kit's [`SECRET`], as an `Authorization` value.
-pub fn token_minted_like_1x(rid: &str) -> String {
-    use hmac::{Hmac, Mac};
+/// `Bearer <token>`: an agent token for `rid` minted the way Finch 1.x does (golang-jwt,
+/// MapClaims, HS256, the raw bytes of `secret`), valid for 365 days from now.
+pub fn token_minted_like_1x(secret: &str, rid: &str) -> String {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let exp = now + 365 * 24 * 3600;
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = URL_SAFE_NO_PAD.encode(format!(
         r#"{{"exp":{exp},"iat":{now},"iss":"finch","rid":"{rid}","sub":"agent"}}"#
     ));
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{header}.{claims}").as_bytes());
     let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("Bearer {header}.{claims}.{signature}")

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use finch_testkit::legacy::{FINCH_1X_SCHEMA, sqlite3, token_minted_like_1x};
-use finch_testkit::{FinchProcess, Library, eventually, forward_auth, http};
+use finch_testkit::{FinchProcess, Library, SECRET, eventually, forward_auth, http};
 
 const RID_METRICS: &str = "rid:finch:0123456789abcdef:agent:1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b";
 const RID_EMPTY_LISTS: &str =
@@ -43,9 +43,15 @@ async fn a_finch_1x_database_opens_migrates_and_its_agents_authenticate() {
         let client = client.clone();
         let url = format!("{base}{route}");
         async move {
-            forward_auth(&client, &url, Some(&token_minted_like_1x(rid)), "POST", uri)
-                .await
-                .status()
+            forward_auth(
+                &client,
+                &url,
+                Some(&token_minted_like_1x(SECRET, rid)),
+                "POST",
+                uri,
+            )
+            .await
+            .status()
         }
     };
     assert_eq!(push("/auth", RID_METRICS, "/loki/api/v1/push").await, 200);

@@ -14,8 +14,8 @@ use std::process::Command;
 use finch_testkit::legacy::{FINCH_1X_SCHEMA, sqlite3, token_minted_like_1x};
 use finch_testkit::postgres::{self, PgDatabase};
 use finch_testkit::{
-    DEADLINE, FinchProcess, Library, OPERATOR, Pki, Replica, eventually, header, http, quantile,
-    revocation_delay,
+    DEADLINE, FinchProcess, Library, OPERATOR, Pki, Replica, SECRET, eventually, header, http,
+    quantile, revocation_delay,
 };
 
 /// How many times the timed and raced steps run.
@@ -174,7 +174,10 @@ async fn a_1x_registry_moves_to_postgres_and_back_with_its_tokens() {
             ),
         );
     }
-    let tokens: Vec<String> = rids.iter().map(|rid| token_minted_like_1x(rid)).collect();
+    let tokens: Vec<String> = rids
+        .iter()
+        .map(|rid| token_minted_like_1x(SECRET, rid))
+        .collect();
     let sqlite_uri = format!("sqlite://{}", old.database_path().display());
 
     let out = migrate(&["--from", &sqlite_uri, "--to", &db.uri], true);

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// Exit code of a failed command.
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit code of a usage error (bad flags, or a command that is not built yet).
+/// Exit code of a usage error (a bad flag or value).
 pub const EXIT_USAGE: u8 = 2;
 
 /// How a reporting command prints its result.

@@ -11,46 +11,9 @@ use support::{Dir, TEST_RID, staged};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// (`service deploy`, `update` and `teardown`: tests/deploy.rs.)
-/// (The agent's SSH commands are tested on a real host: tests/agent_systemd.rs.)
-const SSH_COMMANDS: [&[&str]; 4] = [
-    &["service", "register", "host"],
-    &["service", "deregister", "host"],
-    &["service", "rotate-certificate", "host"],
-    &["service", "rotate-secret", "host"],
-];
-
-/// The flags every SSH command takes besides --run.format and --run.dry-run.
-const TARGET_FLAGS: [&str; 8] = [
-    "--ssh.option",
-    "Port=2222",
-    "--ssh.host-key-check",
-    "yes",
-    "--ssh.config",
-    "ssh_config",
-    "--run.parallel",
-    "3",
-];
-
 #[tokio::test]
-async fn ssh_commands_parse_their_flags_and_exit_2() {
-    let dir = Dir::new();
-    for args in SSH_COMMANDS {
-        let mut args = args.to_vec();
-        args.extend(TARGET_FLAGS);
-        let args = args.as_slice();
-        let out = dir.run(args).await;
-        out.code(2);
-        let name = format!("{} {}", args[0], args[1]);
-        assert_eq!(
-            out.stderr.lines().next().unwrap_or_default(),
-            format!("error: finchctl {name} is not built yet"),
-            "{out:#?}"
-        );
-        assert_eq!(out.stdout, "", "{args:?}");
-    }
-    // A bad flag is still a usage error from the parser.
-    let out = dir
+async fn a_bad_run_format_is_a_usage_error() {
+    let out = Dir::new()
         .run(&["service", "deploy", "h", "--run.format", "xml"])
         .await;
     out.code(2);

@@ -76,7 +76,7 @@ async fn proxy_jump_through_a_second_sshd() {
         Client::host("inner", &inner, "root"),
     ));
     let home = tempfile::tempdir().unwrap();
-    let out = doctor(&client, home.path(), "service", &["inner"]).await;
+    let out = doctor(&client, home.path(), "agent", &["inner"]).await;
     assert_eq!(out.code, Some(0), "{out:#?}");
     assert!(out.stdout.contains("not needed (root)"), "{out:#?}");
     // The jump host forwarded a connection to the inner sshd's port.
@@ -103,7 +103,7 @@ async fn new_host_key_is_recorded_and_a_changed_one_is_refused() {
     ));
     let home = tempfile::tempdir().unwrap();
     assert_eq!(client.known_hosts(), "");
-    let out = doctor(&client, home.path(), "service", &["box"]).await;
+    let out = doctor(&client, home.path(), "agent", &["box"]).await;
     assert_eq!(out.code, Some(0), "{out:#?}");
     let first_key = std::fs::read_to_string(first.dir.path().join("host_key.pub")).unwrap();
     let key_body = first_key.split_whitespace().nth(1).unwrap();
@@ -113,7 +113,7 @@ async fn new_host_key_is_recorded_and_a_changed_one_is_refused() {
         client.known_hosts()
     );
 
-    let out = doctor(&client, home.path(), "service", &["box-reinstalled"]).await;
+    let out = doctor(&client, home.path(), "agent", &["box-reinstalled"]).await;
     assert_eq!(out.code, Some(1), "{out:#?}");
     let new_fingerprint = ssh::fingerprint(&second.dir.path().join("host_key.pub"));
     assert!(out.stderr.contains("has changed"), "{out:#?}");
@@ -130,7 +130,7 @@ async fn new_host_key_is_recorded_and_a_changed_one_is_refused() {
     let out = doctor(
         &client,
         home.path(),
-        "service",
+        "agent",
         &["stranger", "--ssh.host-key-check", "yes"],
     )
     .await;
@@ -145,7 +145,7 @@ async fn new_host_key_is_recorded_and_a_changed_one_is_refused() {
     let out = doctor(
         &client,
         home.path(),
-        "service",
+        "agent",
         &["stranger", "--ssh.host-key-check", "no"],
     )
     .await;

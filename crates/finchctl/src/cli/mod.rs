@@ -147,13 +147,6 @@ pub async fn run(command: Command, cx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// The error of a command whose body lands in a later issue.
-pub fn not_built(command: &str) -> anyhow::Error {
-    Problem::usage(format!("finchctl {command} is not built yet"))
-        .hint("use Finch 1.x's finchctl for this command for now")
-        .into()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests;

@@ -652,7 +652,7 @@ fn test_completion_and_manpages() {
 }
 
 #[test]
-fn the_command_tree_is_1x_plus_render_and_pin() {
+fn the_command_tree_is_1x_plus_render_pin_and_clients() {
     let command = Cli::command();
     let names = |c: &clap::Command| -> Vec<String> {
         c.get_subcommands()
@@ -669,6 +669,7 @@ fn the_command_tree_is_1x_plus_render_and_pin() {
             "teardown",
             "register",
             "deregister",
+            "clients",
             "info",
             "dashboard",
             "rotate-certificate",

@@ -1,6 +1,8 @@
 //! `finch.json`, as `finch` reads it (`crates/finch/src/config.rs`, `docs/configuration.md`):
 //! 1.x's keys, plus `proxy_secret` so that the control plane only answers calls that came
-//! through Traefik. 1.x's `profiler` is left out: this version reads and ignores it.
+//! through Traefik, and a secret rotation's `previous_secret` and `previous_secret_until`
+//! while an earlier render or `service rotate-secret` left them. 1.x's `profiler` is left out:
+//! this version reads and ignores it.
 
 use serde::Serialize;
 
@@ -17,6 +19,10 @@ struct FinchJson<'a> {
     id: &'a str,
     secret: &'a str,
     proxy_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_until: Option<&'a str>,
 }
 
 /// Renders `finch.json` (a secret: it holds the token secret).
@@ -29,6 +35,8 @@ pub fn render(settings: &StackSettings) -> Result<RenderedFile, StackError> {
         id: &generated.id,
         secret: &generated.secret,
         proxy_secret: &generated.proxy_secret,
+        previous_secret: generated.previous_secret.as_ref().map(|(s, _)| s.as_str()),
+        previous_secret_until: generated.previous_secret.as_ref().map(|(_, u)| u.as_str()),
     };
     let mut text = serde_json::to_string_pretty(&json).map_err(|e| StackError::Serialize {
         path: PATH,

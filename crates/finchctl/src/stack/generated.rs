@@ -34,6 +34,9 @@ pub struct Generated {
     pub created_at: String,
     /// The database URI.
     pub database: String,
+    /// A secret rotation's grace: the previous secret and when its grace ends (RFC 3339),
+    /// kept as `service rotate-secret` wrote them so a deploy inside the grace does not end it.
+    pub previous_secret: Option<(String, String)>,
 }
 
 /// Why the values could not be made or read back.
@@ -59,6 +62,10 @@ struct Existing {
     database: String,
     #[serde(default)]
     proxy_secret: Option<String>,
+    #[serde(default)]
+    previous_secret: Option<String>,
+    #[serde(default)]
+    previous_secret_until: Option<String>,
 }
 
 // === impl Generated ===
@@ -76,6 +83,7 @@ impl Generated {
                 .format(&Rfc3339)
                 .map_err(|e| GeneratedError::Clock(e.to_string()))?,
             database: DEFAULT_DATABASE.to_owned(),
+            previous_secret: None,
         })
     }
 
@@ -110,6 +118,10 @@ impl Generated {
             grafana_password: password.map_or(fresh.grafana_password, str::to_owned),
             created_at: existing.created_at,
             database: existing.database,
+            previous_secret: existing
+                .previous_secret
+                .filter(|p| !p.is_empty())
+                .zip(existing.previous_secret_until.filter(|u| !u.is_empty())),
         })
     }
 }
@@ -122,6 +134,10 @@ impl std::fmt::Debug for Generated {
             .field("proxy_secret", &"REDACTED")
             .field("grafana_password", &"REDACTED")
             .field("created_at", &self.created_at)
+            .field(
+                "previous_secret_until",
+                &self.previous_secret.as_ref().map(|(_, until)| until),
+            )
             // A PostgreSQL URI may carry a password.
             .field(
                 "database",
@@ -133,6 +149,11 @@ impl std::fmt::Debug for Generated {
             )
             .finish()
     }
+}
+
+/// A new token secret, as a fresh stack gets one (`service rotate-secret`).
+pub fn new_secret() -> Result<String, GeneratedError> {
+    Ok(STANDARD.encode(random::<SECRET_BYTES>(&SystemRandom::new())?))
 }
 
 /// 1.x's service id: the first 16 hex digits of SHA-256 of the host name.
@@ -181,6 +202,26 @@ mod tests {
         assert_eq!(kept.grafana_password, new.grafana_password);
         let again = Generated::keep(json, Some("pw\n"), new).expect("valid");
         assert_eq!(again.grafana_password, "pw");
+    }
+
+    #[test]
+    fn a_rotations_grace_is_kept() {
+        let json = br#"{"created_at":"c","database":"d","hostname":"h","id":"i","secret":"new",
+            "previous_secret":"old","previous_secret_until":"2026-01-01T00:00:00Z"}"#;
+        let kept = Generated::keep(json, None, fresh()).expect("valid");
+        assert_eq!(
+            kept.previous_secret,
+            Some(("old".to_owned(), "2026-01-01T00:00:00Z".to_owned()))
+        );
+        assert!(!format!("{kept:?}").contains("\"old\""));
+        let half =
+            br#"{"created_at":"c","database":"d","id":"i","secret":"s","previous_secret":"old"}"#;
+        assert_eq!(
+            Generated::keep(half, None, fresh())
+                .expect("valid")
+                .previous_secret,
+            None
+        );
     }
 
     #[test]

@@ -16,13 +16,16 @@
 pub mod alloy;
 pub mod compose;
 pub mod deploy;
+pub mod doctor;
 pub mod existing;
 pub mod finch_json;
 pub mod generated;
 pub mod grafana;
 pub mod images;
+pub mod operators;
 pub mod ports;
 pub mod retention;
+pub mod secret;
 pub mod storage;
 pub mod tls;
 pub mod traefik;

@@ -19,6 +19,7 @@ fn generated() -> Generated {
         grafana_password: "grafana-password-for-the-golden-files".into(),
         created_at: "2026-12-06T05:00:00Z".into(),
         database: generated::DEFAULT_DATABASE.into(),
+        previous_secret: None,
     }
 }
 

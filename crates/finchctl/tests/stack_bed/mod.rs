@@ -100,8 +100,13 @@ impl Bed {
 
     /// Runs finchctl with the operator's HOME.
     pub async fn finchctl<S: AsRef<str>>(&self, args: &[S]) -> Run {
+        self.finchctl_as(self.home.path(), args).await
+    }
+
+    /// Runs finchctl with `home` as HOME (another operator's workstation).
+    pub async fn finchctl_as<S: AsRef<str>>(&self, home: &std::path::Path, args: &[S]) -> Run {
         let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        crate::ssh::finchctl_within(self.home.path(), &args, DEPLOY_DEADLINE).await
+        crate::ssh::finchctl_within(home, &args, DEPLOY_DEADLINE).await
     }
 
     /// Container name → id of the stack's containers.

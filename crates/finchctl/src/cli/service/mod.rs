@@ -2,13 +2,16 @@
 //! rotate and doctor work over SSH; render writes the stack's files locally; info and dashboard
 //! ask the running service over gRPC.
 
+pub mod clients;
 pub mod dashboard;
 pub mod deploy;
 pub mod deregister;
 pub mod doctor;
 pub mod host_args;
 pub mod info;
+pub mod on_host;
 pub mod operator;
+pub mod operator_ca;
 pub mod pin;
 pub mod register;
 pub mod render;
@@ -39,6 +42,8 @@ pub enum ServiceCommand {
     Register(register::RegisterArgs),
     /// Revoke an operator's access to a stack
     Deregister(deregister::DeregisterArgs),
+    /// List the operator clients registered with a stack and when their certificates expire
+    Clients(clients::ClientsArgs),
     /// Show the service's id, host name, creation time and release
     Info(info::InfoArgs),
     /// Issue a dashboard login
@@ -63,6 +68,7 @@ impl ServiceCommand {
             ServiceCommand::Dashboard(a) => a.output.format(),
             ServiceCommand::Doctor(a) => a.output.format(),
             ServiceCommand::Pin(a) => a.output.format(),
+            ServiceCommand::Clients(a) => a.output.format(),
             _ => OutputFormat::Table,
         }
     }
@@ -75,12 +81,13 @@ pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
         ServiceCommand::Update(a) => update::run(&a, cx).await,
         ServiceCommand::Render(a) => render::run(&a, cx),
         ServiceCommand::Teardown(a) => teardown::run(&a, cx).await,
-        ServiceCommand::Register(a) => register::run(&a, cx),
-        ServiceCommand::Deregister(a) => deregister::run(&a, cx),
+        ServiceCommand::Register(a) => register::run(&a, cx).await,
+        ServiceCommand::Deregister(a) => deregister::run(&a, cx).await,
+        ServiceCommand::Clients(a) => clients::run(&a, cx).await,
         ServiceCommand::Info(a) => info::run(&a, cx).await,
         ServiceCommand::Dashboard(a) => dashboard::run(&a, cx).await,
-        ServiceCommand::RotateCertificate(a) => rotate_certificate::run(&a, cx),
-        ServiceCommand::RotateSecret(a) => rotate_secret::run(&a, cx),
+        ServiceCommand::RotateCertificate(a) => rotate_certificate::run(&a, cx).await,
+        ServiceCommand::RotateSecret(a) => rotate_secret::run(&a, cx).await,
         ServiceCommand::Doctor(a) => doctor::run(&a, cx).await,
         ServiceCommand::Pin(a) => pin::run(&a, cx).await,
     }
