@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::environment::Environment;
-use crate::output::{Output, OutputFormat, Problem};
+use crate::output::{Output, OutputFormat};
 use crate::target::run::Interrupted;
 
 pub use context::Context;
