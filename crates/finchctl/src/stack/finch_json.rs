@@ -11,6 +11,19 @@ use super::{ROOT, RenderedFile, StackError, StackSettings};
 /// The file's path in the library.
 pub const PATH: &str = "finch.json";
 
+/// The keys in the order [`render`] writes them; a rotation writes them in this order too, so a
+/// deploy after it finds the same bytes and recreates nothing.
+pub const KEY_ORDER: [&str; 8] = [
+    "created_at",
+    "database",
+    "hostname",
+    "id",
+    "secret",
+    "proxy_secret",
+    "previous_secret",
+    "previous_secret_until",
+];
+
 #[derive(Serialize)]
 struct FinchJson<'a> {
     created_at: &'a str,

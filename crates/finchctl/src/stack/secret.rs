@@ -10,9 +10,12 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+
+use super::finch_json::KEY_ORDER;
 
 /// The key of the current secret.
 const SECRET: &str = "secret";
@@ -155,14 +158,35 @@ pub fn rotate(
         doc.insert(PREVIOUS_SECRET_UNTIL.to_owned(), Value::from(text));
         Some(until)
     };
-    let mut text =
-        serde_json::to_string_pretty(&doc).map_err(|e| RotationError::NotJson(e.to_string()))?;
+    let mut text = serde_json::to_string_pretty(&InRenderOrder(&doc))
+        .map_err(|e| RotationError::NotJson(e.to_string()))?;
     text.push('\n');
     Ok(Rotated {
         finch_json: text.into_bytes(),
         grace_until,
         ended_earlier_grace,
     })
+}
+
+/// A `finch.json` object written with the keys a render writes first, in its order, then any
+/// other key (a 1.x `profiler`) in name order.
+struct InRenderOrder<'a>(&'a Map<String, Value>);
+
+impl Serialize for InRenderOrder<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let known = KEY_ORDER
+            .iter()
+            .filter_map(|key| self.0.get_key_value(*key));
+        let others = self
+            .0
+            .iter()
+            .filter(|(key, _)| !KEY_ORDER.contains(&key.as_str()));
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in known.chain(others) {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Whether `doc` holds a previous secret whose grace has not ended at `now`.

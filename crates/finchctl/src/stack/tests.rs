@@ -240,6 +240,26 @@ fn an_image_override_recreates_only_its_service() {
 }
 
 #[test]
+fn a_rotated_finch_json_is_what_the_next_render_writes() {
+    let before = settings(TlsMode::SelfSigned(pair()));
+    let file = finch_json::render(&before).expect("renders");
+    let now = time::macros::datetime!(2026-12-06 06:00:00 UTC);
+    let grace = "30s".parse().expect("a grace");
+    let rotated = secret::rotate(&file.contents, "bmV3LXNlY3JldA==", grace, now).expect("rotates");
+    let mut after = before.clone();
+    after.generated.previous_secret = Some((
+        before.generated.secret.clone(),
+        "2026-12-06T06:00:30Z".to_owned(),
+    ));
+    after.generated.secret = "bmV3LXNlY3JldA==".to_owned();
+    let rendered = finch_json::render(&after).expect("renders");
+    assert_eq!(
+        String::from_utf8_lossy(&rotated.finch_json),
+        String::from_utf8_lossy(&rendered.contents)
+    );
+}
+
+#[test]
 fn the_same_settings_render_the_same_bytes() {
     let settings = settings(TlsMode::SelfSigned(pair()));
     assert_eq!(
