@@ -18,6 +18,9 @@ pub struct FinchProcess {
     pub child: Child,
     logs: Arc<Mutex<Vec<serde_json::Value>>>,
     stderr: Arc<Mutex<String>>,
+    /// The threads reading stdout and stderr; joined once the process has exited, so that
+    /// every line it wrote is captured before a test reads the logs.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 // === impl FinchProcess ===
@@ -51,7 +54,7 @@ impl FinchProcess {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().unwrap();
         let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
+        let stdout_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let value = serde_json::from_str(&line)
                     .unwrap_or_else(|_| serde_json::json!({ "raw": line }));
@@ -61,7 +64,7 @@ impl FinchProcess {
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 let mut text = sink.lock().unwrap();
                 text.push_str(&line);
@@ -72,6 +75,7 @@ impl FinchProcess {
             child,
             logs,
             stderr,
+            readers: vec![stdout_reader, stderr_reader],
         }
     }
 
@@ -121,6 +125,10 @@ impl FinchProcess {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The pipes reach end of file with the exit; the readers end with them.
+                for reader in self.readers.drain(..) {
+                    reader.join().unwrap();
+                }
                 return status;
             }
             if started.elapsed() > deadline {
