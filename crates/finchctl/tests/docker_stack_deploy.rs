@@ -14,72 +14,11 @@ mod docker;
 mod ssh;
 mod stack_bed;
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use finch_testkit::eventually;
+use stack_bed::prometheus::PrometheusAgent;
 use stack_bed::{Bed, CONTAINERS, assert_all_healthy};
-
-/// Debian's Prometheus in agent mode, scraping itself and pushing to `url` with `token`,
-/// verifying the stack's certificate `ca`.
-struct Sender {
-    _child: tokio::process::Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Sender {
-    fn start(url: &str, token: &str, ca: &Path) -> Sender {
-        let dir = tempfile::tempdir().unwrap();
-        let port = docker::free_port();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: deploy-test-sender\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nremote_write:\n  - url: {url}\n    authorization:\n      credentials: {token}\n    tls_config:\n      ca_file: {}\n    queue_config:\n      batch_send_deadline: 1s\n",
-            ca.display()
-        );
-        let file = dir.path().join("prometheus.yml");
-        std::fs::write(&file, config).unwrap();
-        let child = tokio::process::Command::new("prometheus")
-            .arg("--enable-feature=agent")
-            .arg(format!("--config.file={}", file.display()))
-            .arg(format!(
-                "--storage.agent.path={}",
-                dir.path().join("wal").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        Sender {
-            _child: child,
-            _dir: dir,
-        }
-    }
-}
-
-/// Whether the Prometheus behind the stack's Mimir has a sample of the sender's job: asked
-/// on Mimir's query path, at the container's address on the stack's bridge network.
-async fn mimir_has_the_senders_samples() -> Option<()> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let ip = docker::docker(&[
-        "inspect",
-        "--format",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        "mimir",
-    ]);
-    let mut stream = tokio::net::TcpStream::connect((ip.trim(), 8080))
-        .await
-        .ok()?;
-    let request = "GET /prometheus/api/v1/query?query=up%7Bjob%3D%22deploy-test-sender%22%7D HTTP/1.0\r\nHost: mimir\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.ok()?;
-    answer
-        .contains("\"job\":\"deploy-test-sender\"")
-        .then_some(())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
@@ -104,37 +43,23 @@ async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     assert_eq!(owner("loki/data"), 10001);
 
     // Through the deployed Traefik, with the pinned certificate and no --tls.skip-verify.
-    let config = bed.home.path().join("web1.alloy");
-    let register = bed
-        .finchctl(&[
-            "agent",
-            "register",
-            "--agent.hostname",
-            "web1",
-            "--agent.logs.journal",
-            "--agent.metrics",
-            "--agent.config",
-            &config.display().to_string(),
-            &bed.service(),
-        ])
+    let agent = bed
+        .register("web1", &["--agent.logs.journal", "--agent.metrics"])
         .await;
-    assert_eq!(register.code, Some(0), "{register:#?}");
-    let alloy = std::fs::read_to_string(&config).unwrap();
-    let token = alloy
-        .split("bearer_token = \"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .unwrap()
-        .to_owned();
 
     // An agent token's push reaches the Prometheus in Mimir's place.
-    let sender = Sender::start(
+    let sender = PrometheusAgent::start(
+        "deploy-test-sender",
         &format!("https://127.0.0.1:{}/mimir/api/v1/push", bed.https),
-        &token,
-        &bed.library.join("traefik/etc/certs.d/cert.pem"),
+        &agent.token(),
+        &bed.cert_path(),
     );
-    let pushed = eventually(Duration::from_secs(60), mimir_has_the_senders_samples).await;
-    assert!(pushed.is_some(), "the sender's samples never reached Mimir");
+    let pushed = eventually(Duration::from_secs(60), || sender.newest_in_mimir()).await;
+    assert!(
+        pushed.is_some(),
+        "the sender's samples never reached Mimir: {}",
+        sender.log()
+    );
     drop(sender);
 
     // Again with nothing changed: the same values and agents, no container recreated.

@@ -19,8 +19,8 @@ use std::time::Duration;
 use finch_testkit::eventually;
 use finch_testkit::legacy::{FINCH_1X_SCHEMA, sqlite3, token_minted_like_1x};
 use finchctl::mtls;
-use finchctl::profile::{Profile, Stack};
-use stack_bed::{Bed, Run, assert_all_healthy};
+use finchctl::profile::Stack;
+use stack_bed::{Bed, Run, assert_all_healthy, profile};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -64,41 +64,9 @@ fn accepted(bed: &Bed, authorization: &str) -> bool {
 
 /// Registers an agent that sends metrics and returns `Bearer <its token>`.
 async fn register_agent(bed: &Bed, hostname: &str) -> String {
-    let config = bed.home.path().join(format!("{hostname}.alloy"));
-    let run = bed
-        .finchctl(&[
-            "agent",
-            "register",
-            "--agent.hostname",
-            hostname,
-            "--agent.metrics",
-            "--agent.logs.journal",
-            "--agent.config",
-            &config.display().to_string(),
-            &bed.service(),
-        ])
-        .await;
-    assert_eq!(run.code, Some(0), "agent register: {run:#?}");
-    bearer_of(&config)
-}
-
-/// `Bearer <token>` of an Alloy config.
-fn bearer_of(config: &Path) -> String {
-    let alloy = std::fs::read_to_string(config).unwrap();
-    let token = alloy
-        .split("bearer_token = \"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .unwrap();
-    format!("Bearer {token}")
-}
-
-/// `finchctl service <command>` on the bed's host with only the host flags (no stack flags).
-async fn on_host(bed: &Bed, command: &str, extra: &[&str]) -> Run {
-    let mut args: Vec<String> = vec!["service".into(), command.into()];
-    args.extend(bed.host_flags());
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    bed.finchctl(&args).await
+    bed.register(hostname, &["--agent.metrics", "--agent.logs.journal"])
+        .await
+        .bearer()
 }
 
 /// Whether `service info` succeeds from the workstation whose HOME is `home`.
@@ -107,26 +75,6 @@ async fn info_works(bed: &Bed, home: &Path) -> bool {
         .await
         .code
         == Some(0)
-}
-
-/// A workstation (a HOME) holding `cert_pem` and `key_pem` for the bed's stack, with our pin.
-fn workstation(bed: &Bed, cert_pem: &str, key_pem: &str) -> tempfile::TempDir {
-    let ours = profile(bed.home.path());
-    let pin = ours.stack(&bed.service()).unwrap().unwrap().server_pin;
-    let home = tempfile::tempdir().unwrap();
-    let mut profile = profile(home.path());
-    profile.upsert(&Stack {
-        name: bed.service(),
-        cert_pem: cert_pem.to_owned(),
-        key_pem: key_pem.to_owned(),
-        server_pin: pin,
-    });
-    profile.save().unwrap();
-    home
-}
-
-fn profile(home: &Path) -> Profile {
-    Profile::load(&home.join(".config/finch.json")).unwrap()
 }
 
 /// The checks of the doctor's JSON report of its one host, by name → status.
@@ -160,7 +108,9 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
     // is refused after it.
     let old_token = register_agent(&bed, "web1").await;
     assert!(accepted(&bed, &old_token));
-    let rotate = on_host(&bed, "rotate-secret", &["--secret.grace", GRACE]).await;
+    let rotate = bed
+        .on_host("rotate-secret", &["--secret.grace", GRACE])
+        .await;
     assert_eq!(rotate.code, Some(0), "rotate-secret: {rotate:#?}");
     let finch_json: serde_json::Value = serde_json::from_str(&bed.read("finch.json")).unwrap();
     let until = OffsetDateTime::parse(
@@ -195,11 +145,11 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
         .library
         .join(format!("traefik/etc/certs.d/{OTHER_RID}.pem"));
     std::fs::write(&other_ca, &other.ca_pem).unwrap();
-    let other_home = workstation(&bed, &other.cert_pem, &other.key_pem);
+    let other_home = bed.workstation(&other.cert_pem, &other.key_pem);
     assert!(info_works(&bed, other_home.path()).await);
 
     // `service clients` lists both with their expiry.
-    let clients = on_host(&bed, "clients", &["--output", "json"]).await;
+    let clients = bed.on_host("clients", &["--output", "json"]).await;
     assert_eq!(clients.code, Some(0), "clients: {clients:#?}");
     let listed: serde_json::Value = serde_json::from_str(&clients.stdout).unwrap();
     let own_rid = mtls::local_rid(&mtls::default_machine_id_paths()).unwrap();
@@ -220,9 +170,9 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
 
     // rotate-certificate: the old certificate is refused, the new one works.
     let before = profile(bed.home.path()).stack(&service).unwrap().unwrap();
-    let rotate = on_host(&bed, "rotate-certificate", &[]).await;
+    let rotate = bed.on_host("rotate-certificate", &[]).await;
     assert_eq!(rotate.code, Some(0), "rotate-certificate: {rotate:#?}");
-    let old_home = workstation(&bed, &before.cert_pem, &before.key_pem);
+    let old_home = bed.workstation(&before.cert_pem, &before.key_pem);
     assert!(
         !info_works(&bed, old_home.path()).await,
         "the old certificate"
@@ -233,7 +183,9 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
     );
 
     // deregister of the other operator leaves ours.
-    let deregister = on_host(&bed, "deregister", &["--client.rid", OTHER_RID]).await;
+    let deregister = bed
+        .on_host("deregister", &["--client.rid", OTHER_RID])
+        .await;
     assert_eq!(deregister.code, Some(0), "deregister: {deregister:#?}");
     assert!(
         !info_works(&bed, other_home.path()).await,
@@ -243,7 +195,7 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
     assert!(profile(bed.home.path()).stack(&service).unwrap().is_some());
 
     // The doctor: all green on the deployed host, then a stopped container named, exit 1.
-    let doctor = on_host(&bed, "doctor", &["--output", "json"]).await;
+    let doctor = bed.on_host("doctor", &["--output", "json"]).await;
     assert_eq!(doctor.code, Some(0), "doctor: {doctor:#?}");
     let (report, checks) = doctor_checks(&doctor);
     assert_eq!(report["ok"], true, "{report:#}");
@@ -254,7 +206,7 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
         assert!(checks.iter().any(|(c, _)| *c == name), "{name}: {report:#}");
     }
     docker::docker(&["stop", "grafana"]);
-    let doctor = on_host(&bed, "doctor", &["--output", "json"]).await;
+    let doctor = bed.on_host("doctor", &["--output", "json"]).await;
     assert_eq!(doctor.code, Some(1), "doctor: {doctor:#?}");
     let (report, checks) = doctor_checks(&doctor);
     assert_eq!(report["ok"], false);
@@ -396,6 +348,6 @@ async fn a_1x_library_is_upgraded_in_place_and_its_agents_keep_pushing() {
     );
 
     // The commands on a deployed stack work on it too.
-    let clients = on_host(&bed, "clients", &["--output", "json"]).await;
+    let clients = bed.on_host("clients", &["--output", "json"]).await;
     assert_eq!(clients.code, Some(0), "clients: {clients:#?}");
 }

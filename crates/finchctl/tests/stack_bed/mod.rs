@@ -3,12 +3,20 @@
 //! (`--docker.host`), the stack's images built here ([`StackImages`]), Traefik on loopback
 //! ports of its own and the library in a temporary directory. [`Bed`]'s drop removes the
 //! stack's containers and network whatever happened, so the next stack starts clean.
+//!
+//! Around it, what the tests do on a deployed stack: agents registered through the deployed
+//! Traefik ([`Agent`]), other operators' workstations ([`Bed::workstation`]), and Debian's
+//! Prometheus in agent mode pushing to it ([`prometheus`]).
 
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use finchctl::profile::{Profile, Stack};
 
 pub use crate::docker::stack::CONTAINERS;
 use crate::docker::{self, StackImages};
@@ -139,6 +147,64 @@ impl Bed {
         )
     }
 
+    /// `finchctl service <command>` on the bed's host with only the host flags (no stack flags).
+    pub async fn on_host(&self, command: &str, extra: &[&str]) -> Run {
+        let mut args: Vec<String> = vec!["service".into(), command.into()];
+        args.extend(self.host_flags());
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        self.finchctl(&args).await
+    }
+
+    /// `finchctl agent register --agent.hostname HOSTNAME FLAGS…` through the deployed Traefik
+    /// with the pinned certificate, its config written into the operator's HOME.
+    pub async fn register(&self, hostname: &str, flags: &[&str]) -> Agent {
+        let config = self.home.path().join(format!("{hostname}.alloy"));
+        let mut args = vec![
+            "agent".to_owned(),
+            "register".into(),
+            "--agent.hostname".into(),
+            hostname.into(),
+            "--agent.config".into(),
+            config.display().to_string(),
+            "--output".into(),
+            "json".into(),
+        ];
+        args.extend(flags.iter().map(|s| (*s).to_owned()));
+        args.push(self.service());
+        let run = self.finchctl(&args).await;
+        assert_eq!(run.code, Some(0), "agent register: {run:#?}");
+        let registered: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        Agent {
+            rid: registered["rid"].as_str().unwrap().to_owned(),
+            config,
+        }
+    }
+
+    /// A workstation (a HOME) holding `cert_pem` and `key_pem` for the bed's stack, with our
+    /// pin of its server certificate.
+    pub fn workstation(&self, cert_pem: &str, key_pem: &str) -> tempfile::TempDir {
+        let pin = profile(self.home.path())
+            .stack(&self.service())
+            .unwrap()
+            .unwrap()
+            .server_pin;
+        let home = tempfile::tempdir().unwrap();
+        let mut profile = profile(home.path());
+        profile.upsert(&Stack {
+            name: self.service(),
+            cert_pem: cert_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
+            server_pin: pin,
+        });
+        profile.save().unwrap();
+        home
+    }
+
+    /// The stack's own certificate (what finchctl pins and agents are told to trust).
+    pub fn cert_path(&self) -> PathBuf {
+        self.library.join("traefik/etc/certs.d/cert.pem")
+    }
+
     /// The hostnames of the stack's agents, through Traefik with the pinned certificate.
     pub async fn agents(&self) -> Vec<String> {
         let run = self
@@ -152,6 +218,30 @@ impl Bed {
             .map(|a| a["hostname"].as_str().unwrap().to_owned())
             .collect()
     }
+}
+
+/// An agent registered on the bed's stack.
+pub struct Agent {
+    pub rid: String,
+    /// Its Alloy config as `agent register` (or `agent config`) wrote it.
+    pub config: PathBuf,
+}
+
+impl Agent {
+    /// The bearer token its Alloy config sends (`bearer_token = "…"`).
+    pub fn token(&self) -> String {
+        finch_testkit::bearer_token(&std::fs::read_to_string(&self.config).unwrap())
+    }
+
+    /// `Authorization`'s value, as Alloy sends `bearer_token`.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token())
+    }
+}
+
+/// The finchctl profile (`~/.config/finch.json`) of the workstation whose HOME is `home`.
+pub fn profile(home: &Path) -> Profile {
+    Profile::load(&home.join(".config/finch.json")).unwrap()
 }
 
 impl Drop for Bed {
