@@ -315,6 +315,10 @@ async fn agents_operators_and_attackers_through_a_deployed_stack() {
         .await;
     tally.command(&other);
     assert_eq!(other.code, Some(1), "our RID from another CA: {other:#?}");
+    assert!(
+        other.stderr.contains("Unauthenticated: permission denied"),
+        "{other:#?}"
+    );
     let finch =
         tonic::transport::Channel::from_shared(format!("http://{}:3000", container_ip("finch")))
             .unwrap()
@@ -395,9 +399,18 @@ async fn agents_operators_and_attackers_through_a_deployed_stack() {
         )
         .await;
     assert_eq!(status, 200, "Pyroscope's ingest");
-    // The stand-ins keep no data: what reached them is in their logs.
-    assert_eq!(log_lines("loki", pushed), logs_before + 1);
-    assert_eq!(log_lines("pyroscope", ingested), profiles_before + 1);
+    // The stand-ins keep no data: what reached them is in their logs (which Docker collects
+    // a moment later).
+    let reached = eventually(LANDING, || async {
+        (log_lines("loki", pushed) == logs_before + 1
+            && log_lines("pyroscope", ingested) == profiles_before + 1)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "the push or the ingest never reached the stand-in"
+    );
     assert_eq!(tally.refused, 0);
     drop(tally);
 
