@@ -13,10 +13,11 @@ use anyhow::Context as _;
 use clap::Args;
 use time::OffsetDateTime;
 
+use super::alert_args::AlertArgs;
 use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::output::Problem;
-use crate::stack::{self, CertificatePair, Existing, RenderedFile, StackSettings};
+use crate::stack::{self, Alerts, CertificatePair, Existing, RenderedFile, StackSettings};
 
 /// Flags of `service render`.
 #[derive(Debug, Clone, Args)]
@@ -33,6 +34,9 @@ pub struct RenderArgs {
     /// Retention and images.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// Renders the stack into `args.dir`.
@@ -59,6 +63,7 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
             .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
         // The host's own daemon: deploy mounts the one --docker.host names.
         docker_socket: stack::deploy::docker::DEFAULT_SOCKET.to_owned(),
+        alerts: args.alerts.resolve(read_alerts(dir)?, &args.host)?,
     };
     let files = stack::render(&settings)?;
     write(dir, &files)?;
@@ -108,6 +113,17 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
             _ => None,
         },
     })
+}
+
+/// Where alerts went in an earlier render in `dir`.
+fn read_alerts(dir: &Path) -> anyhow::Result<Alerts> {
+    let mut files = std::collections::BTreeMap::new();
+    for path in stack::alerts::FILES {
+        if let Some(bytes) = read_optional(&dir.join(path))? {
+            files.insert(path, bytes);
+        }
+    }
+    Ok(Alerts::kept(|path| files.get(path).map(Vec::as_slice)))
 }
 
 fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
