@@ -134,8 +134,9 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes every file atomically with its mode, and removes the certificate files an earlier
-/// render wrote when this one has none (a switch to Let's Encrypt).
+/// Writes every file atomically with its mode, and removes the files an earlier render wrote
+/// when this one has none: the certificate pair (a switch to Let's Encrypt), the contact points
+/// and the SMTP password (alerts no longer sent that way).
 fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
     for file in files {
         let path = dir.join(&file.path);
@@ -148,7 +149,12 @@ fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
             f.set_permissions(std::fs::Permissions::from_mode(file.mode))
         })?;
     }
-    for stale in [stack::tls::CERT_PATH, stack::tls::KEY_PATH] {
+    for stale in [
+        stack::tls::CERT_PATH,
+        stack::tls::KEY_PATH,
+        stack::grafana::contact_points::PATH,
+        stack::grafana::SMTP_PASSWORD_PATH,
+    ] {
         if !files.iter().any(|f| f.path == stale) {
             let path = dir.join(stale);
             match std::fs::remove_file(&path) {
