@@ -177,3 +177,87 @@ async fn render_refuses_bad_input_naming_it() {
         "nothing written on error"
     );
 }
+
+#[tokio::test]
+async fn alert_flags_are_kept_by_a_repeat_and_removed_when_emptied() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = Dir::new();
+    let out = dir.path().join("stack");
+    let login = dir.path().join("smtp.yaml");
+    std::fs::write(
+        &login,
+        "user: alerts@example.com\npassword: 's3cret: $HOME'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let login = login.display().to_string();
+    let base = ["service", "render", "stack", "--service.host", HOST];
+    let flags = [
+        "--alert.email",
+        "ops@example.com",
+        "--alert.smtp",
+        "smtp.example.com:587",
+        "--alert.smtp.credentials",
+        &login,
+        "--alert.webhook",
+        "https://hooks.example.com/finch?token=t0k",
+        "--alert.silence",
+        "1h",
+    ];
+    dir.run(&[&base[..], &flags[..]].concat()).await.ok();
+    let alerting = [
+        "grafana/provisioning/alerting/contact-points.yaml",
+        "grafana/provisioning/alerting/finch.yaml",
+        "grafana/smtp-password",
+        "docker-compose.yaml",
+    ];
+    let snapshot = || alerting.map(|p| read(&out, p));
+    let first = snapshot();
+    assert_eq!(first[2], "s3cret: $HOME");
+    assert_eq!(support::mode(&out.join("grafana/smtp-password")), 0o400);
+    assert!(first[0].contains("token=t0k") && first[1].contains("[1h]"));
+    assert!(first[3].contains("GF_SMTP_PASSWORD__FILE") && !first[3].contains("s3cret"));
+
+    dir.run(&base).await.ok();
+    assert_eq!(snapshot(), first, "a repeat without the flags keeps them");
+
+    dir.run(&[&base[..], &["--alert.email=", "--alert.webhook="][..]].concat())
+        .await
+        .ok();
+    assert!(!out.join("grafana/smtp-password").exists());
+    let undo = read(&out, alerting[0]);
+    assert!(
+        undo.contains("resetPolicies") && !undo.contains("contactPoints"),
+        "{undo}"
+    );
+    assert!(!read(&out, "docker-compose.yaml").contains("GF_SMTP"));
+    assert!(
+        read(&out, alerting[1]).contains("[1h]"),
+        "the silence stays"
+    );
+
+    let open = dir.path().join("open.yaml");
+    std::fs::write(&open, "user: u\npassword: p\n").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = open.display().to_string();
+    let refused = dir
+        .run(
+            &[
+                &base[..],
+                &[
+                    "--alert.email",
+                    "ops@example.com",
+                    "--alert.smtp",
+                    "mail:25",
+                ][..],
+                &["--alert.smtp.credentials", &open][..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert!(
+        refused.code(1).stderr.contains("readable by others"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -652,7 +652,7 @@ fn test_completion_and_manpages() {
 }
 
 #[test]
-fn the_command_tree_is_1x_plus_render_pin_and_clients() {
+fn the_command_tree_is_1x_plus_render_pin_clients_and_logs() {
     let command = Cli::command();
     let names = |c: &clap::Command| -> Vec<String> {
         c.get_subcommands()
@@ -675,6 +675,7 @@ fn the_command_tree_is_1x_plus_render_pin_and_clients() {
             "rotate-certificate",
             "rotate-secret",
             "doctor",
+            "logs",
             "pin"
         ]
     );
@@ -693,6 +694,41 @@ fn the_command_tree_is_1x_plus_render_pin_and_clients() {
             "teardown",
             "doctor"
         ]
+    );
+}
+
+#[test]
+fn test_service_logs_flags() {
+    let cli = parse(&[
+        "service",
+        "logs",
+        "root@h",
+        "loki",
+        "grafana",
+        "-f",
+        "--tail",
+        "5",
+        "--since=1h30m",
+    ]);
+    let Command::Service(ServiceCommand::Logs(args)) = cli.command else {
+        panic!("not logs");
+    };
+    assert_eq!(args.services, ["loki", "grafana"]);
+    assert!(args.follow);
+    assert_eq!(args.tail, Some(5));
+    assert_eq!(args.since.as_deref(), Some("1h30m"));
+    let cli = parse(&["service", "logs", "root@h", "--follow"]);
+    let Command::Service(ServiceCommand::Logs(args)) = cli.command else {
+        panic!("not logs");
+    };
+    assert!(args.follow && args.services.is_empty() && args.tail.is_none());
+    assert_eq!(
+        parse_err(&["service", "logs", "root@h", "--since", "1d"]),
+        ErrorKind::ValueValidation
+    );
+    assert_eq!(
+        parse_err(&["service", "logs", "root@h", "--tail", "x"]),
+        ErrorKind::ValueValidation
     );
 }
 

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::grafana::PASSWORD_IN_CONTAINER;
+use super::grafana::{PASSWORD_IN_CONTAINER, SMTP_PASSWORD_IN_CONTAINER};
 use super::{ROOT, RenderedFile, Service, StackError, StackSettings};
 
 /// The compose file's path in the library (1.x's).
@@ -26,6 +26,14 @@ pub const PATH: &str = "docker-compose.yaml";
 pub const CONFIG_HASH_LABEL: &str = "finch.config-hash";
 /// The network every service joins.
 pub const NETWORK: &str = "finch";
+/// Grafana's SMTP settings in its environment, read back by [`super::alerts`].
+pub const SMTP_ENABLED: &str = "GF_SMTP_ENABLED";
+/// `--alert.smtp`.
+pub const SMTP_HOST: &str = "GF_SMTP_HOST";
+/// `--alert.smtp.from`.
+pub const SMTP_FROM: &str = "GF_SMTP_FROM_ADDRESS";
+/// The user of `--alert.smtp.credentials`.
+pub const SMTP_USER: &str = "GF_SMTP_USER";
 /// The services without a shell, probed by a `hc-<service>` sidecar.
 pub const SIDECARS: [&str; 3] = ["loki", "mimir", "pyroscope"];
 
@@ -150,20 +158,7 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
             ..ComposeService::default()
         },
         Service::Grafana => ComposeService {
-            environment: BTreeMap::from([
-                (
-                    "GF_SERVER_ROOT_URL",
-                    format!("https://{}/grafana/", url_host(&settings.host)),
-                ),
-                ("GF_SERVER_SERVE_FROM_SUB_PATH", "true".to_owned()),
-                (
-                    "GF_SECURITY_ADMIN_PASSWORD__FILE",
-                    PASSWORD_IN_CONTAINER.to_owned(),
-                ),
-                ("GF_USERS_ALLOW_SIGN_UP", "false".to_owned()),
-                ("GF_ANALYTICS_REPORTING_ENABLED", "false".to_owned()),
-                ("GF_ANALYTICS_CHECK_FOR_UPDATES", "false".to_owned()),
-            ]),
+            environment: grafana_environment(settings),
             volumes: strings(&[
                 "./grafana:/var/lib/grafana",
                 "./grafana/provisioning:/etc/grafana/provisioning:ro",
@@ -224,6 +219,50 @@ fn definition(settings: &StackSettings, service: Service) -> ComposeService {
             ..ComposeService::default()
         },
     }
+}
+
+/// Grafana's settings: its URL under `/grafana`, the admin password file, no sign-up or phoning
+/// home, and the SMTP server of `--alert.smtp` (its password in a file, never in the
+/// environment that `docker inspect` shows).
+fn grafana_environment(settings: &StackSettings) -> BTreeMap<&'static str, String> {
+    let mut environment = BTreeMap::from([
+        (
+            "GF_SERVER_ROOT_URL",
+            format!("https://{}/grafana/", url_host(&settings.host)),
+        ),
+        ("GF_SERVER_SERVE_FROM_SUB_PATH", "true".to_owned()),
+        (
+            "GF_SECURITY_ADMIN_PASSWORD__FILE",
+            PASSWORD_IN_CONTAINER.to_owned(),
+        ),
+        ("GF_USERS_ALLOW_SIGN_UP", "false".to_owned()),
+        ("GF_ANALYTICS_REPORTING_ENABLED", "false".to_owned()),
+        ("GF_ANALYTICS_CHECK_FOR_UPDATES", "false".to_owned()),
+    ]);
+    if let Some(smtp) = &settings.alerts.smtp {
+        environment.insert(SMTP_ENABLED, "true".to_owned());
+        environment.insert(SMTP_HOST, escape_dollars(&smtp.host));
+        environment.insert(SMTP_FROM, escape_dollars(&smtp.from));
+        environment.insert("GF_SMTP_FROM_NAME", "Finch".to_owned());
+        if let Some(login) = &smtp.credentials {
+            environment.insert(SMTP_USER, escape_dollars(&login.user));
+            environment.insert(
+                "GF_SMTP_PASSWORD__FILE",
+                SMTP_PASSWORD_IN_CONTAINER.to_owned(),
+            );
+        }
+    }
+    environment
+}
+
+/// A value as Compose reads it literally: Compose expands `$NAME` in the file, `$$` is a `$`.
+fn escape_dollars(value: &str) -> String {
+    value.replace('$', "$$")
+}
+
+/// A value [`escape_dollars`] wrote, as it was.
+pub fn unescape_dollars(value: &str) -> String {
+    value.replace("$$", "$")
 }
 
 fn storage(command: &[&str], volumes: &[&str]) -> ComposeService {

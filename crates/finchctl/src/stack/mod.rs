@@ -13,6 +13,7 @@
 //! containers that read it. The library layout is Finch 1.x's (a 1.x library upgrades in place),
 //! with Grafana's provisioning in a directory of its own.
 
+pub mod alerts;
 pub mod alloy;
 pub mod compose;
 pub mod deploy;
@@ -23,6 +24,7 @@ pub mod generated;
 pub mod grafana;
 pub mod images;
 pub mod operators;
+pub mod period;
 pub mod ports;
 pub mod retention;
 pub mod secret;
@@ -33,6 +35,7 @@ pub mod traefik;
 #[cfg(test)]
 mod tests;
 
+pub use alerts::Alerts;
 pub use existing::Existing;
 pub use generated::Generated;
 pub use images::{Images, Service};
@@ -60,6 +63,8 @@ pub struct StackSettings {
     pub generated: Generated,
     /// The Docker daemon's socket on the host, mounted into Alloy (`--docker.host`).
     pub docker_socket: String,
+    /// Where alerts go (`--alert.*`).
+    pub alerts: Alerts,
 }
 
 /// One file of the stack, as deploy uploads it.

@@ -48,24 +48,9 @@ impl FromStr for Retention {
     type Err = RetentionError;
 
     fn from_str(text: &str) -> Result<Retention, RetentionError> {
-        let bad = || RetentionError(text.to_owned());
-        let split = text.len().checked_sub(1).ok_or_else(bad)?;
-        let (number, unit) = text.split_at_checked(split).ok_or_else(bad)?;
-        let hours_per_unit = match unit {
-            "h" => 1,
-            "d" => 24,
-            "w" => 24 * 7,
-            _ => return Err(bad()),
-        };
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        let hours = number
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(hours_per_unit))
-            .filter(|h| (MIN_HOURS..=MAX_HOURS).contains(h))
-            .ok_or_else(bad)?;
+        let units = [("h", 1), ("d", 24), ("w", 24 * 7)];
+        let hours = super::period::parse(text, &units, MIN_HOURS..=MAX_HOURS)
+            .ok_or_else(|| RetentionError(text.to_owned()))?;
         Ok(Retention { hours })
     }
 }

@@ -1,12 +1,14 @@
 //! Golden files of every rendered file (`golden/<mode>/<path>`; rewrite them with
 //! `SNAPSHOTS=overwrite cargo test -p finchctl stack::` and review the diff), the compose file
 //! against the Compose specification's schema, `finch.json` through `finch`'s own loader, and
-//! which containers a retention change reaches.
+//! which containers a retention change reaches. Where alerts go is in [`alerts`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
+
+mod alerts;
 
 /// The Compose specification's JSON schema (see `tests/data/README.md`).
 const COMPOSE_SCHEMA: &str = include_str!("../../tests/data/compose-spec.json");
@@ -39,6 +41,7 @@ fn settings(tls: TlsMode) -> StackSettings {
         ports: Ports::default(),
         generated: generated(),
         docker_socket: deploy::docker::DEFAULT_SOCKET.into(),
+        alerts: Alerts::default(),
     }
 }
 

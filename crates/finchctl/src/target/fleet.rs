@@ -76,6 +76,18 @@ impl AnyTarget {
     }
 }
 
+impl AnyTarget {
+    /// The local process that runs `line` on the target, for a command that streams its
+    /// output ([`crate::target::stream`]); a dry run has none.
+    pub fn session(&self, line: &str) -> Result<Option<tokio::process::Command>, TargetError> {
+        match self {
+            AnyTarget::Local(_) => Ok(Some(Local::session(line))),
+            AnyTarget::Ssh(t) => t.session(line).map(Some),
+            AnyTarget::DryRun(_) => Ok(None),
+        }
+    }
+}
+
 impl Target for AnyTarget {
     fn name(&self) -> &str {
         match self {

@@ -14,6 +14,13 @@ pub struct Local {
 // === impl Local ===
 
 impl Local {
+    /// `sh -c line`.
+    pub fn session(line: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(line);
+        cmd
+    }
+
     /// A local target shown as `name`.
     pub fn new(name: impl Into<String>) -> Self {
         Self { name: name.into() }
@@ -35,9 +42,7 @@ impl Target for Local {
         stdin: Option<&[u8]>,
         limits: &Limits,
     ) -> Result<Outcome, TargetError> {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(line);
-        drive(cmd, "sh", stdin, limits).await
+        drive(Local::session(line), "sh", stdin, limits).await
     }
 
     async fn close(&mut self) {}

@@ -18,6 +18,7 @@ pub mod report;
 pub mod run;
 pub mod spec;
 pub mod ssh;
+pub mod stream;
 
 use std::future::Future;
 use std::time::Duration;

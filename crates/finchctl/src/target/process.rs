@@ -17,20 +17,12 @@ pub const GRACE: Duration = Duration::from_secs(10);
 
 /// Runs `cmd` to its end or until `limits` stop it, feeding `stdin` when given.
 pub async fn drive(
-    mut cmd: Command,
+    cmd: Command,
     program: &str,
     stdin: Option<&[u8]>,
     limits: &Limits,
 ) -> Result<Outcome, TargetError> {
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|source| TargetError::Spawn {
-        program: program.to_owned(),
-        source,
-    })?;
+    let mut child = spawn(cmd, program)?;
     let stdout = tokio::spawn(read_all(child.stdout.take()));
     let stderr = tokio::spawn(read_all(child.stderr.take()));
     // A command keeps an open, empty stdin until it ends; an upload's is closed after the data.
@@ -75,6 +67,20 @@ pub async fn drive(
         stderr: collect(stderr).await,
         stopped,
         recorded: false,
+    })
+}
+
+/// Starts `cmd` with piped stdin, stdout and stderr, in a process group of its own (so Ctrl-C
+/// reaches finchctl alone), killed if finchctl drops it.
+pub fn spawn(mut cmd: Command, program: &str) -> Result<tokio::process::Child, TargetError> {
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    cmd.spawn().map_err(|source| TargetError::Spawn {
+        program: program.to_owned(),
+        source,
     })
 }
 

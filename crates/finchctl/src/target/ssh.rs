@@ -98,6 +98,21 @@ impl Ssh {
         cmd
     }
 
+    /// `ssh` running `line` on the host as a client of the master, without a terminal.
+    pub fn session(&self, line: &str) -> Result<Command, TargetError> {
+        let Some(control) = self.control_path() else {
+            return Err(TargetError::Connect {
+                target: self.spec.raw.clone(),
+                message: "not connected".to_owned(),
+            });
+        };
+        let mut cmd = self.command(&control);
+        cmd.args(["-o", "ControlMaster=no", "-o", "BatchMode=yes", "-T", "--"])
+            .arg(self.spec.destination())
+            .arg(line);
+        Ok(cmd)
+    }
+
     fn control_path(&self) -> Option<PathBuf> {
         self.control.as_ref().map(|d| d.path().join("control"))
     }
@@ -154,17 +169,7 @@ impl Target for Ssh {
         stdin: Option<&[u8]>,
         limits: &Limits,
     ) -> Result<Outcome, TargetError> {
-        let Some(control) = self.control_path() else {
-            return Err(TargetError::Connect {
-                target: self.spec.raw.clone(),
-                message: "not connected".to_owned(),
-            });
-        };
-        let mut cmd = self.command(&control);
-        cmd.args(["-o", "ControlMaster=no", "-o", "BatchMode=yes", "-T", "--"])
-            .arg(self.spec.destination())
-            .arg(line);
-        drive(cmd, "ssh", stdin, limits).await
+        drive(self.session(line)?, "ssh", stdin, limits).await
     }
 
     async fn close(&mut self) {

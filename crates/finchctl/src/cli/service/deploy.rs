@@ -10,6 +10,7 @@
 
 use clap::Args;
 
+use super::alert_args::AlertArgs;
 use super::operator;
 use super::rollout::{self, Rollout, RolloutArgs};
 use super::stack_args::{StackArgs, TlsModeArgs};
@@ -39,6 +40,9 @@ pub struct DeployArgs {
     /// Retention and images.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// The library, the Docker daemon and image archives.
     #[command(flatten)]
     pub rollout: RolloutArgs,
@@ -85,7 +89,14 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
     };
     let now = rollout::now();
     let tls = args.tls.resolve(&host, &existing, now)?;
-    let settings = rollout::settings(&host, tls, &args.stack, &existing, &look, now)?;
+    let settings = rollout::settings(
+        &host,
+        tls,
+        (&args.stack, &args.alerts),
+        &existing,
+        &look,
+        now,
+    )?;
     let files = rollout::render(&settings)?;
     let name = operator::service_name(&host, settings.ports.https.port);
     let new_operator = fresh || reset;

@@ -2,6 +2,7 @@
 //! rotate and doctor work over SSH; render writes the stack's files locally; info and dashboard
 //! ask the running service over gRPC.
 
+pub mod alert_args;
 pub mod clients;
 pub mod dashboard;
 pub mod deploy;
@@ -9,6 +10,7 @@ pub mod deregister;
 pub mod doctor;
 pub mod host_args;
 pub mod info;
+pub mod logs;
 pub mod on_host;
 pub mod operator;
 pub mod operator_ca;
@@ -31,11 +33,11 @@ use crate::output::OutputFormat;
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
     /// Deploy the stack on a host
-    Deploy(deploy::DeployArgs),
+    Deploy(Box<deploy::DeployArgs>),
     /// Update a deployed stack to this release
-    Update(update::UpdateArgs),
+    Update(Box<update::UpdateArgs>),
     /// Write the files deploy would upload into a directory, without connecting anywhere
-    Render(render::RenderArgs),
+    Render(Box<render::RenderArgs>),
     /// Remove the stack and its data from a host
     Teardown(teardown::TeardownArgs),
     /// Enroll this workstation as an operator of an existing stack
@@ -54,6 +56,8 @@ pub enum ServiceCommand {
     RotateSecret(rotate_secret::RotateSecretArgs),
     /// Check that a host can run the stack
     Doctor(doctor::DoctorArgs),
+    /// Show the stack services' logs, each line prefixed with its service
+    Logs(logs::LogsArgs),
     /// Pin the stack's server certificate (for self-signed stacks)
     Pin(pin::PinArgs),
 }
@@ -89,6 +93,7 @@ pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
         ServiceCommand::RotateCertificate(a) => rotate_certificate::run(&a, cx).await,
         ServiceCommand::RotateSecret(a) => rotate_secret::run(&a, cx).await,
         ServiceCommand::Doctor(a) => doctor::run(&a, cx).await,
+        ServiceCommand::Logs(a) => logs::run(&a, cx).await,
         ServiceCommand::Pin(a) => pin::run(&a, cx).await,
     }
 }

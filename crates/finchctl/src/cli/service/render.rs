@@ -13,10 +13,11 @@ use anyhow::Context as _;
 use clap::Args;
 use time::OffsetDateTime;
 
+use super::alert_args::AlertArgs;
 use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::output::Problem;
-use crate::stack::{self, CertificatePair, Existing, RenderedFile, StackSettings};
+use crate::stack::{self, Alerts, CertificatePair, Existing, RenderedFile, StackSettings};
 
 /// Flags of `service render`.
 #[derive(Debug, Clone, Args)]
@@ -33,6 +34,9 @@ pub struct RenderArgs {
     /// Retention and images.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// Renders the stack into `args.dir`.
@@ -59,6 +63,7 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
             .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
         // The host's own daemon: deploy mounts the one --docker.host names.
         docker_socket: stack::deploy::docker::DEFAULT_SOCKET.to_owned(),
+        alerts: args.alerts.resolve(read_alerts(dir)?, &args.host)?,
     };
     let files = stack::render(&settings)?;
     write(dir, &files)?;
@@ -110,6 +115,17 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
     })
 }
 
+/// Where alerts went in an earlier render in `dir`.
+fn read_alerts(dir: &Path) -> anyhow::Result<Alerts> {
+    let mut files = std::collections::BTreeMap::new();
+    for path in stack::alerts::FILES {
+        if let Some(bytes) = read_optional(&dir.join(path))? {
+            files.insert(path, bytes);
+        }
+    }
+    Ok(Alerts::kept(|path| files.get(path).map(Vec::as_slice)))
+}
+
 fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
@@ -118,8 +134,9 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Writes every file atomically with its mode, and removes the certificate files an earlier
-/// render wrote when this one has none (a switch to Let's Encrypt).
+/// Writes every file atomically with its mode, and removes the files an earlier render wrote
+/// when this one has none: the certificate pair (a switch to Let's Encrypt), the contact points
+/// and the SMTP password (alerts no longer sent that way).
 fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
     for file in files {
         let path = dir.join(&file.path);
@@ -132,7 +149,12 @@ fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
             f.set_permissions(std::fs::Permissions::from_mode(file.mode))
         })?;
     }
-    for stale in [stack::tls::CERT_PATH, stack::tls::KEY_PATH] {
+    for stale in [
+        stack::tls::CERT_PATH,
+        stack::tls::KEY_PATH,
+        stack::grafana::contact_points::PATH,
+        stack::grafana::SMTP_PASSWORD_PATH,
+    ] {
         if !files.iter().any(|f| f.path == stale) {
             let path = dir.join(stale);
             match std::fs::remove_file(&path) {

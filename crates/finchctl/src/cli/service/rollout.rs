@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use clap::Args;
 use time::OffsetDateTime;
 
+use super::alert_args::AlertArgs;
 use super::host_args::HostArgs;
 use super::stack_args::StackArgs;
 use crate::cli::Context;
@@ -257,12 +258,13 @@ pub fn archives_needed<'a>(
     if missing { archives } else { &[] }
 }
 
-/// The settings for `host` with `tls`: the stack flags (where not given, the retention and
-/// ports the library has), the values `existing` keeps, and the daemon's socket for Alloy.
+/// The settings for `host` with `tls`: the stack and alert flags (where not given, the
+/// retention, ports and contact points the library has), the values `existing` keeps, and the
+/// daemon's socket for Alloy.
 pub fn settings(
     host: &str,
     tls: TlsMode,
-    stack: &StackArgs,
+    (stack, alerts): (&StackArgs, &AlertArgs),
     existing: &Existing,
     look: &Look,
     now: OffsetDateTime,
@@ -275,6 +277,7 @@ pub fn settings(
         ports: stack.ports_or(look.library.ports())?,
         generated: existing.generated(host, now)?,
         docker_socket: look.docker.socket().to_owned(),
+        alerts: alerts.resolve(look.library.alerts(), host)?,
     })
 }
 

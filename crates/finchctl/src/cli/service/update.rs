@@ -7,6 +7,7 @@
 
 use clap::Args;
 
+use super::alert_args::AlertArgs;
 use super::operator;
 use super::rollout::{self, Rollout, RolloutArgs};
 use super::stack_args::{StackArgs, TlsModeArgs};
@@ -32,6 +33,9 @@ pub struct UpdateArgs {
     /// Retention and images.
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// The library, the Docker daemon and image archives.
     #[command(flatten)]
     pub rollout: RolloutArgs,
@@ -82,7 +86,14 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         (host, tls)
     };
     let existing = look.library.existing();
-    let settings = rollout::settings(&host, tls, &args.stack, &existing, &look, now)?;
+    let settings = rollout::settings(
+        &host,
+        tls,
+        (&args.stack, &args.alerts),
+        &existing,
+        &look,
+        now,
+    )?;
     let files = rollout::render(&settings)?;
     let name = operator::service_name(&host, settings.ports.https.port);
     if !rollout.fleet.dry_run {

@@ -37,12 +37,14 @@ pub const OWNED_DIRS: [&str; 6] = [
     "alloy/etc",
 ];
 
-/// Files a render writes outside [`OWNED_DIRS`] (the certificate pair only in some TLS modes).
-pub const OWNED_FILES: [&str; 6] = [
+/// Files a render writes outside [`OWNED_DIRS`] (the certificate pair only in some TLS modes,
+/// the SMTP password only with `--alert.smtp.credentials`).
+pub const OWNED_FILES: [&str; 7] = [
     finch_json::PATH,
     crate::stack::compose::PATH,
     crate::stack::traefik::STATIC_PATH,
     grafana::PASSWORD_PATH,
+    grafana::SMTP_PASSWORD_PATH,
     CERT_PATH,
     KEY_PATH,
 ];
@@ -56,8 +58,9 @@ pub const EXISTING_FILES: [&str; 4] = [
 ];
 
 /// The files deploy and update read: [`EXISTING_FILES`], Traefik's static configuration (the
-/// Let's Encrypt address), Loki's (the retention) and the compose file (the published ports).
-pub const KEPT_FILES: [&str; 7] = [
+/// Let's Encrypt address), Loki's (the retention), the compose file (the published ports and
+/// Grafana's SMTP server) and the rest of [`crate::stack::alerts::FILES`] (where alerts go).
+pub const KEPT_FILES: [&str; 10] = [
     finch_json::PATH,
     grafana::PASSWORD_PATH,
     CERT_PATH,
@@ -65,6 +68,9 @@ pub const KEPT_FILES: [&str; 7] = [
     crate::stack::traefik::STATIC_PATH,
     crate::stack::storage::LOKI_PATH,
     crate::stack::compose::PATH,
+    grafana::contact_points::PATH,
+    grafana::alerts::PATH,
+    grafana::SMTP_PASSWORD_PATH,
 ];
 
 /// `$1` is the library, `$2` the number of owned paths, then the owned paths, then the files
@@ -212,6 +218,11 @@ impl Library {
             http: published(":80")?,
             https: published(":443")?,
         })
+    }
+
+    /// Where an earlier deploy sent alerts.
+    pub fn alerts(&self) -> crate::stack::Alerts {
+        crate::stack::Alerts::kept(|path| self.files.get(path).map(Vec::as_slice))
     }
 
     /// The retention in Loki's configuration (`retention_period: 720h`).

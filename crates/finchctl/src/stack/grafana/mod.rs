@@ -1,12 +1,14 @@
 //! Grafana's provisioning: the three datasources (with the fixed UIDs 1.x used, so links and
-//! panels made on a 1.x stack keep working), our dashboards, the alert rules, and the admin
-//! password Grafana reads on its first start (1.x left admin/admin).
+//! panels made on a 1.x stack keep working), our dashboards, the alert rules and where alerts
+//! go, the admin password Grafana reads on its first start (1.x left admin/admin), and the
+//! SMTP password of `--alert.smtp.credentials`.
 //!
 //! Provisioning lives in `grafana/provisioning/`, mounted read-only as
 //! `/etc/grafana/provisioning`; 1.x's dashboards in `grafana/dashboards/` are not read, so an
 //! upgraded stack shows ours alone.
 
-mod alerts;
+pub mod alerts;
+pub mod contact_points;
 mod dashboards;
 
 use super::{GRAFANA_USER, RenderedFile, StackError, StackSettings};
@@ -15,6 +17,10 @@ use super::{GRAFANA_USER, RenderedFile, StackError, StackSettings};
 pub const PASSWORD_PATH: &str = "grafana/admin-password";
 /// The password file as the container sees it.
 pub const PASSWORD_IN_CONTAINER: &str = "/var/lib/grafana/admin-password";
+/// The SMTP password file in the library (only with `--alert.smtp.credentials`).
+pub const SMTP_PASSWORD_PATH: &str = "grafana/smtp-password";
+/// The SMTP password file as the container sees it (`GF_SMTP_PASSWORD__FILE`).
+pub const SMTP_PASSWORD_IN_CONTAINER: &str = "/var/lib/grafana/smtp-password";
 /// Where the library's `grafana/provisioning` is mounted in the container.
 pub const PROVISIONING_IN_CONTAINER: &str = "/etc/grafana/provisioning";
 
@@ -61,7 +67,10 @@ pub fn render(settings: &StackSettings) -> Result<Vec<RenderedFile>, StackError>
             "grafana/provisioning/dashboards/finch.yaml",
             dashboard_provider(),
         ),
-        file("grafana/provisioning/alerting/finch.yaml", alerts::render()),
+        file(
+            alerts::PATH,
+            alerts::render(settings.alerts.silence).map_err(|e| serialize(alerts::PATH, &e))?,
+        ),
         RenderedFile::new(
             PASSWORD_PATH,
             format!("{}\n", settings.generated.grafana_password),
@@ -69,6 +78,21 @@ pub fn render(settings: &StackSettings) -> Result<Vec<RenderedFile>, StackError>
         )
         .secret(),
     ];
+    let contacts = contact_points::render(&settings.alerts)
+        .map_err(|e| serialize(contact_points::PATH, &e))?;
+    if let Some(text) = contacts {
+        files.push(file(contact_points::PATH, text));
+    }
+    let login = settings
+        .alerts
+        .smtp
+        .as_ref()
+        .and_then(|s| s.credentials.as_ref());
+    if let Some(login) = login {
+        files.push(
+            RenderedFile::new(SMTP_PASSWORD_PATH, login.password.clone(), GRAFANA_USER).secret(),
+        );
+    }
     for (name, dashboard) in dashboards::all() {
         let path = format!("grafana/provisioning/dashboards/finch/{name}.json");
         let mut text =
@@ -80,6 +104,13 @@ pub fn render(settings: &StackSettings) -> Result<Vec<RenderedFile>, StackError>
         files.push(file(&path, text));
     }
     Ok(files)
+}
+
+fn serialize(path: &'static str, e: &serde_norway::Error) -> StackError {
+    StackError::Serialize {
+        path,
+        reason: e.to_string(),
+    }
 }
 
 fn file(path: &str, contents: impl Into<Vec<u8>>) -> RenderedFile {
