@@ -64,33 +64,7 @@ fn accepted(bed: &Bed, authorization: &str) -> bool {
 
 /// Registers an agent that sends metrics and returns `Bearer <its token>`.
 async fn register_agent(bed: &Bed, hostname: &str) -> String {
-    let config = bed.home.path().join(format!("{hostname}.alloy"));
-    let run = bed
-        .finchctl(&[
-            "agent",
-            "register",
-            "--agent.hostname",
-            hostname,
-            "--agent.metrics",
-            "--agent.logs.journal",
-            "--agent.config",
-            &config.display().to_string(),
-            &bed.service(),
-        ])
-        .await;
-    assert_eq!(run.code, Some(0), "agent register: {run:#?}");
-    bearer_of(&config)
-}
-
-/// `Bearer <token>` of an Alloy config.
-fn bearer_of(config: &Path) -> String {
-    let alloy = std::fs::read_to_string(config).unwrap();
-    let token = alloy
-        .split("bearer_token = \"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .unwrap();
-    format!("Bearer {token}")
+    format!("Bearer {}", bed.register_agent(hostname).await)
 }
 
 /// `finchctl service <command>` on the bed's host with only the host flags (no stack flags).

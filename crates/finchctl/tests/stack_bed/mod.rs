@@ -109,6 +109,33 @@ impl Bed {
         crate::ssh::finchctl_within(home, &args, DEPLOY_DEADLINE).await
     }
 
+    /// Registers an agent sending journal logs and metrics through the deployed Traefik and
+    /// returns the token of the Alloy config it wrote.
+    pub async fn register_agent(&self, hostname: &str) -> String {
+        let config = self.home.path().join(format!("{hostname}.alloy"));
+        let run = self
+            .finchctl(&[
+                "agent",
+                "register",
+                "--agent.hostname",
+                hostname,
+                "--agent.metrics",
+                "--agent.logs.journal",
+                "--agent.config",
+                &config.display().to_string(),
+                &self.service(),
+            ])
+            .await;
+        assert_eq!(run.code, Some(0), "agent register: {run:#?}");
+        let alloy = std::fs::read_to_string(&config).unwrap();
+        alloy
+            .split("bearer_token = \"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .unwrap()
+            .to_owned()
+    }
+
     /// Container name → id of the stack's containers.
     pub fn containers(&self) -> BTreeMap<String, String> {
         docker::docker(&[
