@@ -24,7 +24,7 @@ mod stack_bed;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use docker::https::StackHttps;
@@ -41,6 +41,9 @@ const ARTIFACTS: &str = "stack-dashboard";
 /// `last_seen` is written at most 5 s after a push and an open page refreshes liveness every
 /// 30 s (`finch::dashboard::DEFAULT_LIVENESS_REFRESH`): "Active" shows within both, with room.
 const ACTIVE_WITHIN: Duration = Duration::from_secs(90);
+/// Traefik's read timeout on entry points (its default since 2.11.2; the render keeps it): the
+/// page's WebSocket must outlive it, so the page stays open a little longer before logging out.
+const TRAEFIK_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The whole journey in the browser, once the stack is up.
 const JOURNEY: Duration = Duration::from_secs(300);
 
@@ -72,6 +75,8 @@ struct Journey<'a> {
     checked: Checked,
     /// The screenshot of the dashboard, once taken.
     page: Option<PathBuf>,
+    /// When the page signed in and opened its WebSocket.
+    signed_in: Option<Instant>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,6 +113,7 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
         browser: &browser,
         checked: Checked::default(),
         page: None,
+        signed_in: None,
     };
     let finished = tokio::time::timeout(JOURNEY, journey.run()).await;
     let Journey {
@@ -197,6 +203,7 @@ impl Journey<'_> {
             "signed in",
         )
         .await;
+        self.signed_in = Some(Instant::now());
         let href = b.client.current_url().await.unwrap();
         assert_eq!(
             href.as_str(),
@@ -345,9 +352,20 @@ impl Journey<'_> {
         );
     }
 
-    /// Logs out; the page's one WebSocket, open since the sign-in, closes then.
+    /// Logs out once the page's WebSocket, open since the sign-in, has outlived Traefik's read
+    /// timeout; it closes then, and was the only one.
     async fn log_out(&mut self) {
         let b = self.browser;
+        let signed_in = self.signed_in.expect("signed in");
+        tokio::time::sleep_until(
+            (signed_in + TRAEFIK_READ_TIMEOUT + Duration::from_secs(5)).into(),
+        )
+        .await;
+        b.wait_until(
+            "return document.getElementById('status').classList.contains('hidden');",
+            "connected",
+        )
+        .await;
         assert_eq!(
             websockets(),
             Vec::<Value>::new(),
@@ -364,8 +382,9 @@ impl Journey<'_> {
         .unwrap_or_else(|| panic!("no WebSocket closed at logout: {:#?}", access_log()));
         assert_eq!(closed.len(), 1, "{closed:?}");
         let seconds = closed[0]["Duration"].as_u64().unwrap_or_default() / 1_000_000_000;
+        assert!(seconds > TRAEFIK_READ_TIMEOUT.as_secs(), "{closed:?}");
         self.checked.ok(format!(
-            "the live view was one WebSocket through Traefik ({}) for {seconds} s, closed at logout",
+            "the live view was one WebSocket through Traefik ({}) for {seconds} s, past Traefik's read timeout, closed at logout",
             closed[0]["RequestProtocol"].as_str().unwrap_or("?")
         ));
         b.client.goto("https://127.0.0.1/dashboard").await.unwrap();
