@@ -9,14 +9,15 @@
 //! OpenSSH server for tests that reach a target over SSH ([`sshd`]), a Linux host with systemd
 //! as its init booted in a container of its own ([`systemd_host`]), a throw-away PostgreSQL
 //! server ([`postgres`]), Finch 1.x's database and tokens ([`legacy`]), a Prometheus
-//! remote-write push ([`remote_write`]), and waiting on a condition under a deadline
-//! ([`eventually`]) instead of sleeping.
+//! remote-write push ([`remote_write`]), headless Chromium on the dashboard ([`browser`]), and
+//! waiting on a condition under a deadline ([`eventually`]) instead of sleeping.
 //!
 //! Panicking is how a test fails, so the kit unwraps freely; it is never part of a release.
 
 #![allow(clippy::unwrap_used)]
 
 mod agents;
+pub mod browser;
 mod control_plane;
 mod http;
 pub mod legacy;

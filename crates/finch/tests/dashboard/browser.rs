@@ -1,192 +1,22 @@
 //! Headless Chromium (Debian's `chromium`, driven through `chromedriver`) using the dashboard as
 //! a person would: sign in through the fragment link, read, search, page, watch an agent
 //! appear, download a config, see the session expire, sign in as a viewer, log out.
-//! Screenshots of each step go to `target/test-artifacts/dashboard/`.
-//!
-//! The browser is required: `scripts/setup` installs it. Set `FINCH_SKIP_BROWSER_TESTS=1` to
-//! skip this test on a machine without it.
+//! Screenshots of each step go to `target/test-artifacts/dashboard/`. The driver is the kit's
+//! ([`finch_testkit::browser`]).
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
-use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
 use finch::tokens::Role;
-use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use finch_testkit::browser::{Browser, Key};
+use serde_json::json;
 
-use crate::support::{DEADLINE, Options, Server, eventually};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-struct Browser {
-    client: Client,
-    driver: Child,
-    downloads: PathBuf,
-    artifacts: PathBuf,
-    _profile: tempfile::TempDir,
-    _downloads: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Browser {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver starts (install Debian's chromium-driver: scripts/setup)");
-        let webdriver = format!("http://127.0.0.1:{port}");
-        let status = format!("{webdriver}/status");
-        let ready = eventually(DEADLINE, || {
-            let status = status.clone();
-            async move {
-                reqwest::get(&status)
-                    .await
-                    .ok()
-                    .filter(|r| r.status().is_success())
-            }
-        })
-        .await;
-        assert!(
-            ready.is_some(),
-            "chromedriver did not answer on {webdriver}"
-        );
-
-        let profile = tempfile::tempdir().unwrap();
-        let downloads = tempfile::tempdir().unwrap();
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--disable-dev-shm-usage",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-                "prefs": {
-                    "download.default_directory": downloads.path().display().to_string(),
-                    "download.prompt_for_download": false,
-                    "safebrowsing.enabled": false,
-                },
-            }
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object")
-        };
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&webdriver)
-            .await
-            .expect("a Chromium session");
-        let artifacts =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts/dashboard");
-        std::fs::create_dir_all(&artifacts).unwrap();
-        Browser {
-            client,
-            driver,
-            downloads: downloads.path().to_owned(),
-            artifacts,
-            _profile: profile,
-            _downloads: downloads,
-        }
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(self.artifacts.join(format!("{name}.png")), png).unwrap();
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.client.execute(script, Vec::new()).await.unwrap()
-    }
-
-    async fn hostnames(&self) -> Vec<String> {
-        let value = self
-            .js("return Array.from(document.querySelectorAll('.agent-hostname')).map(e => e.textContent);")
-            .await;
-        serde_json::from_value(value).unwrap_or_default()
-    }
-
-    /// Waits until the page shows exactly `expected` agents, in order.
-    async fn wait_for_agents(&self, expected: &[&str], step: &str) {
-        let found = eventually(DEADLINE, || async {
-            (self.hostnames().await == expected).then_some(())
-        })
-        .await;
-        assert!(
-            found.is_some(),
-            "{step}: expected {expected:?}, the page shows {:?}",
-            self.hostnames().await
-        );
-    }
-
-    /// Waits until `script` returns true.
-    async fn wait_until(&self, script: &str, step: &str) {
-        let ok = eventually(DEADLINE, || async {
-            (self.js(script).await == Value::Bool(true)).then_some(())
-        })
-        .await;
-        if ok.is_none() {
-            self.screenshot(&format!("failed-{step}")).await;
-            panic!("{step}: `{script}` never became true");
-        }
-    }
-
-    async fn path(&self) -> String {
-        self.client.current_url().await.unwrap().path().to_owned()
-    }
-
-    async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
-    }
-
-    /// Presses and releases `key` wherever the focus is, as a keyboard would.
-    async fn press(&self, key: Key) {
-        let key: char = key.into();
-        let actions = KeyActions::new("keyboard".to_owned())
-            .then(KeyAction::Down { value: key })
-            .then(KeyAction::Up { value: key });
-        self.client.perform_actions(actions).await.unwrap();
-    }
-
-    async fn stop(mut self) {
-        let _ = self.client.close().await;
-        let _ = self.driver.kill().await;
-    }
-}
+use crate::support::{Options, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_dashboard_in_chromium() {
-    if std::env::var_os("FINCH_SKIP_BROWSER_TESTS").is_some() {
-        eprintln!("FINCH_SKIP_BROWSER_TESTS is set: skipping the Chromium test");
+    if !Browser::available() {
         return;
     }
-    assert!(
-        Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists(),
-        "Chromium and chromedriver are required (Debian chromium, chromium-driver: scripts/setup)"
-    );
     let server = Server::start(Options {
         hostname: "127.0.0.1",
         page_size: 2,
@@ -207,7 +37,7 @@ async fn a_person_uses_the_dashboard_in_chromium() {
         )])
         .await
         .unwrap();
-    let browser = Browser::start().await;
+    let browser = Browser::start("dashboard", &[]).await;
     let result = tokio::time::timeout(Duration::from_secs(120), journey(server, &browser)).await;
     if result.is_err() {
         browser.screenshot("failed-timeout").await;
@@ -264,18 +94,15 @@ async fn page_and_search(browser: &Browser) {
     b.screenshot("02-page-2").await;
 
     // Search.
-    let search = b.client.find(Locator::Css("#search")).await.unwrap();
-    search.send_keys("web-02").await.unwrap();
+    b.type_into("#search", "web-02").await;
     b.wait_for_agents(&["web-02"], "search").await;
     b.screenshot("03-search").await;
 }
 
 async fn live_agent_and_admin_actions(server: &Server, browser: &Browser) {
     let b = browser;
-    let search = b.client.find(Locator::Css("#search")).await.unwrap();
     // A new agent appears without reloading.
-    search.clear().await.unwrap();
-    search.send_keys("cache").await.unwrap();
+    b.type_into("#search", "cache").await;
     b.wait_until(
         "return document.querySelector('#agents .empty')?.textContent === 'No agents found matching \"cache\"';",
         "empty search",
@@ -296,24 +123,7 @@ async fn live_agent_and_admin_actions(server: &Server, browser: &Browser) {
         cache.rid
     ))
     .await;
-    let downloads = b.downloads.clone();
-    let config = eventually(DEADLINE, || {
-        let downloads = downloads.clone();
-        async move {
-            std::fs::read_dir(&downloads)
-                .ok()?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| {
-                    p.extension().is_some_and(|e| e == "cfg")
-                        && p.file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with("alloy-"))
-                })
-                .and_then(|p| std::fs::read_to_string(p).ok())
-        }
-    })
-    .await
-    .expect("the config was downloaded");
+    let config = b.downloaded("alloy-", "cfg").await;
     assert!(
         config.contains("cache-01") && config.contains("127.0.0.1"),
         "{config}"
@@ -414,12 +224,7 @@ async fn expiry_viewer_keyboard_and_logout(server: &Server, browser: &Browser) {
         "search by keyboard",
     )
     .await;
-    for c in "zzz".chars() {
-        let actions = KeyActions::new("typing".to_owned())
-            .then(KeyAction::Down { value: c })
-            .then(KeyAction::Up { value: c });
-        b.client.perform_actions(actions).await.unwrap();
-    }
+    b.type_text("zzz").await;
     b.wait_until(
         "return document.querySelector('#agents .empty')?.textContent === 'No agents found matching \"zzz\"';",
         "typed search",
