@@ -78,12 +78,7 @@ async fn ten_aliases_enroll_in_parallel_a_rerun_changes_nothing_and_a_dead_host_
         out.stderr.contains("1 of 11 hosts failed: agent-down"),
         "{out:#?}"
     );
-    // In JSON, the error follows the table as a second document.
-    let rows: serde_json::Value = serde_json::Deserializer::from_str(&out.stdout)
-        .into_iter()
-        .next()
-        .unwrap()
-        .unwrap();
+    let rows = out.first_json();
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), FLEET + 1);
     for (i, row) in rows.iter().take(FLEET).enumerate() {
@@ -131,4 +126,61 @@ async fn ten_aliases_enroll_in_parallel_a_rerun_changes_nothing_and_a_dead_host_
     assert!(!out.stderr.contains("Registered"), "{out:#?}");
     let listed = dir.run(&["agent", "list", &service, "--output.json"]).await;
     assert_eq!(listed.json().as_array().unwrap().len(), FLEET);
+}
+
+/// The benchmark behind `bench/run-enroll`: `agent enroll` of 1, 10 and 50 aliases of one
+/// systemd host, side by side in one run (each size on agents of its own), then the same
+/// command again with every host already enrolled. Prints `BENCH` lines; asserts no timing.
+#[tokio::test]
+#[ignore = "a benchmark: bench/run-enroll"]
+async fn bench_enroll_1_10_50() {
+    let Some((stage, dir)) = staged(true).await else {
+        panic!("the benchmark needs Traefik (FINCH_TEST_TRAEFIK)");
+    };
+    let service = stage.name();
+    let client = Client::new();
+    let host = SystemdHost::boot(&client);
+    let sizes = [1usize, 10, 50];
+    let blocks: String = sizes
+        .iter()
+        .flat_map(|n| (0..*n).map(move |i| format!("b{n}-{i}")))
+        .map(|a| host.host_block(&a, "root"))
+        .collect();
+    let ssh_config = client.config(&blocks).display().to_string();
+    let binary = agent::stand_in_path().display().to_string();
+    let mut first = None;
+    for n in sizes {
+        let mut args: Vec<String> = vec!["agent".into(), "enroll".into(), service.clone()];
+        args.extend((0..n).map(|i| format!("b{n}-{i}")));
+        let parallel = n.to_string();
+        args.extend(
+            [
+                "--agent.logs.journal",
+                "--agent.prefix",
+                "/opt/bench/{host}",
+                "--alloy.binary",
+                &binary,
+                "--run.parallel",
+                &parallel,
+                "--ssh.config",
+                &ssh_config,
+            ]
+            .map(str::to_owned),
+        );
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let out = dir.run(&argv).await;
+        let fresh = started.elapsed();
+        out.ok();
+        let started = std::time::Instant::now();
+        dir.run(&argv).await.ok();
+        let again = started.elapsed();
+        let base = *first.get_or_insert(fresh.as_secs_f64());
+        println!(
+            "BENCH enroll hosts={n} fresh={:.2}s ratio={:.2} rerun={:.2}s",
+            fresh.as_secs_f64(),
+            fresh.as_secs_f64() / base,
+            again.as_secs_f64()
+        );
+    }
 }

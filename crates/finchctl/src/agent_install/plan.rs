@@ -68,9 +68,12 @@ esac
 const ACTIVATE_TAIL: &str = r#"printf '%s\n' "$sum" > "$stamp"
 echo restarted"#;
 
+/// systemd reloads its whole configuration on `daemon-reload` (and on `enable` without
+/// `--no-reload`), one reload at a time for every agent on the host: only a unit it loaded
+/// before and whose file changed needs one; a new unit is loaded when it is first started.
 const ACTIVATE_SYSTEMD: &str = r#"if same && running; then echo unchanged; exit 0; fi
-systemctl daemon-reload
-systemctl enable --quiet "$svc.service"
+if [ "$(systemctl show -p NeedDaemonReload --value "$svc.service")" = yes ]; then systemctl daemon-reload; fi
+systemctl enable --quiet --no-reload "$svc.service"
 systemctl restart "$svc.service"
 "#;
 
