@@ -256,30 +256,7 @@ async fn update_fetches_a_fresh_config_into_memory_only() {
         return;
     };
     let service = stage.name();
-    // Registering writes a config: outside the directories this test watches.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let registered = elsewhere
-        .path()
-        .join("registered.cfg")
-        .display()
-        .to_string();
-    let out = dir
-        .run(&[
-            "agent",
-            "register",
-            &service,
-            "--agent.hostname",
-            "agent-host",
-            "--agent.logs.journal",
-            "--agent.config",
-            &registered,
-            "--output.json",
-        ])
-        .await;
-    let rid = out.json()["rid"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{out:#?}"))
-        .to_owned();
+    let rid = register(&dir, &service, "agent-host").await;
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let dir = dir.env("TMPDIR", &tmp.display().to_string());
@@ -332,6 +309,31 @@ async fn update_fetches_a_fresh_config_into_memory_only() {
             .contains(&format!("agent {rid} is still registered with {service}")),
         "{out:#?}"
     );
+}
+
+/// Registers `hostname` with `service` and returns its RID. The config it writes lands outside
+/// the directories the tests watch, and is discarded.
+async fn register(dir: &Dir, service: &str, hostname: &str) -> String {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = elsewhere.path().join("registered.cfg");
+    let config = config.display().to_string();
+    let out = dir
+        .run(&[
+            "agent",
+            "register",
+            service,
+            "--agent.hostname",
+            hostname,
+            "--agent.logs.journal",
+            "--agent.config",
+            &config,
+            "--output.json",
+        ])
+        .await;
+    out.json()["rid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .to_owned()
 }
 
 /// Every file under `dir`, recursively (the finchctl home, working directory and TMPDIR).
@@ -391,21 +393,7 @@ async fn doctor_reports_alloy_its_ports_token_and_registration() {
         return;
     };
     let service = stage.name();
-    let out = dir
-        .run(&[
-            "agent",
-            "register",
-            &service,
-            "--agent.hostname",
-            "doctor-host",
-            "--agent.logs.journal",
-            "--agent.config",
-            "-",
-        ])
-        .await;
-    out.ok();
-    let listed = dir.run(&["agent", "list", &service, "--output.json"]).await;
-    let rid = listed.json()[0]["rid"].as_str().unwrap().to_owned();
+    let rid = register(&dir, &service, "doctor-host").await;
     let bed = Bed {
         dir,
         ..Bed::new("root")

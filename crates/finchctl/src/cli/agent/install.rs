@@ -80,7 +80,7 @@ pub struct AlloyArgs {
     /// Require the host to download Alloy itself (curl, unzip, the release server) instead of falling back to this workstation
     #[arg(long = "check.optionals", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub check_optionals: Option<bool>,
-    /// Install under this directory, with a service and user of its own (several agents on one host)
+    /// Install under this directory, with a service and user of its own (several agents on one host; enroll replaces {host} with each target's host)
     #[arg(long = "agent.prefix", value_name = "DIR")]
     pub prefix: Option<String>,
     /// The host's platform for a dry run, such as darwin-arm64 (a real run reads it from the host)
