@@ -9,6 +9,7 @@
 //! they are read and written by `finch-agent-spec`'s [`LogSource`], the service's own parser. The
 //! validated spec the service builds from all this is `finch_agent_spec::AgentSpec`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use finch_agent_spec::LogSource;
@@ -41,6 +42,8 @@ pub struct AgentInput {
     pub profiles: Option<bool>,
     /// `labels`: `key` or `key=value`.
     pub labels: Option<Vec<String>>,
+    /// `hosts` (enroll only): a target as written on the command line → the agent's hostname.
+    pub hosts: Option<BTreeMap<String, String>>,
 }
 
 /// An agent's complete settings.
@@ -73,6 +76,7 @@ struct FileSpec {
     metrics: Option<FileMetrics>,
     profiles: Option<Enable>,
     agent: Option<FileAgent>,
+    hosts: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,6 +144,7 @@ impl AgentInput {
             metrics_targets: flags.metrics_targets.or(self.metrics_targets),
             profiles: flags.profiles.or(self.profiles),
             labels: flags.labels.or(self.labels),
+            hosts: flags.hosts.or(self.hosts),
         }
     }
 }
@@ -160,6 +165,7 @@ impl From<FileSpec> for AgentInput {
             metrics_targets: metrics.targets,
             profiles: f.profiles.and_then(|e| e.enable),
             labels: f.labels,
+            hosts: f.hosts,
         }
     }
 }

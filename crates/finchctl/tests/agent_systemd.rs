@@ -256,30 +256,7 @@ async fn update_fetches_a_fresh_config_into_memory_only() {
         return;
     };
     let service = stage.name();
-    // Registering writes a config: outside the directories this test watches.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let registered = elsewhere
-        .path()
-        .join("registered.cfg")
-        .display()
-        .to_string();
-    let out = dir
-        .run(&[
-            "agent",
-            "register",
-            &service,
-            "--agent.hostname",
-            "agent-host",
-            "--agent.logs.journal",
-            "--agent.config",
-            &registered,
-            "--output.json",
-        ])
-        .await;
-    let rid = out.json()["rid"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{out:#?}"))
-        .to_owned();
+    let rid = register(&dir, &service, "agent-host").await;
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let dir = dir.env("TMPDIR", &tmp.display().to_string());
@@ -334,6 +311,31 @@ async fn update_fetches_a_fresh_config_into_memory_only() {
     );
 }
 
+/// Registers `hostname` with `service` and returns its RID. The config it writes lands outside
+/// the directories the tests watch, and is discarded.
+async fn register(dir: &Dir, service: &str, hostname: &str) -> String {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = elsewhere.path().join("registered.cfg");
+    let config = config.display().to_string();
+    let out = dir
+        .run(&[
+            "agent",
+            "register",
+            service,
+            "--agent.hostname",
+            hostname,
+            "--agent.logs.journal",
+            "--agent.config",
+            &config,
+            "--output.json",
+        ])
+        .await;
+    out.json()["rid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{out:#?}"))
+        .to_owned()
+}
+
 /// Every file under `dir`, recursively (the finchctl home, working directory and TMPDIR).
 fn listing(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -383,4 +385,94 @@ async fn a_prefix_installs_a_service_and_user_of_its_own() {
     bed.sh("! id alloy-opt-agents-a1");
     bed.sh("! test -e /opt/agents/a1/etc/alloy");
     bed.sh("! test -e /opt/agents/a1/usr/bin/alloy");
+}
+
+#[tokio::test]
+async fn doctor_reports_alloy_its_ports_token_and_registration() {
+    let Some((stage, dir)) = staged(true).await else {
+        return;
+    };
+    let service = stage.name();
+    let rid = register(&dir, &service, "doctor-host").await;
+    let bed = Bed {
+        dir,
+        ..Bed::new("root")
+    };
+    let binary = agent::stand_in_path().display().to_string();
+    bed.finchctl(&[
+        "agent",
+        "deploy",
+        "agent-host",
+        "--agent.rid",
+        &rid,
+        "--agent.service",
+        &service,
+        "--alloy.binary",
+        &binary,
+    ])
+    .await
+    .ok();
+    bed.running_pid();
+    let doctor = [
+        "agent",
+        "doctor",
+        "agent-host",
+        "--check.ports",
+        "--agent.service",
+        &service,
+        "--output",
+        "json",
+    ];
+    let out = bed.finchctl(&doctor).await;
+    out.ok();
+    let report = &out.json()[0];
+    assert_eq!(report["init"], "systemd", "{report}");
+    let agent = &report["agent"];
+    assert_eq!(agent["installed"], true, "{report}");
+    assert_eq!(agent["running"], true, "{report}");
+    assert!(
+        agent["version"].as_str().unwrap().contains("v1.18.0"),
+        "{report}"
+    );
+    assert_eq!(agent["rid"], rid.as_str());
+    assert_eq!(agent["registered"], "yes");
+    let days = agent["token_days_left"].as_i64().unwrap();
+    assert!((360..=366).contains(&days), "{report}");
+    assert_eq!(agent["ports"]["12345"], "listening", "{report}");
+    assert_eq!(agent["ports"]["3100"], "free", "{report}");
+    assert!(
+        !out.stdout.contains("bearer"),
+        "the token stays on the host"
+    );
+    let token = bed
+        .sh("sed -n 's/.*bearer_token = \"\\(.*\\)\"/\\1/p' /etc/alloy/alloy.config | head -n 1");
+    assert!(!token.is_empty() && !out.stdout.contains(&token) && !out.stderr.contains(&token));
+
+    // Deregistered: the stack no longer knows the RID, and the doctor says so.
+    bed.dir
+        .run(&["agent", "deregister", &service, "--agent.rid", &rid])
+        .await
+        .ok();
+    let out = bed.finchctl(&doctor).await;
+    out.code(1);
+    assert!(
+        out.stderr
+            .contains(&format!("the stack does not know agent {rid}")),
+        "{out:#?}"
+    );
+
+    // Stopped, and asked without a profile for the stack: unknown, and a problem to fix.
+    bed.sh("systemctl stop alloy.service");
+    let stranger = Bed {
+        dir: Dir::new(),
+        ..bed
+    };
+    let out = stranger
+        .finchctl(&["agent", "doctor", "agent-host", "--output", "json"])
+        .await;
+    out.code(1);
+    let agent = &out.first_json()[0]["agent"];
+    assert_eq!(agent["running"], false, "{out:#?}");
+    assert_eq!(agent["registered"], "unknown", "{out:#?}");
+    assert!(out.stderr.contains("installed but not running"), "{out:#?}");
 }

@@ -22,7 +22,23 @@ fn expected_file_spec() -> AgentInput {
         metrics_targets: Some(vec!["http://localhost:9100/metrics".into()]),
         profiles: Some(true),
         labels: Some(vec!["env=prod".into(), "edge".into()]),
+        hosts: None,
     }
+}
+
+#[test]
+fn an_enroll_file_names_hostnames_per_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(
+        &path,
+        "logs:\n  journal:\n    enable: true\nhosts:\n  root@10.0.0.2: db-1\n",
+    )
+    .unwrap();
+    let spec = AgentInput::from_file(&path).unwrap();
+    assert_eq!(spec.journal, Some(true));
+    let hosts = spec.hosts.unwrap();
+    assert_eq!(hosts.get("root@10.0.0.2").map(String::as_str), Some("db-1"));
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! [`release`] fetches the pinned (or named) Alloy release and verifies it against the
 //! release's `SHA256SUMS`; [`service_files`] renders our own systemd unit, launchd plist and
 //! rc.d script; [`plan`] puts it together so that a repeated run changes, reloads and restarts
-//! only what differs.
+//! only what differs; [`health`] reads an installed agent without changing it.
 
+pub mod health;
 pub mod layout;
 pub mod plan;
 pub mod platform;

@@ -47,31 +47,44 @@ pub struct Install {
     pub check_ports: bool,
 }
 
-/// Shared head of the activation scripts: `$sum` fingerprints what Alloy runs with.
-const ACTIVATE_HEAD: &str = r#"set -e
-svc=$1 file=$2 bin=$3 cfg=$4 stamp=$5 user=$6
-sum=$( { cat "$file" "$bin" "$cfg"; id -G "$user"; } | cksum)
+/// The activation scripts' arguments: service name, service file, binary, config, stamp,
+/// user (also what [`crate::agent_install::health`] reads, per platform).
+pub(crate) const ARGS: &str = "svc=$1 file=$2 bin=$3 cfg=$4 stamp=$5 user=$6\n";
+
+/// `$sum` fingerprints what Alloy runs with; `same` says whether it ran with exactly that
+/// when last started, `running` whether the service manager has it up.
+pub(crate) const FINGERPRINT: &str = r#"sum=$( { cat "$file" "$bin" "$cfg"; id -G "$user"; } 2>/dev/null | cksum)
 same() { [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; }
+running() {
+case $(uname -s) in
+Linux) systemctl is-active --quiet "$svc.service" ;;
+Darwin) launchctl print "system/$svc" >/dev/null 2>&1 ;;
+*) service "$svc" status >/dev/null 2>&1 ;;
+esac
+}
 "#;
 
 /// Shared tail: remember what runs now.
 const ACTIVATE_TAIL: &str = r#"printf '%s\n' "$sum" > "$stamp"
 echo restarted"#;
 
-const ACTIVATE_SYSTEMD: &str = r#"if same && systemctl is-active --quiet "$svc.service"; then echo unchanged; exit 0; fi
-systemctl daemon-reload
-systemctl enable --quiet "$svc.service"
+/// systemd reloads its whole configuration on `daemon-reload` (and on `enable` without
+/// `--no-reload`), one reload at a time for every agent on the host: only a unit it loaded
+/// before and whose file changed needs one; a new unit is loaded when it is first started.
+const ACTIVATE_SYSTEMD: &str = r#"if same && running; then echo unchanged; exit 0; fi
+if [ "$(systemctl show -p NeedDaemonReload --value "$svc.service")" = yes ]; then systemctl daemon-reload; fi
+systemctl enable --quiet --no-reload "$svc.service"
 systemctl restart "$svc.service"
 "#;
 
-const ACTIVATE_LAUNCHD: &str = r#"if same && launchctl print "system/$svc" >/dev/null 2>&1; then echo unchanged; exit 0; fi
+const ACTIVATE_LAUNCHD: &str = r#"if same && running; then echo unchanged; exit 0; fi
 launchctl bootout "system/$svc" >/dev/null 2>&1 || true
 launchctl bootstrap system "$file"
 launchctl kickstart -k "system/$svc"
 "#;
 
 const ACTIVATE_RC: &str = r#"sysrc "${svc}_enable=YES" >/dev/null
-if same && service "$svc" status >/dev/null 2>&1; then echo unchanged; exit 0; fi
+if same && running; then echo unchanged; exit 0; fi
 service "$svc" restart
 "#;
 
@@ -98,27 +111,35 @@ chmod 0755 "$1"
 chown "$4" "$2" "$3"
 chmod 0750 "$2" "$3""#;
 
+/// `listening PORT`: whether something listens on the TCP port, with each platform's tool.
+pub(crate) const LISTENING: &str = r#"listening() {
+case $(uname -s) in
+Linux) l=$(ss -Htln "sport = :$1" 2>/dev/null) ;;
+FreeBSD) l=$(sockstat -46 -l -q -P tcp -p "$1" 2>/dev/null) ;;
+*) l=$(lsof -nP -iTCP:"$1" -sTCP:LISTEN 2>/dev/null) ;;
+esac
+[ -n "$l" ]
+}
+"#;
+
 /// `$1` the stamp (present when this agent is installed: its own ports do not count), then
 /// the ports.
 const PORTS_FREE: &str = r#"stamp=$1; shift
 if [ -e "$stamp" ]; then exit 0; fi
 busy=
 for p in "$@"; do
-case $(uname -s) in
-Linux) l=$(ss -Htln "sport = :$p" 2>/dev/null) ;;
-FreeBSD) l=$(sockstat -46 -l -q -P tcp -p "$p" 2>/dev/null) ;;
-*) l=$(lsof -nP -iTCP:"$p" -sTCP:LISTEN 2>/dev/null) ;;
-esac
-if [ -n "$l" ]; then busy="$busy $p"; fi
+if listening "$p"; then busy="$busy $p"; fi
 done
 if [ -n "$busy" ]; then echo "Alloy's ports are in use:$busy" >&2; exit 1; fi"#;
 
-/// Prints `<rid> <service host>` from the installed config (never the token), or nothing.
-const READ_RID: &str = r#"if [ -r "$1" ]; then
-rid=$(sed -n 's/^[[:space:]]*"rid"[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1)
-svc=$(sed -n 's|^[[:space:]]*url[[:space:]]*=[[:space:]]*"https://\([^/"]*\)/.*|\1|p' "$1" | head -n 1)
-printf '%s %s\n' "$rid" "$svc"
-fi"#;
+/// `rid CONFIG` and `stack CONFIG`: the agent's RID and the host its config sends to, read
+/// from the installed config (never the token).
+pub(crate) const CONFIG_FIELDS: &str = r#"rid() { sed -n 's/^[[:space:]]*"rid"[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$1" | head -n 1; }
+stack() { sed -n 's|^[[:space:]]*url[[:space:]]*=[[:space:]]*"https://\([^/"]*\)/.*|\1|p' "$1" | head -n 1; }
+"#;
+
+/// Prints `<rid> <service host>` from the installed config, or nothing.
+const READ_RID: &str = r#"if [ -r "$1" ]; then printf '%s %s\n' "$(rid "$1")" "$(stack "$1")"; fi"#;
 
 const REMOVE_SYSTEMD: &str = r#"systemctl disable --now "$1.service" >/dev/null 2>&1 || true
 rm -f "$2"
@@ -147,7 +168,14 @@ impl Install {
         if self.check_ports {
             let mut args = vec![l.stamp.clone()];
             args.extend(PORTS.iter().map(u16::to_string));
-            plan.push(Step::script("Check Alloy's ports", PORTS_FREE, args).as_user());
+            plan.push(
+                Step::script(
+                    "Check Alloy's ports",
+                    format!("{LISTENING}{PORTS_FREE}"),
+                    args,
+                )
+                .as_user(),
+            );
         }
         if let BinarySource::Download(release) = &self.binary {
             plan.push(release.download_step(self.platform, &l.binary, &l.release_stamp));
@@ -195,15 +223,8 @@ impl Install {
         };
         plan.push(Step::script(
             ACTIVATE_STEP,
-            format!("{ACTIVATE_HEAD}{body}{ACTIVATE_TAIL}"),
-            [
-                &manager_name(l),
-                &l.service_file,
-                &l.binary,
-                &l.config,
-                &l.stamp,
-                &l.user,
-            ],
+            format!("set -e\n{ARGS}{FINGERPRINT}{body}{ACTIVATE_TAIL}"),
+            activation_args(l),
         ));
         plan
     }
@@ -212,7 +233,11 @@ impl Install {
 /// The steps of teardown: read the RID, stop and remove the service, the files and the user.
 pub fn teardown(l: &Layout) -> Plan {
     let mut plan = Plan::new();
-    plan.push(Step::script(READ_RID_STEP, READ_RID, [&l.config]));
+    plan.push(Step::script(
+        READ_RID_STEP,
+        format!("{CONFIG_FIELDS}{READ_RID}"),
+        [&l.config],
+    ));
     let remove = match l.os {
         Os::Linux => REMOVE_SYSTEMD,
         Os::Darwin => REMOVE_LAUNCHD,
@@ -250,6 +275,18 @@ fn user_step(l: &Layout) -> Option<Step> {
         script,
         [&l.user, &l.data_dir],
     ))
+}
+
+/// The activation's [`ARGS`] for `l`.
+pub(crate) fn activation_args(l: &Layout) -> [String; 6] {
+    [
+        manager_name(l),
+        l.service_file.clone(),
+        l.binary.clone(),
+        l.config.clone(),
+        l.stamp.clone(),
+        l.user.clone(),
+    ]
 }
 
 /// The name the service manager knows the agent by.

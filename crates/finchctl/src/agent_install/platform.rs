@@ -17,7 +17,7 @@ else init=$(ps -o comm= -p 1 2>/dev/null | tr -d ' ' || true); fi
 printf '%s %s %s\n' "$(uname -s)" "$(uname -m)" "${init:-unknown}""#;
 
 /// An operating system Alloy is deployed to, with its service manager.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Os {
     /// Linux with systemd.
     Linux,
@@ -28,7 +28,7 @@ pub enum Os {
 }
 
 /// A CPU architecture, named as in Alloy's release assets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arch {
     /// x86-64.
     Amd64,
@@ -37,7 +37,7 @@ pub enum Arch {
 }
 
 /// Where an agent is deployed: `linux-amd64`, `darwin-arm64`, `freebsd-amd64`, …
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Platform {
     /// The operating system.
     pub os: Os,

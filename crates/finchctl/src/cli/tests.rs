@@ -504,9 +504,12 @@ fn test_agent_ssh_flags() {
     let AgentCommand::Deploy(a) = agent(&["deploy", "h", "--agent.config", "a.cfg"]) else {
         panic!()
     };
-    assert_eq!(a.install.alloy_version, crate::stack::images::ALLOY_VERSION);
     assert_eq!(
-        a.install.alloy_mirror,
+        a.install.alloy.alloy_version,
+        crate::stack::images::ALLOY_VERSION
+    );
+    assert_eq!(
+        a.install.alloy.alloy_mirror,
         crate::agent_install::release::DEFAULT_MIRROR
     );
     let AgentCommand::Deploy(a) = agent(&[
@@ -526,10 +529,10 @@ fn test_agent_ssh_flags() {
         (Some("r"), Some("s"))
     );
     assert_eq!(
-        a.install.platform.map(|p| p.to_string()).as_deref(),
+        a.install.alloy.platform.map(|p| p.to_string()).as_deref(),
         Some("darwin-arm64")
     );
-    assert_eq!(a.install.check_ports, Some(true));
+    assert_eq!(a.install.alloy.check_ports, Some(true));
     for (flags, kind) in [
         (&["--agent.rid=r"][..], ErrorKind::MissingRequiredArgument),
         (
@@ -560,8 +563,8 @@ fn test_agent_ssh_flags() {
         panic!()
     };
     assert_eq!(a.install.skip_config, Some(true));
-    assert_eq!(a.install.skip_binaries, Some(false));
-    assert_eq!(a.install.alloy_version, "v1.18.0");
+    assert_eq!(a.install.alloy.skip_binaries, Some(false));
+    assert_eq!(a.install.alloy.alloy_version, "v1.18.0");
     assert_eq!(
         parse_err(&["agent", "update", "h"]),
         ErrorKind::MissingRequiredArgument
@@ -692,7 +695,8 @@ fn the_command_tree_is_1x_plus_render_pin_clients_and_logs() {
             "deploy",
             "update",
             "teardown",
-            "doctor"
+            "doctor",
+            "enroll"
         ]
     );
 }
@@ -730,6 +734,64 @@ fn test_service_logs_flags() {
         parse_err(&["service", "logs", "root@h", "--tail", "x"]),
         ErrorKind::ValueValidation
     );
+}
+
+#[test]
+fn test_agent_enroll() {
+    let Command::Agent(AgentCommand::Enroll(a)) = parse(&[
+        "agent",
+        "enroll",
+        "finch.example.com",
+        "root@web-1",
+        "web-2",
+        "--agent.logs.journal",
+        "--agent.prefix",
+        "/opt/agents/{host}",
+        "--alloy.binary",
+        "/tmp/alloy",
+        "--run.parallel",
+        "20",
+        "--output",
+        "json",
+    ])
+    .command
+    else {
+        panic!("agent enroll")
+    };
+    assert_eq!(a.service, "finch.example.com");
+    assert_eq!(a.targets, ["root@web-1", "web-2"]);
+    assert_eq!(a.spec.journal, Some(true));
+    assert_eq!(a.alloy.prefix.as_deref(), Some("/opt/agents/{host}"));
+    assert_eq!(a.run.parallel, 20);
+    assert_eq!(
+        parse_err(&["agent", "enroll", "finch.example.com"]),
+        ErrorKind::MissingRequiredArgument
+    );
+    assert_eq!(
+        parse_err(&["agent", "enroll", "svc", "h", "--agent.config", "x"]),
+        ErrorKind::UnknownArgument
+    );
+}
+
+#[test]
+fn test_agent_doctor_agent_flags() {
+    let Command::Agent(AgentCommand::Doctor(a)) = parse(&[
+        "agent",
+        "doctor",
+        "web-1",
+        "--check.ports",
+        "--agent.prefix",
+        "/opt/a",
+        "--agent.service",
+        "finch.example.com",
+    ])
+    .command
+    else {
+        panic!("agent doctor")
+    };
+    assert_eq!(a.check_ports, Some(true));
+    assert_eq!(a.prefix.as_deref(), Some("/opt/a"));
+    assert_eq!(a.service.as_deref(), Some("finch.example.com"));
 }
 
 #[test]

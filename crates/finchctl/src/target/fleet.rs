@@ -134,14 +134,33 @@ impl Fleet {
     /// the fleet's token is cancelled (Ctrl-C), every running step stops and the result is
     /// [`Interrupted`].
     pub async fn run(&self, plan: &Plan, reporter: &Reporter) -> anyhow::Result<Vec<TargetRun>> {
+        let plan = Arc::new(plan.clone());
+        let plans = vec![plan; self.targets.len()];
+        self.run_each(&plans, reporter).await
+    }
+
+    /// Like [`Fleet::run`], with a plan of its own for each target (`plans[i]` for
+    /// `targets[i]`): `agent enroll` installs a different config on each host.
+    pub async fn run_each(
+        &self,
+        plans: &[Arc<Plan>],
+        reporter: &Reporter,
+    ) -> anyhow::Result<Vec<TargetRun>> {
+        if plans.len() != self.targets.len() {
+            return Err(Problem::failed(format!(
+                "{} plans for {} targets",
+                plans.len(),
+                self.targets.len()
+            ))
+            .into());
+        }
         let limits = Limits {
             timeout: self.timeout,
             cancel: self.cancel.clone(),
         };
         let permits = Arc::new(Semaphore::new(self.parallel.max(1)));
-        let plan = Arc::new(plan.clone());
         let mut tasks = JoinSet::new();
-        for (index, spec) in self.targets.iter().enumerate() {
+        for (index, (spec, plan)) in self.targets.iter().zip(plans).enumerate() {
             let mut target = AnyTarget::open(spec.clone(), self.dry_run, &self.ssh);
             let (permits, plan, limits, reporter) = (
                 permits.clone(),

@@ -19,11 +19,15 @@ if ! [ -r "$config" ]; then echo "alloy stand-in: cannot read $config" >&2; exit
 mkdir -p "$storage"
 cd "$storage" || exit 1
 # python3-minimal has no http.server: a few lines of socket answer every request with 200.
+# Several agents on one host (--agent.prefix) cannot all have 12345: the others take any port.
 exec python3 -c '
 import socket
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", 12345))
+try:
+    server.bind(("127.0.0.1", 12345))
+except OSError:
+    server.bind(("127.0.0.1", 0))
 server.listen(16)
 while True:
     conn, _ = server.accept()

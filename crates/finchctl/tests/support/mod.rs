@@ -117,6 +117,16 @@ impl Outcome {
         self
     }
 
+    /// The first JSON document on stdout: a failed run in JSON prints its error after its data.
+    #[track_caller]
+    pub fn first_json(&self) -> serde_json::Value {
+        serde_json::Deserializer::from_str(&self.stdout)
+            .into_iter()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("stdout does not start with JSON:\n{self:#?}"))
+    }
+
     /// Parses stdout as JSON.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
 use serde::Serialize;
+use tonic::transport::Channel;
 
 use crate::cli::Context;
 use crate::cli::agent::{DEFAULT_AGENT_CONFIG, write_agent_config};
@@ -42,11 +43,21 @@ pub struct ConfigWritten {
 /// Fetches a fresh config (a new token) into memory: `agent deploy` and `update` upload it
 /// from there, so the token never touches the workstation's disk.
 pub async fn fetch(cx: &Context, service: &str, rid: &str) -> anyhow::Result<Vec<u8>> {
-    let channel = cx.connect(service).await?;
+    let mut client = AgentServiceClient::new(cx.connect(service).await?);
+    fetch_with(&mut client, service, rid, cx).await
+}
+
+/// [`fetch`] over an open client (`agent enroll` fetches many on one connection).
+pub async fn fetch_with(
+    client: &mut AgentServiceClient<Channel>,
+    service: &str,
+    rid: &str,
+    cx: &Context,
+) -> anyhow::Result<Vec<u8>> {
     let message = finch_api::GetAgentConfigRequest {
         rid: rid.to_owned(),
     };
-    let reply = AgentServiceClient::new(channel)
+    let reply = client
         .get_agent_config(request(message, cx.rpc_timeout()))
         .await
         .map_err(|s| cx.rpc_error(service, &format!("get the config of agent {rid:?}"), s))?

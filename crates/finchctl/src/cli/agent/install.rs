@@ -6,6 +6,7 @@
 //! Then an unprivileged probe reads the platform and whether the host can reach the release
 //! server, so a host that cannot run an agent is refused before anything on it changes.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -49,6 +50,14 @@ pub struct InstallArgs {
     /// Keep the installed config
     #[arg(long = "skip.config", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub skip_config: Option<bool>,
+    /// The binary and the host.
+    #[command(flatten)]
+    pub alloy: AlloyArgs,
+}
+
+/// The flags about Alloy itself and where it goes, shared by deploy, update and enroll.
+#[derive(Debug, Clone, Args)]
+pub struct AlloyArgs {
     /// Keep the installed Alloy binary
     #[arg(long = "skip.binaries", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub skip_binaries: Option<bool>,
@@ -71,12 +80,22 @@ pub struct InstallArgs {
     /// Require the host to download Alloy itself (curl, unzip, the release server) instead of falling back to this workstation
     #[arg(long = "check.optionals", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub check_optionals: Option<bool>,
-    /// Install under this directory, with a service and user of its own (several agents on one host)
+    /// Install under this directory, with a service and user of its own (several agents on one host; enroll replaces {host} with each target's host)
     #[arg(long = "agent.prefix", value_name = "DIR")]
     pub prefix: Option<String>,
     /// The host's platform for a dry run, such as darwin-arm64 (a real run reads it from the host)
     #[arg(long = "agent.platform", value_name = "OS-ARCH", value_parser = Platform::parse)]
     pub platform: Option<Platform>,
+}
+
+/// Where each host's binary comes from: resolved once from the flags, a release fetched on
+/// this workstation at most once per platform.
+pub struct Binaries {
+    release: Release,
+    skip: bool,
+    local: Option<Vec<u8>>,
+    host_only: bool,
+    fetched: HashMap<Platform, Vec<u8>>,
 }
 
 /// What the probe found on the host.
@@ -94,106 +113,119 @@ pub async fn run(
     args: &InstallArgs,
     cx: &Context,
 ) -> anyhow::Result<()> {
-    let (skip_config, skip_binaries) = check_flags(args)?;
-    let release = Release::new(&args.alloy_version, &args.alloy_mirror)?;
-    let local_binary = args.alloy_binary.as_deref().map(read_binary).transpose()?;
+    let skip_config = check_flags(args)?;
+    let mut binaries = Binaries::new(&args.alloy)?;
     let fleet = transport::fleet(std::slice::from_ref(&target.target), run, &target.ssh, cx)?;
     let config = resolve_config(args, skip_config, fleet.dry_run, cx).await?;
     let reporter = transport::reporter(run, &fleet, false, cx);
-    let download = !skip_binaries && local_binary.is_none();
-    let probed = probe(
-        &fleet,
-        &reporter,
-        args.platform,
-        download.then_some(&release),
-    )
-    .await?;
-    let binary = if skip_binaries {
-        BinarySource::Keep
-    } else if let Some(bytes) = local_binary {
-        BinarySource::Upload(bytes)
-    } else {
-        let host_only = args.check_optionals == Some(true);
-        release_source(&release, &probed, host_only, &target.target, cx).await?
-    };
+    let probed = probe(&fleet, &reporter, args.alloy.platform, binaries.download()).await?;
     let install = Install {
         platform: probed.platform,
-        layout: Layout::new(probed.platform.os, args.prefix.as_deref()),
-        binary,
+        layout: Layout::new(probed.platform.os, args.alloy.prefix.as_deref()),
+        binary: binaries.source(&probed, &target.target, cx).await?,
         config,
-        check_ports: args.check_ports == Some(true),
+        check_ports: args.alloy.check_ports == Some(true),
     };
     let (ok, error) = fleet::outcome(fleet.run(&install.plan(), &reporter).await?);
     if let Some(error) = error {
         return Err(error);
     }
     if !fleet.dry_run {
-        report(&ok, &install, cx);
+        for (host, run) in &ok {
+            report(host, run, &install, cx);
+        }
     }
     Ok(())
 }
 
-/// The checks clap cannot express; returns `--skip.config` and `--skip.binaries`.
-fn check_flags(args: &InstallArgs) -> Result<(bool, bool), Problem> {
+/// The checks clap cannot express; returns `--skip.config`.
+fn check_flags(args: &InstallArgs) -> Result<bool, Problem> {
     let skip_config = args.skip_config == Some(true);
-    let skip_binaries = args.skip_binaries == Some(true);
-    if skip_config && skip_binaries {
+    if skip_config && args.alloy.skip_binaries == Some(true) {
         return Err(Problem::usage(
             "--skip.config and --skip.binaries together leave nothing to install",
         ));
     }
-    if let Some(prefix) = &args.prefix {
+    if let Some(prefix) = &args.alloy.prefix {
         check_prefix(prefix).map_err(Problem::usage)?;
     }
-    Ok((skip_config, skip_binaries))
+    Ok(skip_config)
 }
 
-/// Where a release comes from: the host when it can reach the server, else this workstation
-/// (refused with `host_only`, `--check.optionals`).
-async fn release_source(
-    release: &Release,
-    probed: &Probed,
-    host_only: bool,
-    host: &str,
-    cx: &Context,
-) -> anyhow::Result<BinarySource> {
-    if probed.reachable {
-        return Ok(BinarySource::Download(release.clone()));
-    }
-    if host_only {
-        return Err(Problem::failed(format!(
-            "{host} cannot download Alloy itself (it needs curl, unzip and a route to {}), and --check.optionals asks it to",
-            release.mirror
-        ))
-        .hint("install curl and unzip there and open the route, or drop --check.optionals to fetch on this workstation")
-        .into());
-    }
-    cx.output.status(
-        "Fetching",
-        &format!(
-            "Alloy {} for {} on this workstation ({host} cannot reach {})",
-            release.version, probed.platform, release.mirror
-        ),
-    );
-    Ok(BinarySource::Upload(
-        release.fetch_locally(probed.platform).await?,
-    ))
-}
+// === impl Binaries ===
 
-/// Says, per host, whether Alloy was (re)started or left alone.
-fn report(ok: &[(String, PlanRun)], install: &Install, cx: &Context) {
-    for (host, run) in ok {
-        let service = &install.layout.service;
-        match step_output(run, ACTIVATE_STEP).as_str() {
-            "unchanged" => cx.output.status(
-                "Unchanged",
-                &format!("{service} on {host}: nothing differed, not restarted"),
-            ),
-            _ => cx.output.status(
-                "Started",
-                &format!("{service} on {host} ({})", install.platform),
-            ),
+impl Binaries {
+    /// Reads `--alloy.binary` and checks the release flags.
+    pub fn new(args: &AlloyArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            release: Release::new(&args.alloy_version, &args.alloy_mirror)?,
+            skip: args.skip_binaries == Some(true),
+            local: args.alloy_binary.as_deref().map(read_binary).transpose()?,
+            host_only: args.check_optionals == Some(true),
+            fetched: HashMap::new(),
+        })
+    }
+
+    /// The release to ask the host about, when the binary is to be downloaded.
+    pub fn download(&self) -> Option<&Release> {
+        (!self.skip && self.local.is_none()).then_some(&self.release)
+    }
+
+    /// The binary for a host the probe read: kept, uploaded, or downloaded by the host when it
+    /// can reach the release server, else by this workstation (refused with
+    /// `--check.optionals`).
+    pub async fn source(
+        &mut self,
+        probed: &Probed,
+        host: &str,
+        cx: &Context,
+    ) -> anyhow::Result<BinarySource> {
+        if self.skip {
+            return Ok(BinarySource::Keep);
         }
+        if let Some(bytes) = &self.local {
+            return Ok(BinarySource::Upload(bytes.clone()));
+        }
+        let release = &self.release;
+        if probed.reachable {
+            return Ok(BinarySource::Download(release.clone()));
+        }
+        if self.host_only {
+            return Err(Problem::failed(format!(
+                "{host} cannot download Alloy itself (it needs curl, unzip and a route to {}), and --check.optionals asks it to",
+                release.mirror
+            ))
+            .hint("install curl and unzip there and open the route, or drop --check.optionals to fetch on this workstation")
+            .into());
+        }
+        if let Some(bytes) = self.fetched.get(&probed.platform) {
+            return Ok(BinarySource::Upload(bytes.clone()));
+        }
+        cx.output.status(
+            "Fetching",
+            &format!(
+                "Alloy {} for {} on this workstation ({host} cannot reach {})",
+                release.version, probed.platform, release.mirror
+            ),
+        );
+        let bytes = release.fetch_locally(probed.platform).await?;
+        self.fetched.insert(probed.platform, bytes.clone());
+        Ok(BinarySource::Upload(bytes))
+    }
+}
+
+/// Says whether Alloy was (re)started on `host` or left alone.
+pub fn report(host: &str, run: &PlanRun, install: &Install, cx: &Context) {
+    let service = &install.layout.service;
+    match step_output(run, ACTIVATE_STEP).as_str() {
+        "unchanged" => cx.output.status(
+            "Unchanged",
+            &format!("{service} on {host}: nothing differed, not restarted"),
+        ),
+        _ => cx.output.status(
+            "Started",
+            &format!("{service} on {host} ({})", install.platform),
+        ),
     }
 }
 
@@ -206,35 +238,53 @@ pub async fn probe(
     release: Option<&Release>,
 ) -> anyhow::Result<Probed> {
     if fleet.dry_run {
-        return Ok(Probed {
-            platform: flag.unwrap_or(DRY_RUN_PLATFORM),
-            reachable: true,
-        });
+        return Ok(Probed::dry(flag));
     }
-    let mut plan = Plan::new();
-    plan.push(Platform::probe());
-    if let Some(release) = release {
-        plan.push(release.reach_step());
-    }
-    let (ok, error) = fleet::outcome(fleet.run(&plan, reporter).await?);
+    let (ok, error) = fleet::outcome(fleet.run(&probe_plan(release), reporter).await?);
     if let Some(error) = error {
         return Err(error);
     }
     let (host, run) = ok
         .first()
         .ok_or_else(|| Problem::failed("no target ran the probe"))?;
-    let platform = Platform::from_probe(host, &step_output(run, platform::STEP))?;
-    if let Some(flag) = flag.filter(|f| *f != platform) {
-        return Err(Problem::usage(format!(
-            "--agent.platform says {flag}, but {host} is {platform}"
-        ))
-        .into());
+    Ok(Probed::read(host, run, flag)?)
+}
+
+/// The unprivileged probe: the platform, and whether the host reaches `release`.
+pub fn probe_plan(release: Option<&Release>) -> Plan {
+    let mut plan = Plan::new();
+    plan.push(Platform::probe());
+    if let Some(release) = release {
+        plan.push(release.reach_step());
     }
-    let reachable = step_output(run, release::REACH_STEP).trim() == "reachable";
-    Ok(Probed {
-        platform,
-        reachable,
-    })
+    plan
+}
+
+// === impl Probed ===
+
+impl Probed {
+    /// What a dry run assumes: `--agent.platform` (or linux-amd64), and a reachable release.
+    pub fn dry(flag: Option<Platform>) -> Self {
+        Probed {
+            platform: flag.unwrap_or(DRY_RUN_PLATFORM),
+            reachable: true,
+        }
+    }
+
+    /// What [`probe_plan`]'s run on `host` found; refused when `--agent.platform` differs.
+    pub fn read(host: &str, run: &PlanRun, flag: Option<Platform>) -> Result<Self, Problem> {
+        let platform = Platform::from_probe(host, &step_output(run, platform::STEP))?;
+        if let Some(flag) = flag.filter(|f| *f != platform) {
+            return Err(Problem::usage(format!(
+                "--agent.platform says {flag}, but {host} is {platform}"
+            )));
+        }
+        let reachable = step_output(run, release::REACH_STEP).trim() == "reachable";
+        Ok(Probed {
+            platform,
+            reachable,
+        })
+    }
 }
 
 /// The config to install: `--agent.config`'s file, or fetched into memory with `--agent.rid`

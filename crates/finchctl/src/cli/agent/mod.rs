@@ -1,5 +1,6 @@
 //! `finchctl agent …`: agents. Register, list, describe, edit, config and deregister ask the
-//! service over gRPC; deploy, update, teardown and doctor work on the agent's host over SSH.
+//! service over gRPC; deploy, update, teardown and doctor work on the agent's host over SSH;
+//! enroll does both for many hosts.
 
 pub mod config;
 pub mod deploy;
@@ -7,9 +8,11 @@ pub mod deregister;
 pub mod describe;
 pub mod doctor;
 pub mod edit;
+pub mod enroll;
 pub mod install;
 pub mod list;
 pub mod register;
+pub mod registration;
 pub mod teardown;
 pub mod update;
 
@@ -46,6 +49,8 @@ pub enum AgentCommand {
     Teardown(teardown::TeardownArgs),
     /// Check that a host can run an agent
     Doctor(doctor::DoctorArgs),
+    /// Register and deploy agents on many hosts at once (skips hosts already enrolled and healthy)
+    Enroll(enroll::EnrollArgs),
 }
 
 // === impl AgentCommand ===
@@ -61,6 +66,7 @@ impl AgentCommand {
             AgentCommand::Edit(a) => a.output.format(),
             AgentCommand::Config(a) => a.output.format(),
             AgentCommand::Doctor(a) => a.output.format(),
+            AgentCommand::Enroll(a) => a.output.format(),
             AgentCommand::Deploy(_) | AgentCommand::Update(_) | AgentCommand::Teardown(_) => {
                 OutputFormat::Table
             }
@@ -81,6 +87,7 @@ pub async fn run(command: AgentCommand, cx: &Context) -> anyhow::Result<()> {
         AgentCommand::Update(a) => update::run(&a, cx).await,
         AgentCommand::Teardown(a) => teardown::run(&a, cx).await,
         AgentCommand::Doctor(a) => doctor::run(&a, cx).await,
+        AgentCommand::Enroll(a) => enroll::run(&a, cx).await,
     }
 }
 

@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
 use serde::Serialize;
+use tonic::transport::Channel;
 
 use crate::agent_input::{AgentInput, AgentSettings, validate_node};
 use crate::cli::Context;
 use crate::cli::agent::{DEFAULT_AGENT_CONFIG, write_agent_config};
 use crate::cli::args::{AgentInputArgs, OutputArgs, ServiceArg};
-use crate::client::request;
+use crate::client::request as request_of;
 use crate::output::{Output, Problem};
 
 /// The node kind when neither flag nor file names one.
@@ -53,16 +54,25 @@ pub struct Registered {
 
 /// The request `args` describe, after reading `--agent.file`.
 pub fn resolve(args: &RegisterArgs) -> Result<finch_api::RegisterAgentRequest, Problem> {
-    let file = match &args.spec.file {
-        Some(path) => AgentInput::from_file(path)?,
-        None => AgentInput::default(),
-    };
     let flags = AgentInput {
         hostname: args.hostname.clone(),
         node: args.node.clone(),
         ..args.spec.input()
     };
-    let spec = file.overlay(flags);
+    request(&given(&args.spec, flags)?)
+}
+
+/// What `--agent.file` says, overlaid by `flags` (a flag wins where it was given).
+pub fn given(spec: &AgentInputArgs, flags: AgentInput) -> Result<AgentInput, Problem> {
+    let file = match &spec.file {
+        Some(path) => AgentInput::from_file(path)?,
+        None => AgentInput::default(),
+    };
+    Ok(file.overlay(flags))
+}
+
+/// The registration request for `spec`: a hostname, a valid node and settings.
+pub fn request(spec: &AgentInput) -> Result<finch_api::RegisterAgentRequest, Problem> {
     let hostname = spec
         .hostname
         .clone()
@@ -76,7 +86,7 @@ pub fn resolve(args: &RegisterArgs) -> Result<finch_api::RegisterAgentRequest, P
     let node = spec.node.clone().unwrap_or_else(|| DEFAULT_NODE.to_owned());
     validate_node(&node)?;
     let mut settings = AgentSettings::default();
-    settings.apply(&spec);
+    settings.apply(spec);
     settings.validate()?;
     Ok(finch_api::RegisterAgentRequest {
         hostname,
@@ -89,22 +99,33 @@ pub fn resolve(args: &RegisterArgs) -> Result<finch_api::RegisterAgentRequest, P
     })
 }
 
-/// Registers the agent, writes its config and prints its RID.
-pub async fn run(args: &RegisterArgs, cx: &Context) -> anyhow::Result<()> {
-    let message = resolve(args)?;
-    let service = &args.service.service;
-    let mut client = AgentServiceClient::new(cx.connect(service).await?);
+/// Registers `message` with `service` and returns the new agent's RID.
+pub async fn register(
+    client: &mut AgentServiceClient<Channel>,
+    service: &str,
+    message: finch_api::RegisterAgentRequest,
+    cx: &Context,
+) -> anyhow::Result<String> {
     let hostname = message.hostname.clone();
     let rid = client
-        .register_agent(request(message, cx.rpc_timeout()))
+        .register_agent(request_of(message, cx.rpc_timeout()))
         .await
         .map_err(|s| cx.rpc_error(service, &format!("register agent {hostname:?}"), s))?
         .into_inner()
         .rid;
     cx.output
         .status("Registered", &format!("{hostname} as {rid}"));
+    Ok(rid)
+}
+
+/// Registers the agent, writes its config and prints its RID.
+pub async fn run(args: &RegisterArgs, cx: &Context) -> anyhow::Result<()> {
+    let message = resolve(args)?;
+    let service = &args.service.service;
+    let mut client = AgentServiceClient::new(cx.connect(service).await?);
+    let rid = register(&mut client, service, message, cx).await?;
     let config = client
-        .get_agent_config(request(
+        .get_agent_config(request_of(
             finch_api::GetAgentConfigRequest { rid: rid.clone() },
             cx.rpc_timeout(),
         ))

@@ -3,16 +3,15 @@
 //! RID from the installed config first and says whether the service still knows it.
 
 use clap::Args;
-use finch_api::agent_service_client::AgentServiceClient;
 
 use crate::agent_install::layout::{Layout, check_prefix};
 use crate::agent_install::plan::{READ_RID_STEP, teardown};
 use crate::agent_install::platform::Platform;
 use crate::cli::Context;
 use crate::cli::agent::install::{probe, step_output};
+use crate::cli::agent::registration::{Registration, registration};
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::cli::transport;
-use crate::client::request;
 use crate::output::Problem;
 use crate::target::fleet;
 
@@ -73,31 +72,15 @@ pub async fn run(args: &TeardownArgs, cx: &Context) -> anyhow::Result<()> {
 /// Says whether `service` still knows `rid`, or why that cannot be told.
 async fn report_registration(rid: &str, service: &str, cx: &Context) {
     let deregister = format!("finchctl agent deregister {service} --agent.rid {rid}");
-    let channel = match cx.connect(service).await {
-        Ok(channel) => channel,
-        Err(err) => {
-            cx.output.warn(&format!(
-                "cannot tell whether agent {rid} is still registered with {service} ({err:#}); to remove it there: `{deregister}`"
-            ));
-            return;
-        }
-    };
-    let message = finch_api::GetAgentRequest {
-        rid: rid.to_owned(),
-    };
-    match AgentServiceClient::new(channel)
-        .get_agent(request(message, cx.rpc_timeout()))
-        .await
-    {
-        Ok(_) => cx.output.warn(&format!(
+    match registration(rid, service, cx).await {
+        Registration::Registered => cx.output.warn(&format!(
             "agent {rid} is still registered with {service}: remove it with `{deregister}`"
         )),
-        Err(status) if status.code() == tonic::Code::NotFound => cx
+        Registration::NotRegistered => cx
             .output
             .status("Checked", &format!("agent {rid} is not registered with {service}")),
-        Err(status) => cx.output.warn(&format!(
-            "cannot tell whether agent {rid} is still registered with {service} ({}); to remove it there: `{deregister}`",
-            status.code()
+        Registration::Unknown(why) => cx.output.warn(&format!(
+            "cannot tell whether agent {rid} is still registered with {service} ({why}); to remove it there: `{deregister}`"
         )),
     }
 }
