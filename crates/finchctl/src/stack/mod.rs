@@ -14,6 +14,7 @@
 //! with Grafana's provisioning in a directory of its own.
 
 pub mod alloy;
+pub mod backup;
 pub mod compose;
 pub mod deploy;
 pub mod doctor;
