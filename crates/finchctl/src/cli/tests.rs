@@ -674,6 +674,8 @@ fn the_command_tree_is_1x_plus_render_pin_and_clients() {
             "dashboard",
             "rotate-certificate",
             "rotate-secret",
+            "backup",
+            "restore",
             "doctor",
             "pin"
         ]

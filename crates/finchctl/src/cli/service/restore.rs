@@ -146,7 +146,7 @@ pub async fn run(args: &RestoreArgs, cx: &Context) -> anyhow::Result<()> {
     }
     if manifest.database == "postgres" {
         cx.output.warn(&format!(
-            "the registry is in PostgreSQL, which a restore leaves as it is; to bring back the archive's {} agents, run `finch migrate --from sqlite://finch.db --to <the database> --replace` in the finch container",
+            "the registry is in PostgreSQL, which a restore leaves as it is; to bring back the archive's {} agents, run `finch migrate --from sqlite:///var/lib/finch/finch.db --to <the database> --replace` in the finch container",
             manifest.agents
         ));
     }
