@@ -195,6 +195,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn exports_a_postgresql_registry_into_sqlite() {
+        let Some(db) = finch_testkit::postgres::database().await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let json = format!(
+            r#"{{"created_at":"2026-01-01T00:00:00Z","database":"{}","hostname":"h","id":"0123456789abcdef","secret":"s"}}"#,
+            db.uri
+        );
+        std::fs::write(dir.path().join("finch.json"), json).unwrap();
+        let live = Store::open(&db.uri, dir.path()).await.unwrap();
+        for hostname in ["pg-1", "pg-2"] {
+            let rid = AgentRid::mint("0123456789abcdef");
+            live.insert_agent(&rid, &journal_only(hostname))
+                .await
+                .unwrap();
+        }
+        let copied = backup(&args(dir.path(), None, "copy.db")).await.unwrap();
+        assert_eq!(copied.agents, Some(2));
+        let copy = Store::open("sqlite://copy.db", dir.path()).await.unwrap();
+        assert_eq!(copy.list_agents().await.unwrap().len(), 2);
+        copy.close().await;
+        live.close().await;
+    }
+
+    #[tokio::test]
     async fn copies_another_sqlite_file_and_refuses_an_existing_target() {
         let dir = tempfile::tempdir().unwrap();
         library(dir.path(), &["web-1"]).await.close().await;

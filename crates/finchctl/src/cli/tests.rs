@@ -652,7 +652,7 @@ fn test_completion_and_manpages() {
 }
 
 #[test]
-fn the_command_tree_is_1x_plus_render_pin_and_clients() {
+fn the_command_tree_is_1x_plus_render_pin_clients_backup_and_restore() {
     let command = Cli::command();
     let names = |c: &clap::Command| -> Vec<String> {
         c.get_subcommands()

@@ -36,6 +36,7 @@ const LIBRARY_SCRIPT: &str = r#"if [ ! -d "$1" ]; then mkdir -p -- "$1"; chmod 0
 
 /// Flags of `service restore`.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("host", |a| a.help("The stack's host name (default: the archive's)")))]
 pub struct RestoreArgs {
     /// The host and every deploy flag (the restore deploys the stack).
     #[command(flatten)]

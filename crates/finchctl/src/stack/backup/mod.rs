@@ -56,9 +56,10 @@ prune="-path ./finch.db -o -path ./finch.db-* -o -path ./grafana/grafana.db -o -
 if [ "$what" != data ]; then for d; do prune="$prune -o -path ./$d"; done; fi
 set -f
 {
-  { find . -mindepth 1 \( $prune \) -prune -o -print
+  if { find . -mindepth 1 \( $prune \) -prune -o -print
     find ./.finch-backup -type f -print; } | tar -cf - --numeric-owner --no-recursion -T -
-  echo $? > .finch-backup.status
+  then s=0; else s=$?; fi
+  echo "$s" > .finch-backup.status
 } | base64
 s=$(cat .finch-backup.status); rm -f .finch-backup.status
 if [ "$s" -gt 1 ]; then echo "tar failed with $s" >&2; exit 1; fi"#;

@@ -17,38 +17,26 @@ fn host_tar() -> Vec<u8> {
         header.set_size(data.len() as u64);
         builder.append_data(&mut header, path, data).unwrap();
     };
-    add("./", tar::EntryType::Directory, 0o700, 0, b"");
-    add(
-        "./finch.json",
-        tar::EntryType::Regular,
-        0o400,
-        0,
-        b"{\"id\":\"x\"}",
-    );
-    add("./grafana/", tar::EntryType::Directory, 0o755, 472, b"");
-    add(
-        "./grafana/admin-password",
-        tar::EntryType::Regular,
-        0o644,
-        472,
-        b"pw",
-    );
-    add("./.finch-backup/", tar::EntryType::Directory, 0o700, 0, b"");
-    add(
-        "./.finch-backup/finch.db",
-        tar::EntryType::Regular,
-        0o600,
-        0,
-        b"SQLite format 3\0",
-    );
-    add(
-        "./.finch-backup/grafana.db",
-        tar::EntryType::Regular,
-        0o640,
-        472,
-        b"grafana",
-    );
-    add(AGENTS, tar::EntryType::Regular, 0o644, 0, b"agents 3\n");
+    let (dir, file) = (tar::EntryType::Directory, tar::EntryType::Regular);
+    let entries: [(&str, tar::EntryType, u32, u64, &[u8]); 8] = [
+        ("./", dir, 0o700, 0, b""),
+        ("./finch.json", file, 0o400, 0, b"{\"id\":\"x\"}"),
+        ("./grafana/", dir, 0o755, 472, b""),
+        ("./grafana/admin-password", file, 0o644, 472, b"pw"),
+        ("./.finch-backup/", dir, 0o700, 0, b""),
+        (
+            "./.finch-backup/finch.db",
+            file,
+            0o600,
+            0,
+            b"SQLite format 3\0",
+        ),
+        ("./.finch-backup/grafana.db", file, 0o640, 472, b"grafana"),
+        (AGENTS, file, 0o644, 0, b"agents 3\n"),
+    ];
+    for (path, kind, mode, uid, data) in entries {
+        add(path, kind, mode, uid, data);
+    }
     let mut link = tar::Header::new_gnu();
     link.set_entry_type(tar::EntryType::Symlink);
     link.set_size(0);
