@@ -3,7 +3,8 @@
 //!
 //! A backup is taken while agents push through Traefik (a write loop runs, and every push
 //! marks the agent seen in the registry): the archive is 0600, no entry in it is readable by
-//! others, and its registry passes SQLite's integrity check with the agents of that moment.
+//! others, and its registry passes SQLite's integrity check with the agents of that moment;
+//! `--backup.data` adds the services' data directories.
 //! A corrupted archive and a restore over a running stack without `--restore.replace` are
 //! refused with nothing changed. Then the first host's "disk dies" (its containers go) and the
 //! archive is restored into a second library with other ports, a new host: the agents' old
@@ -151,6 +152,22 @@ async fn backup_while_agents_push_then_restore_on_a_new_host() {
     std::fs::write(&registry, &archive.contents["finch.db"]).unwrap();
     assert_eq!(sqlite3(&registry, "PRAGMA integrity_check"), "ok");
     assert_eq!(sqlite3(&registry, "SELECT count(*) FROM agents"), "3");
+
+    // --backup.data adds the services' data directories, copied while they run.
+    let full = bed.home.path().join("full.tar.gz");
+    let backup = on_host(
+        &bed,
+        "backup",
+        &[&full.display().to_string(), "--backup.data"],
+    )
+    .await;
+    assert_eq!(backup.code, Some(0), "backup --backup.data: {backup:#?}");
+    let with_data = archive::read(&full).unwrap().manifest;
+    assert!(with_data.data);
+    for dir in ["loki/data", "mimir/data", "pyroscope/data"] {
+        let entry = with_data.entry(dir).unwrap_or_else(|| panic!("{dir}"));
+        assert_eq!(entry.kind, Kind::Dir);
+    }
 
     // Refused with nothing changed: a corrupted archive, and a stack already there.
     let before = bed.containers();
