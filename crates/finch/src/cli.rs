@@ -42,6 +42,9 @@ pub enum Command {
     /// Copy every agent from one database to another (SQLite and PostgreSQL, either way),
     /// keeping resource ids and so the agents' tokens; the copy is verified.
     Migrate(MigrateArgs),
+    /// Write a consistent copy of the agent registry (or of another SQLite database, such as
+    /// Grafana's) to a new SQLite file while Finch runs, check it and print `agents N`.
+    Backup(BackupArgs),
     /// Print the release and commit.
     Version,
 }
@@ -205,4 +208,21 @@ mod tests {
             Some(Command::Version)
         ));
     }
+}
+
+/// `finch backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The library's finch.json, whose `database` is the registry to copy (SQLite or
+    /// PostgreSQL).
+    #[arg(long = "config", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
+    pub config: PathBuf,
+
+    /// Copy this SQLite database file (Grafana's) instead of the registry.
+    #[arg(long = "sqlite", value_name = "FILE")]
+    pub sqlite: Option<PathBuf>,
+
+    /// The copy to write: a new SQLite file (it must not exist).
+    #[arg(long = "to", value_name = "FILE")]
+    pub to: PathBuf,
 }

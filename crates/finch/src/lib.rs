@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod alloy;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use finch::cli::{Cli, Command};
-use finch::{init, logging, migrate, run, version};
+use finch::{backup, init, logging, migrate, run, version};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             }
         },
         Some(Command::Migrate(args)) => migrate_registry(&args),
+        Some(Command::Backup(args)) => backup_registry(&args),
         None => {
             use clap::CommandFactory as _;
             let _ = Cli::command().print_help();
@@ -60,6 +61,26 @@ fn migrate_registry(args: &finch::cli::MigrateArgs) -> ExitCode {
                 println!("deleted {} agents from the target", done.replaced);
             }
             println!("copied {} agents, verified", done.agents);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `finch backup`: `agents N` on stdout for the registry (read by `finchctl service backup`),
+/// errors on stderr.
+fn backup_registry(args: &finch::cli::BackupArgs) -> ExitCode {
+    let copied = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(backup::backup(args)));
+    match copied {
+        Ok(copied) => {
+            if let Some(agents) = copied.agents {
+                println!("agents {agents}");
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {

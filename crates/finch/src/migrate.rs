@@ -54,7 +54,11 @@ async fn open(uri: &str, here: &Path, flag: &str) -> anyhow::Result<Store> {
 }
 
 /// The copy itself, between two opened stores.
-async fn copy(source: &Store, target: &Store, replace: bool) -> anyhow::Result<Migrated> {
+pub(crate) async fn copy(
+    source: &Store,
+    target: &Store,
+    replace: bool,
+) -> anyhow::Result<Migrated> {
     let present = target
         .list_agent_summaries()
         .await

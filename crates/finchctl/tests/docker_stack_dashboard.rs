@@ -32,12 +32,10 @@ use finch_testkit::browser::Browser;
 use finch_testkit::{DEADLINE, eventually, remote_write};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use stack_bed::Bed;
+use stack_bed::{Bed, METRICS_AND_JOURNAL};
 
 /// The stack's self-signed certificate in the library.
 const CERT: &str = "traefik/etc/certs.d/cert.pem";
-/// The signals of every agent the journey registers.
-const AGENT_FLAGS: &[&str] = &["--agent.metrics", "--agent.logs.journal"];
 /// Where the screenshots go, under `target/test-artifacts/`.
 const ARTIFACTS: &str = "stack-dashboard";
 /// `last_seen` is written at most 5 s after a push and an open page refreshes liveness every
@@ -164,7 +162,7 @@ fn other_cert() -> String {
 impl Journey<'_> {
     async fn run(&mut self) {
         for host in ["web-01", "web-02", "db-01"] {
-            self.bed.register(host, AGENT_FLAGS).await;
+            self.bed.register(host, METRICS_AND_JOURNAL).await;
         }
         self.sign_in().await;
         self.stats_and_search().await;
@@ -247,7 +245,7 @@ impl Journey<'_> {
         )
         .await;
         b.js("window.__finchNoReload = true; return true;").await;
-        let token = self.bed.register("cache-01", AGENT_FLAGS).await.token();
+        let token = self.bed.register("cache-01", METRICS_AND_JOURNAL).await.token();
         b.wait_for_agents(&["cache-01"], "live registration").await;
         b.wait_until(
             "return document.querySelector('.agent .badge')?.textContent === 'Never seen';",

@@ -13,14 +13,13 @@ mod ssh;
 mod stack_bed;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use finch_testkit::eventually;
 use finch_testkit::legacy::{FINCH_1X_SCHEMA, sqlite3, token_minted_like_1x};
 use finchctl::mtls;
 use finchctl::profile::Stack;
-use stack_bed::{Bed, Run, assert_all_healthy, profile};
+use stack_bed::{Bed, Run, accepted, assert_all_healthy, profile, push_status, register_agent};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -28,46 +27,6 @@ use time::format_description::well_known::Rfc3339;
 const GRACE: &str = "20s";
 /// Another operator's RID.
 const OTHER_RID: &str = "rid:finchctl:ffffffffffffffff";
-
-/// The HTTP status of an empty push to Mimir's route through the stack's Traefik with
-/// `Authorization: <authorization>`; 401 when Traefik's ForwardAuth refuses the token.
-fn push_status(bed: &Bed, authorization: &str) -> u16 {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "10",
-        ])
-        .arg("--cacert")
-        .arg(bed.library.join("traefik/etc/certs.d/cert.pem"))
-        .args(["-H", &format!("Authorization: {authorization}")])
-        .args(["-X", "POST", "--data-binary", ""])
-        .arg(format!("https://127.0.0.1:{}/mimir/api/v1/push", bed.https))
-        .output()
-        .expect("curl is installed");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
-}
-
-/// Whether the stack let `authorization` through to Mimir.
-fn accepted(bed: &Bed, authorization: &str) -> bool {
-    let status = push_status(bed, authorization);
-    assert_ne!(status, 0, "curl reached the stack");
-    status != 401 && status != 403
-}
-
-/// Registers an agent that sends metrics and returns `Bearer <its token>`.
-async fn register_agent(bed: &Bed, hostname: &str) -> String {
-    bed.register(hostname, &["--agent.metrics", "--agent.logs.journal"])
-        .await
-        .bearer()
-}
 
 /// Whether `service info` succeeds from the workstation whose HOME is `home`.
 async fn info_works(bed: &Bed, home: &Path) -> bool {

@@ -655,7 +655,7 @@ fn test_completion_and_manpages() {
 }
 
 #[test]
-fn the_command_tree_is_1x_plus_render_pin_clients_and_logs() {
+fn the_command_tree_is_1x_plus_render_pin_clients_logs_backup_restore_and_enroll() {
     let command = Cli::command();
     let names = |c: &clap::Command| -> Vec<String> {
         c.get_subcommands()
@@ -677,6 +677,8 @@ fn the_command_tree_is_1x_plus_render_pin_clients_and_logs() {
             "dashboard",
             "rotate-certificate",
             "rotate-secret",
+            "backup",
+            "restore",
             "doctor",
             "logs",
             "pin"

@@ -15,6 +15,7 @@
 
 pub mod alerts;
 pub mod alloy;
+pub mod backup;
 pub mod compose;
 pub mod deploy;
 pub mod doctor;

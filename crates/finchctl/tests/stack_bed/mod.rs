@@ -14,6 +14,7 @@ pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use finchctl::profile::{Profile, Stack};
@@ -247,6 +248,13 @@ pub fn profile(home: &Path) -> Profile {
 impl Drop for Bed {
     /// Removes the stack's containers and network whatever happened.
     fn drop(&mut self) {
+        self.remove_containers();
+    }
+}
+
+impl Bed {
+    /// Removes the stack's containers and network, as a host that died would lose them.
+    pub fn remove_containers(&self) {
         let ids: Vec<String> = self.containers().into_values().collect();
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
@@ -257,6 +265,47 @@ impl Drop for Bed {
             .args(["network", "rm", "finch"])
             .output();
     }
+}
+
+/// The HTTP status of an empty push to Mimir's route through the stack's Traefik with
+/// `Authorization: <authorization>`; 401 when Traefik's ForwardAuth refuses the token.
+pub fn push_status(bed: &Bed, authorization: &str) -> u16 {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .arg("--cacert")
+        .arg(bed.library.join("traefik/etc/certs.d/cert.pem"))
+        .args(["-H", &format!("Authorization: {authorization}")])
+        .args(["-X", "POST", "--data-binary", ""])
+        .arg(format!("https://127.0.0.1:{}/mimir/api/v1/push", bed.https))
+        .output()
+        .expect("curl is installed");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Whether the stack let `authorization` through to Mimir.
+pub fn accepted(bed: &Bed, authorization: &str) -> bool {
+    let status = push_status(bed, authorization);
+    assert_ne!(status, 0, "curl reached the stack");
+    status != 401 && status != 403
+}
+
+/// The signals of the agents the stack tests register: metrics and the journal.
+pub const METRICS_AND_JOURNAL: &[&str] = &["--agent.metrics", "--agent.logs.journal"];
+
+/// Registers an agent that sends metrics and returns `Bearer <its token>`.
+pub async fn register_agent(bed: &Bed, hostname: &str) -> String {
+    bed.register(hostname, METRICS_AND_JOURNAL).await.bearer()
 }
 
 /// Every container with a health check is healthy; Loki, Mimir and Pyroscope have none of

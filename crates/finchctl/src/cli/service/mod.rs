@@ -1,8 +1,9 @@
 //! `finchctl service …`: the stack itself. Deploy, update, teardown, register, deregister,
-//! rotate and doctor work over SSH; render writes the stack's files locally; info and dashboard
+//! rotate, backup, restore and doctor work over SSH; render writes the stack's files locally; info and dashboard
 //! ask the running service over gRPC.
 
 pub mod alert_args;
+pub mod backup;
 pub mod clients;
 pub mod dashboard;
 pub mod deploy;
@@ -17,6 +18,7 @@ pub mod operator_ca;
 pub mod pin;
 pub mod register;
 pub mod render;
+pub mod restore;
 pub mod rollout;
 pub mod rotate_certificate;
 pub mod rotate_secret;
@@ -54,6 +56,11 @@ pub enum ServiceCommand {
     RotateCertificate(rotate_certificate::RotateCertificateArgs),
     /// Replace the stack's token secret (agents need new configs)
     RotateSecret(rotate_secret::RotateSecretArgs),
+    /// Write an archive of the stack (configuration, registry, CAs, TLS, Grafana) to this
+    /// workstation
+    Backup(backup::BackupArgs),
+    /// Bring a stack back from a backup archive, on the same host or a new one
+    Restore(Box<restore::RestoreArgs>),
     /// Check that a host can run the stack
     Doctor(doctor::DoctorArgs),
     /// Show the stack services' logs, each line prefixed with its service
@@ -92,6 +99,8 @@ pub async fn run(command: ServiceCommand, cx: &Context) -> anyhow::Result<()> {
         ServiceCommand::Dashboard(a) => dashboard::run(&a, cx).await,
         ServiceCommand::RotateCertificate(a) => rotate_certificate::run(&a, cx).await,
         ServiceCommand::RotateSecret(a) => rotate_secret::run(&a, cx).await,
+        ServiceCommand::Backup(a) => backup::run(&a, cx).await,
+        ServiceCommand::Restore(a) => restore::run(&a, cx).await,
         ServiceCommand::Doctor(a) => doctor::run(&a, cx).await,
         ServiceCommand::Logs(a) => logs::run(&a, cx).await,
         ServiceCommand::Pin(a) => pin::run(&a, cx).await,

@@ -19,7 +19,7 @@ use crate::target::{Plan, Step};
 
 /// `$1` the compose file: Compose takes down what it started; containers and the network
 /// left by a library that is gone go too.
-const DOWN_SCRIPT: &str = r#"set -e
+pub const DOWN_SCRIPT: &str = r#"set -e
 if [ -f "$1" ]; then $COMPOSE down --remove-orphans; fi
 ids=$(docker ps -aq --filter "label=com.docker.compose.project=$2")
 if [ -n "$ids" ]; then docker rm -f $ids >/dev/null; fi
