@@ -2,6 +2,9 @@
 //! publishing ports (80 and 443 unless `--stack.http-port` and `--stack.https-port` say
 //! otherwise).
 //!
+//! Finch runs as one container per replica (`finch`, `finch-2`, …, `--stack.replicas`), each
+//! defined alike; Traefik balances over them ([`super::traefik`]).
+//!
 //! Every service carries `finch.config-hash`: the first 16 hex digits of SHA-256 over its image
 //! and the files it reads (1.x's label name). Compose recreates a container when its definition
 //! changes, and the label puts the files into the definition: a changed file recreates exactly
@@ -81,15 +84,22 @@ pub fn render(
 ) -> Result<RenderedFile, StackError> {
     let mut services = BTreeMap::new();
     for service in Service::ALL {
-        let mut definition = definition(settings, service);
-        definition.image = settings.images.get(service).to_owned();
-        definition.container_name = service.name().to_owned();
-        definition.restart = "unless-stopped";
-        definition.labels.insert(
-            CONFIG_HASH_LABEL,
-            config_hash(&definition.image, service, files),
-        );
-        services.insert(service.name().to_owned(), definition);
+        // Finch runs as `finch`, `finch-2`, … (`--stack.replicas`); every other service once.
+        let names = match service {
+            Service::Finch => settings.replicas.names(),
+            _ => vec![service.name().to_owned()],
+        };
+        for name in names {
+            let mut definition = definition(settings, service);
+            definition.image = settings.images.get(service).to_owned();
+            definition.container_name = name.clone();
+            definition.restart = "unless-stopped";
+            definition.labels.insert(
+                CONFIG_HASH_LABEL,
+                config_hash(&definition.image, service, files),
+            );
+            services.insert(name, definition);
+        }
     }
     for (name, target) in SIDECARS.into_iter().zip([
         "loki:3100/ready",
@@ -269,10 +279,13 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The files `service` reads: its own directory of the library, and `finch.json` for Finch.
+/// The files `service` reads: its own directory of the library; for Finch, `finch.json` and
+/// the database's CA file.
 fn reads(service: Service, path: &str) -> bool {
     match service {
-        Service::Finch => path == super::finch_json::PATH,
+        Service::Finch => {
+            path == super::finch_json::PATH || path == super::database::ROOT_CERT_PATH
+        }
         _ => path
             .strip_prefix(service.name())
             .is_some_and(|rest| rest.starts_with('/')),
@@ -309,6 +322,7 @@ mod tests {
         assert!(reads(Service::Loki, "loki/etc/loki.yaml"));
         assert!(!reads(Service::Loki, "lokiish/etc"));
         assert!(reads(Service::Finch, "finch.json"));
+        assert!(reads(Service::Finch, "postgres/root.crt"));
         assert!(!reads(Service::Finch, "traefik/etc/traefik.yaml"));
         assert!(reads(Service::Grafana, "grafana/admin-password"));
     }

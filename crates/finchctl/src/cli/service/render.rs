@@ -48,15 +48,19 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
     stack::check_host(&args.host).map_err(|e| Problem::usage(e.to_string()))?;
     let now = OffsetDateTime::now_utc();
     let existing = read_existing(dir)?;
+    let generated = existing
+        .generated(&args.host, now)
+        .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?;
+    let (database, replicas) = args.stack.database_or(&existing, &generated, None)?;
     let settings = StackSettings {
         host: args.host.clone(),
         tls: args.tls.resolve(&args.host, &existing, now)?,
         retention: args.stack.retention_or(None),
         images: args.stack.images()?,
         ports: args.stack.ports()?,
-        generated: existing
-            .generated(&args.host, now)
-            .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
+        generated,
+        database,
+        replicas,
         // The host's own daemon: deploy mounts the one --docker.host names.
         docker_socket: stack::deploy::docker::DEFAULT_SOCKET.to_owned(),
     };
@@ -107,6 +111,7 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
             }),
             _ => None,
         },
+        database_root_cert: read_optional(&dir.join(stack::database::ROOT_CERT_PATH))?,
     })
 }
 
@@ -119,7 +124,8 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
 }
 
 /// Writes every file atomically with its mode, and removes the certificate files an earlier
-/// render wrote when this one has none (a switch to Let's Encrypt).
+/// render wrote when this one has none (a switch to Let's Encrypt, or a database without a CA
+/// file).
 fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
     for file in files {
         let path = dir.join(&file.path);
@@ -132,7 +138,11 @@ fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
             f.set_permissions(std::fs::Permissions::from_mode(file.mode))
         })?;
     }
-    for stale in [stack::tls::CERT_PATH, stack::tls::KEY_PATH] {
+    for stale in [
+        stack::tls::CERT_PATH,
+        stack::tls::KEY_PATH,
+        stack::database::ROOT_CERT_PATH,
+    ] {
         if !files.iter().any(|f| f.path == stale) {
             let path = dir.join(stale);
             match std::fs::remove_file(&path) {
