@@ -104,28 +104,7 @@ async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     assert_eq!(owner("loki/data"), 10001);
 
     // Through the deployed Traefik, with the pinned certificate and no --tls.skip-verify.
-    let config = bed.home.path().join("web1.alloy");
-    let register = bed
-        .finchctl(&[
-            "agent",
-            "register",
-            "--agent.hostname",
-            "web1",
-            "--agent.logs.journal",
-            "--agent.metrics",
-            "--agent.config",
-            &config.display().to_string(),
-            &bed.service(),
-        ])
-        .await;
-    assert_eq!(register.code, Some(0), "{register:#?}");
-    let alloy = std::fs::read_to_string(&config).unwrap();
-    let token = alloy
-        .split("bearer_token = \"")
-        .nth(1)
-        .and_then(|t| t.split('"').next())
-        .unwrap()
-        .to_owned();
+    let token = bed.register_agent("web1", &["--agent.metrics"]).await;
 
     // An agent token's push reaches the Prometheus in Mimir's place.
     let sender = Sender::start(

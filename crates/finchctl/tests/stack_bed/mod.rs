@@ -139,6 +139,35 @@ impl Bed {
         )
     }
 
+    /// `finchctl agent register` of `hostname` with journal logs and `flags`, through the
+    /// deployed Traefik with the pinned certificate (no `--tls.skip-verify`); the agent's token,
+    /// read from the Alloy configuration it wrote.
+    pub async fn register_agent(&self, hostname: &str, flags: &[&str]) -> String {
+        let config = self.home.path().join(format!("{hostname}.alloy"));
+        let config_arg = config.display().to_string();
+        let service = self.service();
+        let mut args = vec![
+            "agent",
+            "register",
+            "--agent.hostname",
+            hostname,
+            "--agent.logs.journal",
+            "--agent.config",
+            &config_arg,
+        ];
+        args.extend(flags);
+        args.push(&service);
+        let register = self.finchctl(&args).await;
+        assert_eq!(register.code, Some(0), "{register:#?}");
+        let alloy = std::fs::read_to_string(&config).unwrap();
+        alloy
+            .split("bearer_token = \"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .unwrap()
+            .to_owned()
+    }
+
     /// The hostnames of the stack's agents, through Traefik with the pinned certificate.
     pub async fn agents(&self) -> Vec<String> {
         let run = self
