@@ -21,7 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::grafana::PASSWORD_IN_CONTAINER;
-use super::{ROOT, RenderedFile, Service, StackError, StackSettings};
+use super::{ROOT, RenderedFile, Replicas, Service, StackError, StackSettings};
 
 /// The compose file's path in the library (1.x's).
 pub const PATH: &str = "docker-compose.yaml";
@@ -137,6 +137,25 @@ pub fn render(
         "# The Finch stack, rendered by finchctl: a deploy or update overwrites this file.\n{yaml}"
     );
     Ok(RenderedFile::new(PATH, text, ROOT))
+}
+
+/// How many Finch containers a rendered compose file runs (`finch`, `finch-2`, …); `None` when
+/// it cannot be read or runs none.
+pub fn replicas(compose: &[u8]) -> Option<Replicas> {
+    let yaml: serde_norway::Value = serde_norway::from_slice(compose).ok()?;
+    let count = yaml
+        .get("services")?
+        .as_mapping()?
+        .keys()
+        .filter_map(serde_norway::Value::as_str)
+        .filter(|name| {
+            *name == "finch"
+                || name
+                    .strip_prefix("finch-")
+                    .is_some_and(|n| n.parse::<u8>().is_ok())
+        })
+        .count();
+    count.to_string().parse().ok()
 }
 
 /// What is particular to each service.

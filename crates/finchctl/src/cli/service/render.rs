@@ -51,7 +51,11 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
     let generated = existing
         .generated(&args.host, now)
         .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?;
-    let (database, replicas) = args.stack.database_or(&existing, &generated, None)?;
+    let kept_replicas = read_optional(&dir.join(stack::compose::PATH))?
+        .and_then(|compose| stack::compose::replicas(&compose));
+    let (database, replicas) = args
+        .stack
+        .database_or(&existing, &generated, kept_replicas)?;
     let settings = StackSettings {
         host: args.host.clone(),
         tls: args.tls.resolve(&args.host, &existing, now)?,

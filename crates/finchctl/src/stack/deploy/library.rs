@@ -193,20 +193,7 @@ impl Library {
 
     /// How many Finch containers the compose file runs (`finch`, `finch-2`, …).
     pub fn replicas(&self) -> Option<Replicas> {
-        let yaml: serde_norway::Value =
-            serde_norway::from_slice(self.files.get(crate::stack::compose::PATH)?).ok()?;
-        let services = yaml.get("services")?.as_mapping()?;
-        let count = services
-            .keys()
-            .filter_map(serde_norway::Value::as_str)
-            .filter(|name| {
-                *name == "finch"
-                    || name
-                        .strip_prefix("finch-")
-                        .is_some_and(|n| n.parse::<u8>().is_ok())
-            })
-            .count();
-        count.to_string().parse().ok()
+        crate::stack::compose::replicas(self.files.get(crate::stack::compose::PATH)?)
     }
 
     /// The stack's host name, from its `finch.json`.
