@@ -8,6 +8,9 @@
 //! system's temp dir (a few seconds); each server starts from a copy of it (a fraction of a
 //! second) and is stopped when dropped. PostgreSQL refuses to run as root, so when the tests do,
 //! the server runs as the `postgres` user the package creates.
+//!
+//! A server of [`database_reachable_at`] also listens on an address of this machine that
+//! containers reach (a Docker network's gateway), for a stack deployed with `--stack.database`.
 
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt as _;
@@ -25,13 +28,19 @@ const PG_LIB: &str = "/usr/lib/postgresql";
 const TEMPLATE_REVISION: u32 = 1;
 
 /// Settings for a server whose data may be lost: no fsync, and no more than tests need.
-const SERVER_OPTIONS: &str = "-c listen_addresses=127.0.0.1 -c fsync=off \
+const SERVER_OPTIONS: &str = "-c fsync=off \
      -c synchronous_commit=off -c full_page_writes=off -c max_connections=100";
+
+/// The role a [`database_reachable_at`] server lets in from elsewhere than the loopback.
+const REMOTE_ROLE: &str = "finch";
 
 /// A running server and one database on it, stopped and deleted when dropped.
 pub struct PgDatabase {
     /// Connection URI of the test's database.
     pub uri: String,
+    /// With [`database_reachable_at`]: the URI others use, with the address, the role
+    /// `finch` and its password.
+    pub remote_uri: Option<String>,
     server: PgServer,
 }
 
@@ -41,6 +50,8 @@ struct PgServer {
     dir: TempDir,
     owner: Option<Owner>,
     port: u16,
+    /// `listen_addresses`.
+    listen: String,
 }
 
 /// The user the server runs as, when the tests run as root.
@@ -53,33 +64,77 @@ struct Owner {
 /// Starts a server and creates a database with a random name on it; `None` (after printing why)
 /// when PostgreSQL is not installed and `CI` is unset.
 pub async fn database() -> Option<PgDatabase> {
-    let Some(bin) = find_binaries() else {
+    let server = PgServer::start(find_or_skip()?, None);
+    Some(create_database(server, None).await)
+}
+
+/// As [`database`], with the server also listening on `address` (one of this machine's, such
+/// as a Docker network's gateway) and letting in clients from `clients` (a CIDR) as the role
+/// `finch`, with a password, owner of the database: [`PgDatabase::remote_uri`].
+pub async fn database_reachable_at(address: std::net::IpAddr, clients: &str) -> Option<PgDatabase> {
+    let server = PgServer::start(find_or_skip()?, Some((address, clients)));
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let mut database = create_database(server, Some(&password)).await;
+    let name = database
+        .uri
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap_or_default()
+        .to_owned();
+    database.remote_uri = Some(format!(
+        "postgres://{REMOTE_ROLE}:{password}@{address}:{}/{name}?sslmode=disable",
+        database.server.port
+    ));
+    Some(database)
+}
+
+/// The binaries, or `None` after printing why the test is skipped (a failure with `CI` set).
+fn find_or_skip() -> Option<PathBuf> {
+    let bin = find_binaries();
+    if bin.is_none() {
         let reason = format!("PostgreSQL binaries not found under {PG_LIB}/<version>/bin");
         assert!(
             std::env::var_os("CI").is_none(),
             "{reason}: run scripts/setup"
         );
         eprintln!("skipped: {reason} (run scripts/setup)");
-        return None;
-    };
-    let server = PgServer::start(bin);
+    }
+    bin
+}
+
+/// Creates a database with a random name on `server`; with a password, owned by the role
+/// `finch`, made with it.
+async fn create_database(server: PgServer, password: Option<&str>) -> PgDatabase {
     let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
     let name = format!("finch_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test server: {e}"));
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    let mut statements = Vec::new();
+    if let Some(password) = password {
+        statements.push(format!(
+            "CREATE ROLE {REMOTE_ROLE} LOGIN PASSWORD '{password}'"
+        ));
+        statements.push(format!("CREATE DATABASE {name} OWNER {REMOTE_ROLE}"));
+    } else {
+        statements.push(format!("CREATE DATABASE {name}"));
+    }
+    for statement in statements {
+        sqlx::raw_sql(&statement)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    }
     let _ = conn.close().await;
-    Some(PgDatabase {
+    PgDatabase {
         uri: format!(
             "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable",
             server.port
         ),
+        remote_uri: None,
         server,
-    })
+    }
 }
 
 // === impl PgDatabase ===
@@ -113,18 +168,30 @@ impl PgDatabase {
 impl PgServer {
     /// Copies the template into a new directory and starts a server on a free loopback port,
     /// trying a few ports in case another test takes the one chosen first.
-    fn start(bin: PathBuf) -> PgServer {
+    /// With `remote`, it also listens on the address and lets in the CIDR's clients as the
+    /// role `finch` with its password.
+    fn start(bin: PathBuf, remote: Option<(std::net::IpAddr, &str)>) -> PgServer {
         let owner = owner();
         let template = template(&bin, owner);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make a temp dir: {e}"));
         chown(dir.path(), owner);
         let data = dir.path().join("data");
         run(Command::new("cp").arg("-a").arg(&template).arg(&data), None);
+        let mut listen = "127.0.0.1".to_owned();
+        if let Some((address, clients)) = remote {
+            listen.push_str(&format!(",{address}"));
+            let hba = data.join("pg_hba.conf");
+            let mut rules = std::fs::read_to_string(&hba)
+                .unwrap_or_else(|e| panic!("cannot read {hba:?}: {e}"));
+            rules.push_str(&format!("host all {REMOTE_ROLE} {clients} scram-sha-256\n"));
+            std::fs::write(&hba, rules).unwrap_or_else(|e| panic!("cannot write {hba:?}: {e}"));
+        }
         let mut server = PgServer {
             bin,
             dir,
             owner,
             port: 0,
+            listen,
         };
         for _ in 0..5 {
             server.port = free_port();
@@ -145,8 +212,9 @@ impl PgServer {
             .arg(self.dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {port} -k {} {SERVER_OPTIONS}",
-                self.dir.path().display()
+                "-p {port} -k {} -c listen_addresses={} {SERVER_OPTIONS}",
+                self.dir.path().display(),
+                self.listen
             ))
             .arg("start")
             .output()

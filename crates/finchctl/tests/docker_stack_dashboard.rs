@@ -245,7 +245,11 @@ impl Journey<'_> {
         )
         .await;
         b.js("window.__finchNoReload = true; return true;").await;
-        let token = self.bed.register("cache-01", METRICS_AND_JOURNAL).await.token();
+        let token = self
+            .bed
+            .register("cache-01", METRICS_AND_JOURNAL)
+            .await
+            .token();
         b.wait_for_agents(&["cache-01"], "live registration").await;
         b.wait_until(
             "return document.querySelector('.agent .badge')?.textContent === 'Never seen';",

@@ -110,13 +110,90 @@ async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
 }
 
 #[tokio::test]
+async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
+    let dir = Dir::new();
+    let out = dir.path().join("stack");
+    std::fs::write(
+        dir.path().join("db-ca.pem"),
+        "-----BEGIN CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let uri =
+        "postgres://finch:pw@db.internal:5432/finch?sslmode=verify-full&sslrootcert=db-ca.pem";
+    let render = |extra: &[&str]| -> Vec<String> {
+        ["service", "render", "stack", "--service.host", HOST]
+            .iter()
+            .chain(extra)
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let dir = &dir;
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        dir.run(&args).await
+    };
+    run(render(&["--stack.replicas", "2", "--stack.database", uri]))
+        .await
+        .ok();
+    let expected = "postgres://finch:pw@db.internal:5432/finch?sslmode=verify-full&sslrootcert=/var/lib/finch/postgres/root.crt";
+    assert_eq!(finch_json(&out)["database"], expected);
+    assert_eq!(
+        read(&out, "postgres/root.crt"),
+        "-----BEGIN CERTIFICATE-----\n"
+    );
+    let before = hashes(&out);
+    assert!(before.contains_key("finch-2"), "{before:?}");
+
+    // Without the flags: the same database, CA file and replicas, nothing recreated.
+    run(render(&[])).await.ok();
+    assert_eq!(finch_json(&out)["database"], expected);
+    assert!(out.join("postgres/root.crt").exists());
+    assert_eq!(hashes(&out), before);
+
+    // Back to SQLite needs one replica; then the CA file goes.
+    let refused = run(render(&["--stack.database", "sqlite://finch.db"])).await;
+    refused.code(2);
+    run(render(&[
+        "--stack.database",
+        "sqlite://finch.db",
+        "--stack.replicas",
+        "1",
+    ]))
+    .await
+    .ok();
+    assert_eq!(finch_json(&out)["database"], "sqlite://finch.db");
+    assert!(!out.join("postgres/root.crt").exists());
+    assert!(!hashes(&out).contains_key("finch-2"));
+}
+
+#[tokio::test]
 async fn render_refuses_bad_input_naming_it() {
     let dir = Dir::new();
     std::fs::write(dir.path().join("a-file"), "x").unwrap();
     std::fs::write(dir.path().join("images.yaml"), "lokki: loki:3\n").unwrap();
     std::fs::create_dir(dir.path().join("broken")).unwrap();
     std::fs::write(dir.path().join("broken/finch.json"), "{").unwrap();
-    let cases: [(&[&str], i32, &str); 8] = [
+    let cases: [(&[&str], i32, &str); 11] = [
+        (
+            &["out", "--service.host", HOST, "--stack.replicas=2"],
+            2,
+            "--stack.replicas 2 needs PostgreSQL: the stack's database is SQLite",
+        ),
+        (
+            &["out", "--service.host", HOST, "--stack.replicas=9"],
+            2,
+            "is not a whole number from 1 to 8",
+        ),
+        (
+            &[
+                "out",
+                "--service.host",
+                HOST,
+                "--stack.database=postgres://finch:hunter2@localhost/finch",
+            ],
+            2,
+            "postgres://finch:REDACTED@localhost/finch: localhost inside the finch container is the container itself",
+        ),
         (
             &["broken", "--service.host", HOST],
             1,

@@ -3,7 +3,7 @@
 //! Mimir, over the stack's network, without going through Traefik.
 //!
 //! Each stack service is scraped under the job `finch/<service>`: the alert rules watch `up` of
-//! those jobs, and the Finch dashboard reads the `finch/finch` job.
+//! those jobs, and the Finch dashboard reads the `finch/finch` job (every replica's instance).
 
 use super::{ROOT, RenderedFile, StackSettings, quoted};
 
@@ -106,10 +106,21 @@ prometheus.scrape \"host\" {{
 "
     );
     for (service, address, path) in SCRAPED {
+        // Every Finch replica under the one job.
+        let targets: Vec<String> = match service {
+            "finch" => settings
+                .replicas
+                .names()
+                .iter()
+                .map(|name| format!("{{ __address__ = \"{name}:3003\" }}"))
+                .collect(),
+            _ => vec![format!("{{ __address__ = \"{address}\" }}")],
+        };
+        let targets = targets.join(", ");
         text.push_str(&format!(
             "
 prometheus.scrape \"{service}\" {{
-  targets         = [{{ __address__ = \"{address}\" }}]
+  targets         = [{targets}]
   job_name        = \"finch/{service}\"
   metrics_path    = \"{path}\"
   scrape_interval = \"15s\"

@@ -2,6 +2,9 @@
 //! publishing ports (80 and 443 unless `--stack.http-port` and `--stack.https-port` say
 //! otherwise).
 //!
+//! Finch runs as one container per replica (`finch`, `finch-2`, …, `--stack.replicas`), each
+//! defined alike; Traefik balances over them ([`super::traefik`]).
+//!
 //! Every service carries `finch.config-hash`: the first 16 hex digits of SHA-256 over its image
 //! and the files it reads (1.x's label name). Compose recreates a container when its definition
 //! changes, and the label puts the files into the definition: a changed file recreates exactly
@@ -18,7 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::grafana::{PASSWORD_IN_CONTAINER, SMTP_PASSWORD_IN_CONTAINER};
-use super::{ROOT, RenderedFile, Service, StackError, StackSettings};
+use super::{ROOT, RenderedFile, Replicas, Service, StackError, StackSettings};
 
 /// The compose file's path in the library (1.x's).
 pub const PATH: &str = "docker-compose.yaml";
@@ -89,15 +92,22 @@ pub fn render(
 ) -> Result<RenderedFile, StackError> {
     let mut services = BTreeMap::new();
     for service in Service::ALL {
-        let mut definition = definition(settings, service);
-        definition.image = settings.images.get(service).to_owned();
-        definition.container_name = service.name().to_owned();
-        definition.restart = "unless-stopped";
-        definition.labels.insert(
-            CONFIG_HASH_LABEL,
-            config_hash(&definition.image, service, files),
-        );
-        services.insert(service.name().to_owned(), definition);
+        // Finch runs as `finch`, `finch-2`, … (`--stack.replicas`); every other service once.
+        let names = match service {
+            Service::Finch => settings.replicas.names(),
+            _ => vec![service.name().to_owned()],
+        };
+        for name in names {
+            let mut definition = definition(settings, service);
+            definition.image = settings.images.get(service).to_owned();
+            definition.container_name = name.clone();
+            definition.restart = "unless-stopped";
+            definition.labels.insert(
+                CONFIG_HASH_LABEL,
+                config_hash(&definition.image, service, files),
+            );
+            services.insert(name, definition);
+        }
     }
     for (name, target) in SIDECARS.into_iter().zip([
         "loki:3100/ready",
@@ -135,6 +145,25 @@ pub fn render(
         "# The Finch stack, rendered by finchctl: a deploy or update overwrites this file.\n{yaml}"
     );
     Ok(RenderedFile::new(PATH, text, ROOT))
+}
+
+/// How many Finch containers a rendered compose file runs (`finch`, `finch-2`, …); `None` when
+/// it cannot be read or runs none.
+pub fn replicas(compose: &[u8]) -> Option<Replicas> {
+    let yaml: serde_norway::Value = serde_norway::from_slice(compose).ok()?;
+    let count = yaml
+        .get("services")?
+        .as_mapping()?
+        .keys()
+        .filter_map(serde_norway::Value::as_str)
+        .filter(|name| {
+            *name == "finch"
+                || name
+                    .strip_prefix("finch-")
+                    .is_some_and(|n| n.parse::<u8>().is_ok())
+        })
+        .count();
+    count.to_string().parse().ok()
 }
 
 /// What is particular to each service.
@@ -308,10 +337,13 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The files `service` reads: its own directory of the library, and `finch.json` for Finch.
+/// The files `service` reads: its own directory of the library; for Finch, `finch.json` and
+/// the database's CA file.
 fn reads(service: Service, path: &str) -> bool {
     match service {
-        Service::Finch => path == super::finch_json::PATH,
+        Service::Finch => {
+            path == super::finch_json::PATH || path == super::database::ROOT_CERT_PATH
+        }
         _ => path
             .strip_prefix(service.name())
             .is_some_and(|rest| rest.starts_with('/')),
@@ -348,6 +380,7 @@ mod tests {
         assert!(reads(Service::Loki, "loki/etc/loki.yaml"));
         assert!(!reads(Service::Loki, "lokiish/etc"));
         assert!(reads(Service::Finch, "finch.json"));
+        assert!(reads(Service::Finch, "postgres/root.crt"));
         assert!(!reads(Service::Finch, "traefik/etc/traefik.yaml"));
         assert!(reads(Service::Grafana, "grafana/admin-password"));
     }

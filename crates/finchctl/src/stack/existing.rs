@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::generated::GeneratedError;
 use super::tls::{self, TlsError};
-use super::{CertificatePair, Generated};
+use super::{CertificatePair, Database, Generated};
 
 /// The files of an existing library that matter to the next render; `None` where absent.
 #[derive(Debug, Default, Clone)]
@@ -18,6 +18,8 @@ pub struct Existing {
     pub grafana_password: Option<String>,
     /// `traefik/etc/certs.d/cert.pem` and `key.pem`, when both exist.
     pub certificate: Option<CertificatePair>,
+    /// `postgres/root.crt`: the CA of an external PostgreSQL.
+    pub database_root_cert: Option<Vec<u8>>,
 }
 
 // === impl Existing ===
@@ -30,6 +32,11 @@ impl Existing {
             Some(json) => Generated::keep(json, self.grafana_password.as_deref(), fresh),
             None => Ok(fresh),
         }
+    }
+
+    /// The database `generated` (this library's values) names, with the CA file it left.
+    pub fn database(&self, generated: &Generated) -> Database {
+        Database::kept(&generated.database, self.database_root_cert.clone())
     }
 
     /// The self-signed certificate for `host`: the existing one while it still serves the host
@@ -64,6 +71,7 @@ mod tests {
             finch_json: Some(json.into_bytes()),
             grafana_password: Some(first.grafana_password.clone()),
             certificate: Some(cert.clone()),
+            database_root_cert: None,
         };
         assert_eq!(full.generated("h.example", now).expect("kept"), first);
         assert_eq!(full.self_signed("h.example", now).expect("kept"), cert);

@@ -43,7 +43,7 @@ pub fn render(settings: &StackSettings) -> Result<RenderedFile, StackError> {
     let generated = &settings.generated;
     let json = FinchJson {
         created_at: &generated.created_at,
-        database: &generated.database,
+        database: &settings.database.uri,
         hostname: &settings.host,
         id: &generated.id,
         secret: &generated.secret,

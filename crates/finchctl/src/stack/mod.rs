@@ -17,6 +17,7 @@ pub mod alerts;
 pub mod alloy;
 pub mod backup;
 pub mod compose;
+pub mod database;
 pub mod deploy;
 pub mod doctor;
 pub mod existing;
@@ -37,6 +38,7 @@ pub mod traefik;
 mod tests;
 
 pub use alerts::Alerts;
+pub use database::{Database, Replicas};
 pub use existing::Existing;
 pub use generated::Generated;
 pub use images::{Images, Service};
@@ -62,6 +64,10 @@ pub struct StackSettings {
     pub ports: Ports,
     /// The values the stack keeps for life.
     pub generated: Generated,
+    /// The database `finch.json` names (SQLite unless `--stack.database` said otherwise).
+    pub database: Database,
+    /// How many Finch containers serve the stack, behind Traefik's load balancer.
+    pub replicas: Replicas,
     /// The Docker daemon's socket on the host, mounted into Alloy (`--docker.host`).
     pub docker_socket: String,
     /// Where alerts go (`--alert.*`).
@@ -112,6 +118,9 @@ pub enum StackError {
          or an IPv4 or IPv6 address)"
     )]
     BadHost(String),
+    /// The database cannot serve the replicas.
+    #[error(transparent)]
+    Database(#[from] database::DatabaseError),
     /// A YAML or JSON document could not be written.
     #[error("cannot write {path}: {reason}")]
     Serialize {
@@ -162,7 +171,9 @@ impl std::fmt::Debug for RenderedFile {
 /// Renders every file of the stack, the compose file last (it hashes the others).
 pub fn render(settings: &StackSettings) -> Result<Vec<RenderedFile>, StackError> {
     check_host(&settings.host)?;
+    settings.replicas.check(&settings.database)?;
     let mut files = vec![finch_json::render(settings)?];
+    files.extend(settings.database.render());
     files.extend(traefik::render(settings)?);
     files.extend(tls::render(&settings.tls));
     files.extend(storage::render(settings.retention));

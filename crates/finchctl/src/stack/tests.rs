@@ -1,7 +1,8 @@
 //! Golden files of every rendered file (`golden/<mode>/<path>`; rewrite them with
 //! `SNAPSHOTS=overwrite cargo test -p finchctl stack::` and review the diff), the compose file
 //! against the Compose specification's schema, `finch.json` through `finch`'s own loader, and
-//! which containers a retention change reaches. Where alerts go is in [`alerts`].
+//! which containers a retention change reaches; a stack of several replicas on PostgreSQL in
+//! `replicas`. Where alerts go is in [`alerts`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,10 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 mod alerts;
+mod replicas;
 
 /// The Compose specification's JSON schema (see `tests/data/README.md`).
-const COMPOSE_SCHEMA: &str = include_str!("../../tests/data/compose-spec.json");
+pub(super) const COMPOSE_SCHEMA: &str = include_str!("../../tests/data/compose-spec.json");
 
 fn generated() -> Generated {
     Generated {
@@ -25,20 +27,22 @@ fn generated() -> Generated {
     }
 }
 
-fn pair() -> CertificatePair {
+pub(super) fn pair() -> CertificatePair {
     CertificatePair {
         cert_pem: "-----BEGIN CERTIFICATE-----\nZml4dHVyZQ==\n-----END CERTIFICATE-----\n".into(),
         key_pem: "-----BEGIN PRIVATE KEY-----\nZml4dHVyZQ==\n-----END PRIVATE KEY-----\n".into(),
     }
 }
 
-fn settings(tls: TlsMode) -> StackSettings {
+pub(super) fn settings(tls: TlsMode) -> StackSettings {
     StackSettings {
         host: "finch.example.com".into(),
         tls,
         retention: Retention::default(),
         images: Images::pinned("2.0.0"),
         ports: Ports::default(),
+        database: Database::kept(generated::DEFAULT_DATABASE, None),
+        replicas: Replicas::ONE,
         generated: generated(),
         docker_socket: deploy::docker::DEFAULT_SOCKET.into(),
         alerts: Alerts::default(),
@@ -56,7 +60,7 @@ fn letsencrypt() -> TlsMode {
     }
 }
 
-fn rendered(settings: &StackSettings) -> BTreeMap<String, RenderedFile> {
+pub(super) fn rendered(settings: &StackSettings) -> BTreeMap<String, RenderedFile> {
     render(settings)
         .expect("renders")
         .into_iter()
@@ -71,7 +75,7 @@ fn golden_dir(mode: &str) -> PathBuf {
 }
 
 /// Compares every file with `golden/<mode>/`, and refuses golden files nothing renders.
-fn assert_golden(mode: &str, files: &BTreeMap<String, RenderedFile>) {
+pub(super) fn assert_golden(mode: &str, files: &BTreeMap<String, RenderedFile>) {
     let dir = golden_dir(mode);
     let assert = snapbox::Assert::new()
         .action_env(snapbox::assert::DEFAULT_ACTION_ENV)
@@ -201,7 +205,7 @@ fn finch_loads_the_rendered_finch_json() {
 }
 
 /// The config-hash label of every service that has one.
-fn hashes(settings: &StackSettings) -> BTreeMap<String, String> {
+pub(super) fn hashes(settings: &StackSettings) -> BTreeMap<String, String> {
     let files = rendered(settings);
     let compose: serde_json::Value =
         serde_norway::from_slice(&files[compose::PATH].contents).expect("YAML");
@@ -214,7 +218,7 @@ fn hashes(settings: &StackSettings) -> BTreeMap<String, String> {
     hashes
 }
 
-fn changed(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
+pub(super) fn changed(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
     a.iter()
         .filter(|(name, hash)| b.get(*name) != Some(*hash))
         .map(|(name, _)| name.clone())

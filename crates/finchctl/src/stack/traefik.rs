@@ -9,6 +9,15 @@
 //! (`X-Finch-Proxy-Secret`, `docs/configuration.md`), which a client cannot forge because the
 //! middleware overwrites the header. `RequestClientCert` sits in the `default` TLS options
 //! because options named on a router apply only to rules with a `Host`.
+//!
+//! With several Finch replicas (`--stack.replicas`), the gRPC and dashboard services list every
+//! replica, with Traefik's active health check (`/metrics`, which answers while the process
+//! runs: `/healthz` fails while the database is down, when `/auth` must still answer) and its
+//! passive one. ForwardAuth takes a single address, so it asks Traefik itself: an entry point on
+//! the container's loopback (`127.0.0.1:8083`) routes `/auth` to a service balanced over the
+//! replicas, with a retry for a check that met a replica as it stopped. That entry point trusts
+//! the forwarded headers coming from the loopback, so the `X-Forwarded-*` headers Finch judges
+//! are still those ForwardAuth set, and it appends nothing to `X-Forwarded-For`.
 
 use super::tls::{CERT_PATH, KEY_PATH};
 use super::{ROOT, RenderedFile, StackError, StackSettings, TlsMode, quoted};
@@ -21,6 +30,21 @@ pub const DYNAMIC_PATH: &str = "traefik/etc/conf.d/http.yaml";
 pub const CONTAINER_DIR: &str = "/etc/traefik";
 /// The internal entry point for the health check and metrics; never published.
 pub const INTERNAL_PORT: u16 = 8082;
+/// With several replicas, the entry point ForwardAuth asks through (on the container's
+/// loopback only), so that Traefik's load balancer spreads the checks over the replicas.
+pub const AUTH_PORT: u16 = 8083;
+/// The entry point's name.
+const AUTH_ENTRY_POINT: &str = "finch-auth";
+/// How often Traefik probes each replica, and how long a probe may take: a stopped replica
+/// leaves the rotation within about a second (the passive check and the retry cover the
+/// requests meanwhile).
+const PROBE_INTERVAL: &str = "1s";
+const PROBE_TIMEOUT: &str = "1s";
+/// Finch's healthz port: the probe asks `/metrics`, which answers while the process runs,
+/// whatever the database does (`/healthz` fails while the database is down, and the replicas
+/// must keep answering `/auth` then).
+const PROBE_PORT: u16 = 3003;
+const PROBE_PATH: &str = "/metrics";
 
 /// The header a signal route's ForwardAuth answer carries the agent in, for the access log.
 const AGENT_HEADER: &str = "X-Finch-Agent";
@@ -65,6 +89,23 @@ fn static_config(settings: &StackSettings) -> String {
         443 => "websecure".to_owned(),
         port => format!("\":{port}\""),
     };
+    // With replicas, ForwardAuth reaches Finch through Traefik itself: this entry point takes
+    // the X-Forwarded-* headers of ForwardAuth's request as they are (it trusts the loopback,
+    // where the request comes from), and appends nothing to X-Forwarded-For.
+    let auth_entry = if settings.replicas.get() > 1 {
+        format!(
+            "  {AUTH_ENTRY_POINT}:
+    address: \"127.0.0.1:{AUTH_PORT}\"
+    forwardedHeaders:
+      trustedIPs: [\"127.0.0.1/32\"]
+      notAppendXForwardedFor: true
+    http:
+      aliasHeadersStrategy: delete
+"
+        )
+    } else {
+        String::new()
+    };
     let mut text = format!(
         "# Traefik's static configuration, rendered by finchctl: a deploy or update overwrites it.
 # Every entry point drops headers whose names alias another's (X_Forwarded_Tls_Client_Cert for
@@ -87,7 +128,7 @@ entryPoints:
     address: \":{INTERNAL_PORT}\"
     http:
       aliasHeadersStrategy: delete
-ping:
+{auth_entry}ping:
   entryPoint: internal
 metrics:
   prometheus:
@@ -161,6 +202,32 @@ fn dynamic_config(settings: &StackSettings) -> String {
             quoted(url)
         )
     };
+    let replicas = settings.replicas.names();
+    let several = replicas.len() > 1;
+    // A Finch listener: one server per replica, and with several, Traefik's health checks.
+    let finch_service = |name: &str, scheme: &str, port: u16| {
+        let mut text = format!("    {name}:\n      loadBalancer:\n        servers:\n");
+        for replica in &replicas {
+            text.push_str(&format!(
+                "          - url: {}\n",
+                quoted(&format!("{scheme}://{replica}:{port}"))
+            ));
+        }
+        if several {
+            text.push_str(&format!(
+                "        healthCheck:\n          scheme: http\n          path: {PROBE_PATH}\n          \
+                 port: {PROBE_PORT}\n          interval: {PROBE_INTERVAL}\n          \
+                 timeout: {PROBE_TIMEOUT}\n        passiveHealthCheck:\n          \
+                 failureWindow: 10s\n          maxFailedAttempts: 1\n"
+            ));
+        }
+        text
+    };
+    let auth_base = if several {
+        format!("http://127.0.0.1:{AUTH_PORT}")
+    } else {
+        "http://finch:3002".to_owned()
+    };
 
     let mut routers = router("grafana", "PathPrefix(`/grafana`)", "grafana", &[], None);
     let mut middlewares = String::new();
@@ -177,17 +244,18 @@ fn dynamic_config(settings: &StackSettings) -> String {
         ));
         middlewares.push_str(&format!(
             "    {strip}:\n      stripPrefix:\n        prefixes: [\"/{name}\"]\n    \
-             {auth}:\n      forwardAuth:\n        address: \"http://finch:3002/auth/{name}\"\n        \
+             {auth}:\n      forwardAuth:\n        address: \"{auth_base}/auth/{name}\"\n        \
              trustForwardHeader: false\n        headerField: {AGENT_HEADER}\n        \
              maxResponseBodySize: {AUTH_BODY_LIMIT}\n"
         ));
         services.push_str(&service(name, &format!("http://{name}:{}", signal.port)));
     }
+    let dashboard_middlewares: &[&str] = if several { &["finch-retry"] } else { &[] };
     routers.push_str(&router(
         "finch-dashboard",
         "PathPrefix(`/dashboard`) || Path(`/login`) || Path(`/logout`) || Path(`/ws`)",
         "finch-dashboard",
-        &[],
+        dashboard_middlewares,
         None,
     ));
     // gRPC takes every path the other routers leave: the lowest priority.
@@ -204,8 +272,21 @@ fn dynamic_config(settings: &StackSettings) -> String {
          {PROXY_SECRET_HEADER}: {}\n",
         quoted(&settings.generated.proxy_secret)
     ));
-    services.push_str(&service("finch-dashboard", "http://finch:3001"));
-    services.push_str(&service("finch-grpc", "h2c://finch:3000"));
+    services.push_str(&finch_service("finch-dashboard", "http", 3001));
+    services.push_str(&finch_service("finch-grpc", "h2c", 3000));
+    if several {
+        // ForwardAuth's own route, on the loopback entry point: a check that reached a replica
+        // as it stopped is asked again of another.
+        routers.push_str(&format!(
+            "    finch-auth:\n      rule: \"PathPrefix(`/auth`)\"\n      entryPoints: [{AUTH_ENTRY_POINT}]\n      \
+             service: finch-auth\n      middlewares: [finch-retry]\n"
+        ));
+        middlewares.push_str(&format!(
+            "    finch-retry:\n      retry:\n        attempts: {}\n        initialInterval: 50ms\n",
+            replicas.len()
+        ));
+        services.push_str(&finch_service("finch-auth", "http", 3002));
+    }
 
     let certificates = match settings.tls {
         TlsMode::LetsEncrypt { .. } => String::new(),

@@ -18,8 +18,18 @@ use crate::agents::Agent;
 use crate::store::error::StoreError;
 use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats, total_pages};
 
-/// Starts the read-only snapshot transaction every dashboard read runs in.
-const READ_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+/// Starts the read-only snapshot transaction every dashboard read runs in, planned for the
+/// search at hand. sqlx prepares each statement once per connection, and after five executions
+/// PostgreSQL may keep a generic plan, which knows nothing of the pattern: it guesses 0.5% of the
+/// rows match, so the page's `ORDER BY id LIMIT` walks the primary key and rechecks `LIKE` on
+/// every row until the page is full. For one host name that read all 100,000 search texts
+/// (`EXPLAIN ANALYZE`: 99,999 rows removed by the filter, 208 ms, against 11 ms through the
+/// trigram index). A custom plan, made with the pattern, picks the trigram index for a narrow
+/// search and the key walk for a broad one; planning it costs well under a millisecond.
+const READ_SNAPSHOT: [&str; 2] = [
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    "SET LOCAL plan_cache_mode = force_custom_plan",
+];
 
 /// Reads one page of the agents `query` selects, with their count.
 pub(super) async fn page_agents(
@@ -28,10 +38,12 @@ pub(super) async fn page_agents(
 ) -> Result<AgentPage, StoreError> {
     let filter = Filter::for_page(&query.scope, query.search_term());
     let mut tx = pool.begin().await.map_err(map_sqlx)?;
-    sqlx::query(READ_SNAPSHOT)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
+    for statement in READ_SNAPSHOT {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx)?;
+    }
     let count = format!("SELECT count(*) FROM {} WHERE {}", filter.table, filter.sql);
     let total: i64 = sqlx::query_scalar(&count)
         .bind(&filter.pattern)

@@ -52,15 +52,23 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
     stack::check_host(&args.host).map_err(|e| Problem::usage(e.to_string()))?;
     let now = OffsetDateTime::now_utc();
     let existing = read_existing(dir)?;
+    let generated = existing
+        .generated(&args.host, now)
+        .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?;
+    let kept_replicas = read_optional(&dir.join(stack::compose::PATH))?
+        .and_then(|compose| stack::compose::replicas(&compose));
+    let (database, replicas) = args
+        .stack
+        .database_or(&existing, &generated, kept_replicas)?;
     let settings = StackSettings {
         host: args.host.clone(),
         tls: args.tls.resolve(&args.host, &existing, now)?,
         retention: args.stack.retention_or(None),
         images: args.stack.images()?,
         ports: args.stack.ports()?,
-        generated: existing
-            .generated(&args.host, now)
-            .with_context(|| format!("{}", dir.join(stack::finch_json::PATH).display()))?,
+        generated,
+        database,
+        replicas,
         // The host's own daemon: deploy mounts the one --docker.host names.
         docker_socket: stack::deploy::docker::DEFAULT_SOCKET.to_owned(),
         alerts: args.alerts.resolve(read_alerts(dir)?, &args.host)?,
@@ -112,6 +120,7 @@ fn read_existing(dir: &Path) -> anyhow::Result<Existing> {
             }),
             _ => None,
         },
+        database_root_cert: read_optional(&dir.join(stack::database::ROOT_CERT_PATH))?,
     })
 }
 
@@ -135,8 +144,8 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
 }
 
 /// Writes every file atomically with its mode, and removes the files an earlier render wrote
-/// when this one has none: the certificate pair (a switch to Let's Encrypt), the contact points
-/// and the SMTP password (alerts no longer sent that way).
+/// when this one has none: the certificate pair (a switch to Let's Encrypt), the database's CA
+/// file, the contact points and the SMTP password (alerts no longer sent that way).
 fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
     for file in files {
         let path = dir.join(&file.path);
@@ -154,6 +163,7 @@ fn write(dir: &Path, files: &[RenderedFile]) -> anyhow::Result<()> {
         stack::tls::KEY_PATH,
         stack::grafana::contact_points::PATH,
         stack::grafana::SMTP_PASSWORD_PATH,
+        stack::database::ROOT_CERT_PATH,
     ] {
         if !files.iter().any(|f| f.path == stale) {
             let path = dir.join(stale);

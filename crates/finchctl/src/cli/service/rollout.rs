@@ -259,8 +259,8 @@ pub fn archives_needed<'a>(
 }
 
 /// The settings for `host` with `tls`: the stack and alert flags (where not given, the
-/// retention, ports and contact points the library has), the values `existing` keeps, and the
-/// daemon's socket for Alloy.
+/// retention, ports, database, replicas and contact points the library has), the values
+/// `existing` keeps, and the daemon's socket for Alloy.
 pub fn settings(
     host: &str,
     tls: TlsMode,
@@ -269,13 +269,17 @@ pub fn settings(
     look: &Look,
     now: OffsetDateTime,
 ) -> anyhow::Result<StackSettings> {
+    let generated = existing.generated(host, now)?;
+    let (database, replicas) = stack.database_or(existing, &generated, look.library.replicas())?;
     Ok(StackSettings {
         host: host.to_owned(),
         tls,
         retention: stack.retention_or(look.library.retention()),
         images: stack.images()?,
         ports: stack.ports_or(look.library.ports())?,
-        generated: existing.generated(host, now)?,
+        generated,
+        database,
+        replicas,
         docker_socket: look.docker.socket().to_owned(),
         alerts: alerts.resolve(look.library.alerts(), host)?,
     })

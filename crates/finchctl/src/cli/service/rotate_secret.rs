@@ -2,8 +2,8 @@
 //!
 //! Reads `finch.json` from the host, writes it back with a new `secret` (for
 //! `--secret.grace DURATION`, the old one as `previous_secret` until the grace ends, see
-//! [`crate::stack::secret`]) and restarts only the `finch` container, then waits for it to be
-//! up again. Agents keep pushing with their old tokens during the grace, and are renewed
+//! [`crate::stack::secret`]) and restarts only the Finch containers (`finch`, and with replicas
+//! `finch-2`, …, one after the other), waiting for each to be up again. Agents keep pushing with their old tokens during the grace, and are renewed
 //! meanwhile with `finchctl agent config` and `agent update`.
 
 use clap::Args;
@@ -13,9 +13,9 @@ use time::format_description::well_known::Rfc3339;
 use super::on_host::{OnHost, OnHostArgs};
 use crate::cli::Context;
 use crate::output::Problem;
+use crate::stack::finch_json;
 use crate::stack::generated::new_secret;
 use crate::stack::secret::{self, DEFAULT_GRACE, Grace};
-use crate::stack::{Service, finch_json};
 use crate::target::{Plan, Upload};
 
 /// How long the restarted Finch has to come up, in seconds (it opens its database and binds
@@ -57,7 +57,6 @@ pub async fn run(args: &RotateSecretArgs, cx: &Context) -> anyhow::Result<()> {
         OffsetDateTime::now_utc(),
     )
     .map_err(|e| Problem::failed(e.to_string()))?;
-    let finch = Service::Finch.name();
     let mut plan = Plan::new();
     plan.push(crate::target::Step::upload(
         "Write the new secret into finch.json",
@@ -67,13 +66,19 @@ pub async fn run(args: &RotateSecretArgs, cx: &Context) -> anyhow::Result<()> {
             mode: 0o400,
             owner: Some("0:0".to_owned()),
         },
-    ))
-    .push(on.docker.compose("Restart Finch", &["restart", finch]))
-    .push(on.docker.script(
-        "Wait for Finch",
-        WAIT_SCRIPT,
-        [READY_SECONDS.to_string(), finch.to_owned()],
     ));
+    // One replica after the other: with several, the others serve while one restarts.
+    for finch in on.library.replicas().unwrap_or_default().names() {
+        plan.push(
+            on.docker
+                .compose(&format!("Restart Finch ({finch})"), &["restart", &finch]),
+        )
+        .push(on.docker.script(
+            &format!("Wait for Finch ({finch})"),
+            WAIT_SCRIPT,
+            [READY_SECONDS.to_string(), finch],
+        ));
+    }
     on.apply(&plan).await?;
     if on.fleet.dry_run {
         return Ok(());

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use crate::cli::args::CustomTlsArgs;
 use crate::output::Problem;
 use crate::stack::{
-    CertificatePair, Existing, Images, Ports, PublishedPort, Retention, TlsMode, tls,
+    CertificatePair, Database, Existing, Generated, Images, Ports, PublishedPort, Replicas,
+    Retention, TlsMode, tls,
 };
 
 /// How Traefik gets its certificate: self-signed unless one of these is given.
@@ -46,6 +47,15 @@ pub struct StackArgs {
     /// ([::1]:8443 for IPv6); default 443, or on a deployed stack what it has
     #[arg(long = "stack.https-port", value_name = "[ADDR:]PORT")]
     pub https_port: Option<PublishedPort>,
+    /// Finch's database: an external PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB, with
+    /// sslmode and sslrootcert as libpq reads them; a CA file on this workstation is uploaded),
+    /// or sqlite://finch.db; default SQLite in the library, or on a deployed stack what it has
+    #[arg(long = "stack.database", value_name = "URI")]
+    pub database: Option<String>,
+    /// How many Finch containers serve the stack behind Traefik's load balancer, 1 to 8 (more
+    /// than one needs PostgreSQL); default 1, or on a deployed stack what it has
+    #[arg(long = "stack.replicas", value_name = "N")]
+    pub replicas: Option<Replicas>,
 }
 
 // === impl TlsModeArgs ===
@@ -155,6 +165,30 @@ impl StackArgs {
             ));
         }
         Ok(ports)
+    }
+
+    /// The database and the replicas: each flag's, else what `existing` (a deployed stack,
+    /// whose values are `generated`) has, else SQLite and one replica. Several replicas on
+    /// SQLite are refused.
+    pub fn database_or(
+        &self,
+        existing: &Existing,
+        generated: &Generated,
+        kept_replicas: Option<Replicas>,
+    ) -> anyhow::Result<(Database, Replicas)> {
+        let database = match &self.database {
+            Some(uri) => Database::from_flag(uri, |path| std::fs::read(path))
+                .map_err(|e| usage(&e.to_string(), "see `finchctl service deploy --help`"))?,
+            None => existing.database(generated),
+        };
+        let replicas = self.replicas.or(kept_replicas).unwrap_or_default();
+        replicas.check(&database).map_err(|e| {
+            usage(
+                &e.to_string(),
+                "give --stack.database postgres://… as well, or --stack.replicas 1",
+            )
+        })?;
+        Ok((database, replicas))
     }
 }
 

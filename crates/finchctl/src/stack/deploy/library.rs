@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::stack::tls::{CERT_PATH, KEY_PATH};
 use crate::stack::{
-    CertificatePair, Existing, Ports, PublishedPort, RenderedFile, Retention, TlsMode, finch_json,
-    grafana,
+    CertificatePair, Existing, Ports, PublishedPort, RenderedFile, Replicas, Retention, TlsMode,
+    database, finch_json, grafana,
 };
 use crate::target::Step;
 
@@ -28,8 +28,9 @@ pub const STEP: &str = "Read the library";
 /// Directories whose every file a render writes: a file in them that the render no longer
 /// writes is stale. (`traefik/etc/certs.d` is not among them: it also holds the operators'
 /// CAs and Let's Encrypt's `acme.json`.)
-pub const OWNED_DIRS: [&str; 6] = [
+pub const OWNED_DIRS: [&str; 7] = [
     "traefik/etc/conf.d",
+    "postgres",
     "grafana/provisioning",
     "loki/etc",
     "mimir/etc",
@@ -50,21 +51,24 @@ pub const OWNED_FILES: [&str; 7] = [
 ];
 
 /// The files [`Existing`] is made of.
-pub const EXISTING_FILES: [&str; 4] = [
+pub const EXISTING_FILES: [&str; 5] = [
     finch_json::PATH,
     grafana::PASSWORD_PATH,
     CERT_PATH,
     KEY_PATH,
+    database::ROOT_CERT_PATH,
 ];
 
 /// The files deploy and update read: [`EXISTING_FILES`], Traefik's static configuration (the
-/// Let's Encrypt address), Loki's (the retention), the compose file (the published ports and
-/// Grafana's SMTP server) and the rest of [`crate::stack::alerts::FILES`] (where alerts go).
-pub const KEPT_FILES: [&str; 10] = [
+/// Let's Encrypt address), Loki's (the retention), the compose file (the published ports, the
+/// replicas and Grafana's SMTP server) and the rest of [`crate::stack::alerts::FILES`] (where
+/// alerts go).
+pub const KEPT_FILES: [&str; 11] = [
     finch_json::PATH,
     grafana::PASSWORD_PATH,
     CERT_PATH,
     KEY_PATH,
+    database::ROOT_CERT_PATH,
     crate::stack::traefik::STATIC_PATH,
     crate::stack::storage::LOKI_PATH,
     crate::stack::compose::PATH,
@@ -189,7 +193,13 @@ impl Library {
                 (Some(cert_pem), Some(key_pem)) => Some(CertificatePair { cert_pem, key_pem }),
                 _ => None,
             },
+            database_root_cert: self.files.get(database::ROOT_CERT_PATH).cloned(),
         }
+    }
+
+    /// How many Finch containers the compose file runs (`finch`, `finch-2`, …).
+    pub fn replicas(&self) -> Option<Replicas> {
+        crate::stack::compose::replicas(self.files.get(crate::stack::compose::PATH)?)
     }
 
     /// The stack's host name, from its `finch.json`.
@@ -359,6 +369,15 @@ mod tests {
             )]),
         };
         let ports = library.ports().expect("ports");
+        assert_eq!(library.replicas(), None);
+        let replicated = Library {
+            files: BTreeMap::from([(
+                crate::stack::compose::PATH.to_owned(),
+                b"services:\n  finch: {}\n  finch-2: {}\n  finch-3: {}\n  hc-loki: {}\n".to_vec(),
+            )]),
+            ..Library::default()
+        };
+        assert_eq!(replicated.replicas().map(Replicas::get), Some(3));
         assert_eq!(ports.https.to_string(), "127.0.0.1:8443");
         assert_eq!(ports.http.to_string(), "127.0.0.1:8080");
         assert_eq!(Library::default().ports(), None);

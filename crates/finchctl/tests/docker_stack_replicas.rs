@@ -1,0 +1,239 @@
+//! `service deploy --stack.database postgres://… --stack.replicas 2` for real, on the shared bed
+//! (`tests/stack_bed/`): two Finch containers on the test kit's PostgreSQL behind the deployed
+//! Traefik. An agent registered through Traefik pushes in a loop while one replica is stopped;
+//! the writes go on through the other, and the control plane keeps answering. A repeat deploy
+//! without the flags keeps the database and both replicas.
+//!
+//! The containers reach PostgreSQL at the gateway of the stack's network: the test makes the
+//! network `finch` itself, before the deploy, with a subnet of its own ([`SUBNET`]), so the
+//! gateway's address exists on this machine when the server starts listening on it; Compose
+//! takes the existing network as the stack's (same name and driver). The server lets in only
+//! that subnet, with a password.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod docker;
+mod ssh;
+mod stack_bed;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use docker::https::StackHttps;
+use finch_testkit::postgres;
+use stack_bed::Bed;
+
+/// The stack network's subnet in this test, away from Docker's default pools and the systemd
+/// host's `10.231.0.0/16`.
+const SUBNET: &str = "10.232.232.0/24";
+/// Its gateway: this machine's address on the network, where PostgreSQL listens.
+const GATEWAY: &str = "10.232.232.1";
+/// Pushes that must land before the stop, and after it.
+const PUSHES: u64 = 20;
+/// How long the pushes of a phase may take to land.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// What the write loop saw, by phase.
+#[derive(Default)]
+struct Counts {
+    sent: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Counts {
+    fn record(&self, ok: bool) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn accepted(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed) - self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Waits until [`PUSHES`] pushes of this phase were accepted; fails with `why` after
+    /// [`DEADLINE`].
+    async fn wait_accepted(&self, why: &str) {
+        let started = Instant::now();
+        while self.accepted() < PUSHES {
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{why}: {}",
+                self.line("so far")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn line(&self, phase: &str) -> String {
+        format!(
+            "{phase}: {} pushes sent, {} refused",
+            self.sent.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// One Loki push through Traefik with the agent's token: accepted when the answer is 2xx.
+async fn push(https: &StackHttps, token: &str) -> bool {
+    let authorization = format!("Bearer {token}");
+    let answer = https
+        .request(
+            "POST",
+            "/loki/loki/api/v1/push",
+            &[
+                ("Authorization", &authorization),
+                ("Content-Type", "application/json"),
+            ],
+            br#"{"streams":[]}"#,
+        )
+        .await;
+    matches!(answer, Ok(a) if (200..300).contains(&a.status))
+}
+
+/// `finchctl agent list` through Traefik until it answers (at most `tries` times); the host
+/// names and the failures before it answered.
+async fn list_agents(bed: &Bed, tries: u32) -> (Vec<String>, u32) {
+    let mut failures = 0;
+    loop {
+        let run = bed
+            .finchctl(&["agent", "list", &bed.service(), "-o", "json"])
+            .await;
+        if run.code == Some(0) {
+            let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+            let names = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["hostname"].as_str().unwrap().to_owned())
+                .collect();
+            return (names, failures);
+        }
+        failures += 1;
+        assert!(failures < tries, "agent list kept failing: {run:#?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
+    let Some(bed) = Bed::new() else {
+        return;
+    };
+    docker::docker(&[
+        "network",
+        "create",
+        "--driver",
+        "bridge",
+        "--subnet",
+        SUBNET,
+        "--gateway",
+        GATEWAY,
+        "finch",
+    ]);
+    let Some(database) = postgres::database_reachable_at(GATEWAY.parse().unwrap(), SUBNET).await
+    else {
+        return;
+    };
+    let uri = database.remote_uri.clone().unwrap();
+
+    // SQLite cannot serve two replicas: refused before anything changes on the host.
+    let refused = bed
+        .service_command("deploy", &["--stack.replicas", "2"])
+        .await;
+    assert_eq!(refused.code, Some(2), "{refused:#?}");
+    assert!(refused.stderr.contains("needs PostgreSQL"), "{refused:#?}");
+    assert!(bed.containers().is_empty());
+
+    bed.deploy(&["--stack.database", &uri, "--stack.replicas", "2"])
+        .await;
+    let finch_json: serde_json::Value = serde_json::from_str(&bed.read("finch.json")).unwrap();
+    assert_eq!(finch_json["database"], uri.as_str());
+    let containers = bed.containers();
+    assert!(
+        containers.contains_key("finch") && containers.contains_key("finch-2"),
+        "{containers:?}"
+    );
+
+    // An agent registered through Traefik (gRPC to one of the replicas).
+    let token = bed
+        .register("web1", &["--agent.logs.journal"])
+        .await
+        .token();
+
+    // Pushes in a loop, counted per phase: before, during and after the stop of `finch`.
+    let https = Arc::new(StackHttps {
+        port: bed.https,
+        cert_pem: bed.read("traefik/etc/certs.d/cert.pem"),
+        host: "127.0.0.1".to_owned(),
+    });
+    let phases: Arc<[Counts; 3]> = Arc::new(Default::default());
+    let phase = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let writer = tokio::spawn({
+        let (https, phases, phase, running) = (
+            https.clone(),
+            phases.clone(),
+            phase.clone(),
+            running.clone(),
+        );
+        async move {
+            while running.load(Ordering::Relaxed) {
+                let ok = push(&https, &token).await;
+                let now = usize::try_from(phase.load(Ordering::Relaxed)).unwrap();
+                phases[now].record(ok);
+            }
+        }
+    });
+    phases[0].wait_accepted("pushes never went through").await;
+
+    // Stop one replica (SIGTERM, as `docker stop` sends it) while the pushes go on.
+    phase.store(1, Ordering::Relaxed);
+    let stop = tokio::task::spawn_blocking(|| docker::docker(&["stop", "finch"]));
+    stop.await.unwrap();
+    phase.store(2, Ordering::Relaxed);
+    phases[2]
+        .wait_accepted("the writes did not go on through finch-2")
+        .await;
+
+    // The control plane through Traefik answers with one replica, and sees the agent.
+    let (agents, failures) = list_agents(&bed, 20).await;
+    assert_eq!(agents, ["web1"]);
+    running.store(false, Ordering::Relaxed);
+    writer.await.unwrap();
+    for (counts, name) in phases
+        .iter()
+        .zip(["before the stop", "while finch stopped", "after"])
+    {
+        eprintln!("{}", counts.line(name));
+    }
+    eprintln!(
+        "agent list through Traefik after the stop: {failures} failed calls before it answered"
+    );
+    assert_eq!(
+        phases[2].refused.load(Ordering::Relaxed),
+        0,
+        "pushes refused after finch had stopped: {}",
+        phases[2].line("after")
+    );
+
+    // A repeat deploy without the flags keeps the database and both replicas, and starts the
+    // stopped one again.
+    bed.deploy(&[]).await;
+    let finch_json: serde_json::Value = serde_json::from_str(&bed.read("finch.json")).unwrap();
+    assert_eq!(finch_json["database"], uri.as_str());
+    let running_replicas = docker::docker(&[
+        "ps",
+        "--filter",
+        "name=^finch(-2)?$",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut running_replicas: Vec<&str> = running_replicas.lines().collect();
+    running_replicas.sort_unstable();
+    assert_eq!(running_replicas, ["finch", "finch-2"]);
+    let (agents, _) = list_agents(&bed, 20).await;
+    assert_eq!(agents, ["web1"]);
+}
