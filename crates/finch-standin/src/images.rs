@@ -177,3 +177,53 @@ fn standin_image(binary: &Path, role: &str) -> anyhow::Result<ScratchImage> {
         .binary(binary, STANDIN)?
         .entrypoint(&[STANDIN, role]))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+    use super::*;
+
+    /// A builder whose daemon does not exist: the refusals below never reach it.
+    fn builder(cache: &Path) -> Builder {
+        Builder::new("unix:///nonexistent/docker.sock", cache)
+    }
+
+    #[test]
+    fn an_unknown_service_is_refused_before_anything_is_built() {
+        let cache = tempfile::tempdir().unwrap();
+        let err = build(
+            &builder(cache.path()),
+            &Binaries::default(),
+            &["loki", "lokki"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "unknown service \"lokki\" (the services are traefik, finch, grafana, loki, mimir, \
+             pyroscope, alloy)"
+        );
+        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_missing_binary_names_the_image_that_needs_it() {
+        let cache = tempfile::tempdir().unwrap();
+        let binaries = Binaries {
+            finch: None,
+            standin: Some(PathBuf::from("/bin/true")),
+            traefik: None,
+        };
+        let err = build(&builder(cache.path()), &binaries, &["traefik"]).unwrap_err();
+        assert_eq!(err.to_string(), "the traefik image needs a Traefik binary");
+        let err = build(&builder(cache.path()), &binaries, &["finch"]).unwrap_err();
+        assert_eq!(err.to_string(), "the finch image needs a finch binary");
+    }
+
+    #[test]
+    fn only_traefik_and_finch_are_real() {
+        let standins: Vec<&str> = SERVICES.into_iter().filter(|s| is_standin(s)).collect();
+        assert_eq!(standins, ["grafana", "loki", "mimir", "pyroscope", "alloy"]);
+    }
+}

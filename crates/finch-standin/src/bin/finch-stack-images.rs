@@ -42,7 +42,12 @@ fn main() -> ExitCode {
     match images::build(&Builder::new(docker_host, cache), &binaries, &services) {
         Ok(built) => {
             for (service, reference) in &built.references {
-                eprintln!("finch-stack-images: {service}: {reference}");
+                let kind = if images::is_standin(service) {
+                    "a stand-in"
+                } else {
+                    "the real service"
+                };
+                eprintln!("finch-stack-images: {service}: {reference} ({kind})");
             }
             for flag in built.flags() {
                 println!("{flag}");
