@@ -22,8 +22,10 @@ async fn a_scratch_image_runs_healthy_under_compose_on_a_bridge_network() {
     let started = Instant::now();
     let (image, archive) = docker::ScratchImage::new("finch-test/traefik")
         .binary(traefik.path(), "/usr/local/bin/traefik")
+        .unwrap()
         .entrypoint(&["/usr/local/bin/traefik"])
-        .archive();
+        .archive(&docker::image_builder())
+        .unwrap();
     docker::docker(&["load", "-i", &archive.to_string_lossy()]);
     eprintln!(
         "image {image} built or found and loaded in {:?}",
