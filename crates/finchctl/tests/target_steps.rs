@@ -287,7 +287,7 @@ async fn sudo_that_needs_a_password_gets_a_clear_error() {
     assert_eq!(out.code, Some(1), "{out:#?}");
     assert!(out.stdout.contains("needs a password"), "{out:#?}");
     assert!(
-        out.stderr.contains("cannot run root steps on web"),
+        out.stderr.contains("web: cannot run root steps"),
         "{out:#?}"
     );
 }

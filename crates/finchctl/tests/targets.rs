@@ -24,6 +24,8 @@ const DOCTOR_STEPS: [&str; 6] = [
     "Read the user",
     "Check sudo",
 ];
+/// The step `agent doctor` adds to [`DOCTOR_STEPS`].
+const AGENT_STEP: &str = "Read the installed agent";
 
 #[tokio::test]
 async fn config_alias_with_port_user_and_identity_file_and_json_steps() {
@@ -52,7 +54,11 @@ async fn config_alias_with_port_user_and_identity_file_and_json_steps() {
     // The run report: one parseable object per step, naming each.
     let steps = json_steps(&out.stderr);
     let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(names, DOCTOR_STEPS, "{out:#?}");
+    assert_eq!(
+        names,
+        [&DOCTOR_STEPS[..], &[AGENT_STEP]].concat(),
+        "{out:#?}"
+    );
     for step in &steps {
         assert_eq!(step["status"], "ok");
         assert_eq!(step["target"], "web");
@@ -255,10 +261,11 @@ async fn parallel_runs_overlap_and_the_summary_lists_every_target() {
             "{out:#?}"
         );
     }
-    assert_eq!(json_steps(&out.stderr).len(), 60);
+    assert_eq!(json_steps(&out.stderr).len(), 10 * (DOCTOR_STEPS.len() + 1));
+    // Each host has a row in the transport table and one in the agent's.
     assert_eq!(
         out.stdout.lines().filter(|l| l.starts_with("node")).count(),
-        10
+        20
     );
 }
 

@@ -109,20 +109,21 @@ pub async fn run(args: &DoctorArgs, cx: &Context) -> anyhow::Result<()> {
             identity: None,
         };
         if done.steps.is_empty() {
-            unreachable.push(format!(
-                "{}: {:#}",
+            unreachable.push((
                 run.target,
-                error.unwrap_or_else(|| Problem::failed("no step ran").into())
+                error.unwrap_or_else(|| Problem::failed("no step ran").into()),
             ));
             continue;
         }
         reports.push(report(&run.target, &done, optionals, now, args, cx).await);
     }
-    Output {
-        format: args.output.format(),
+    if !reports.is_empty() {
+        Output {
+            format: args.output.format(),
+        }
+        .data(&reports, || table(&reports))?;
     }
-    .data(&reports, || table(&reports))?;
-    verdict(&reports, &unreachable)
+    verdict(&reports, unreachable)
 }
 
 /// One host's report from its run (`done` holds the steps that ran).
@@ -167,8 +168,22 @@ async fn report(
 }
 
 /// Fails when a host could not be reached or has a problem.
-fn verdict(reports: &[HostReport], unreachable: &[String]) -> anyhow::Result<()> {
-    let mut failed: Vec<String> = unreachable.to_vec();
+/// A lone unreachable host keeps its own error, with its hint (a changed host key says how to
+/// forget the old one).
+fn verdict(
+    reports: &[HostReport],
+    mut unreachable: Vec<(String, anyhow::Error)>,
+) -> anyhow::Result<()> {
+    if reports.is_empty()
+        && unreachable.len() == 1
+        && let Some((_, error)) = unreachable.pop()
+    {
+        return Err(error);
+    }
+    let mut failed: Vec<String> = unreachable
+        .iter()
+        .map(|(target, error)| format!("{target}: {error:#}"))
+        .collect();
     for r in reports {
         for p in &r.problems {
             failed.push(format!("{}: {p}", r.facts.target));
