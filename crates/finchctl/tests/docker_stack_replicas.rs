@@ -39,25 +39,26 @@ const DEADLINE: Duration = Duration::from_secs(120);
 struct Counts {
     sent: AtomicU64,
     refused: AtomicU64,
+    /// Pushes accepted since the last refused one.
+    streak: AtomicU64,
 }
 
 impl Counts {
     fn record(&self, ok: bool) {
         self.sent.fetch_add(1, Ordering::Relaxed);
-        if !ok {
+        if ok {
+            self.streak.fetch_add(1, Ordering::Relaxed);
+        } else {
             self.refused.fetch_add(1, Ordering::Relaxed);
+            self.streak.store(0, Ordering::Relaxed);
         }
     }
 
-    fn accepted(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed) - self.refused.load(Ordering::Relaxed)
-    }
-
-    /// Waits until [`PUSHES`] pushes of this phase were accepted; fails with `why` after
-    /// [`DEADLINE`].
+    /// Waits until [`PUSHES`] pushes of this phase in a row were accepted; fails with `why`
+    /// after [`DEADLINE`].
     async fn wait_accepted(&self, why: &str) {
         let started = Instant::now();
-        while self.accepted() < PUSHES {
+        while self.streak.load(Ordering::Relaxed) < PUSHES {
             assert!(
                 started.elapsed() < DEADLINE,
                 "{why}: {}",
@@ -212,12 +213,10 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
     eprintln!(
         "agent list through Traefik after the stop: {failures} failed calls before it answered"
     );
-    assert_eq!(
-        phases[2].refused.load(Ordering::Relaxed),
-        0,
-        "pushes refused after finch had stopped: {}",
-        phases[2].line("after")
-    );
+    // Not asserted: a push that met `finch` as it went away may fail before Traefik's checks
+    // take it out of the rotation (Alloy sends such a batch again); the counts above say how
+    // many did. What the stack promises is that the writes go on: `wait_accepted` saw an
+    // unbroken run of accepted pushes after the stop.
 
     // A repeat deploy without the flags keeps the database and both replicas, and starts the
     // stopped one again.
