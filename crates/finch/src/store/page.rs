@@ -35,6 +35,21 @@ pub struct AgentQuery {
     pub page_size: u32,
 }
 
+/// Where the page a query asks for lies among the matching agents, as every backend pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) struct PageWindow {
+    /// The page returned: the one asked for, clamped to `1..=total_pages`.
+    pub(in crate::store) page: u32,
+    /// How many pages the matches fill; at least 1.
+    pub(in crate::store) total_pages: u32,
+    /// The position among the matches of the page's first row.
+    pub(in crate::store) start: u64,
+    /// The position after the page's last row (`start` for an empty page).
+    pub(in crate::store) end: u64,
+    /// How many agents match.
+    pub(in crate::store) total: u64,
+}
+
 /// One page of agents, in registration order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentPage {
@@ -59,6 +74,35 @@ pub struct AgentStats {
     pub profiles: u64,
     /// Of those, how many were last seen at or after the `active_since` given.
     pub active: u64,
+}
+
+// === impl PageWindow ===
+
+impl PageWindow {
+    /// The window of the page `query` asks for, among `total` matches.
+    pub(in crate::store) fn new(query: &AgentQuery, total: u64) -> PageWindow {
+        let total_pages = total_pages(total, query.page_size);
+        let page = query.page.clamp(1, total_pages);
+        let size = u64::from(query.page_size.max(1));
+        let start = u64::from(page - 1) * size;
+        PageWindow {
+            page,
+            total_pages,
+            start,
+            end: (start + size).min(total),
+            total,
+        }
+    }
+
+    /// The answer: the window with the page's agents.
+    pub(in crate::store) fn answer(self, agents: Vec<Agent>) -> AgentPage {
+        AgentPage {
+            agents,
+            page: self.page,
+            total_pages: self.total_pages,
+            total_agents: self.total,
+        }
+    }
 }
 
 // === impl AgentStats ===

@@ -16,7 +16,7 @@ use super::rows::{self, AGENT_COLUMNS};
 use super::search::Filter;
 use crate::agents::Agent;
 use crate::store::error::StoreError;
-use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats, total_pages};
+use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats, PageWindow};
 
 /// Starts the read-only snapshot transaction every dashboard read runs in, planned for the
 /// search at hand. sqlx prepares each statement once per connection, and after five executions
@@ -51,34 +51,25 @@ pub(super) async fn page_agents(
         .fetch_one(&mut *tx)
         .await
         .map_err(map_sqlx)?;
-    let total = u64::try_from(total).unwrap_or(0);
-    let total_pages = total_pages(total, query.page_size);
-    let page = query.page.clamp(1, total_pages);
-    let size = u64::from(query.page_size.max(1));
-    let start = u64::from(page - 1) * size;
-    let end = (start + size).min(total);
-    let agents = if start < end {
-        page_rows(&mut tx, &filter, start, end, total).await?
+    let window = PageWindow::new(query, u64::try_from(total).unwrap_or(0));
+    let agents = if window.start < window.end {
+        page_rows(&mut tx, &filter, window).await?
     } else {
         Vec::new()
     };
     tx.commit().await.map_err(map_sqlx)?;
-    Ok(AgentPage {
-        agents,
-        page,
-        total_pages,
-        total_agents: total,
-    })
+    Ok(window.answer(agents))
 }
 
-/// The matching rows `start..end` (of `total`) in id order, walked from the nearer end.
+/// The matching rows of `window` in id order, walked from the nearer end.
 async fn page_rows(
     conn: &mut PgConnection,
     filter: &Filter,
-    start: u64,
-    end: u64,
-    total: u64,
+    window: PageWindow,
 ) -> Result<Vec<Agent>, StoreError> {
+    let PageWindow {
+        start, end, total, ..
+    } = window;
     let after = total - end;
     let (order, offset) = if after < start {
         ("DESC", after)

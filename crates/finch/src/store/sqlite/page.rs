@@ -29,7 +29,7 @@ use super::error::map_sqlx;
 use super::rows::{self, AGENT_COLUMNS};
 use crate::agents::Agent;
 use crate::store::error::StoreError;
-use crate::store::page::{AgentPage, AgentQuery, total_pages};
+use crate::store::page::{AgentPage, AgentQuery, PageWindow};
 
 pub(super) mod counters;
 mod filter;
@@ -73,10 +73,8 @@ pub(super) async fn page_agents(
     let parts = read_in_parts(pool, split, &mut tx, &read).await?;
     let Head { ids: head, total } = Head::join(parts, head_limit);
     let head_len = len(&head);
-    let total_pages = total_pages(total, query.page_size);
-    let page = query.page.clamp(1, total_pages);
-    let start = u64::from(page - 1) * size;
-    let end = (start + size).min(total);
+    let window = PageWindow::new(query, total);
+    let PageWindow { start, end, .. } = window;
     let ids = match (head.get(index(start)..index(end)), head.last()) {
         (Some(ids), _) => ids.to_vec(),
         // Past the head, which is then full: walk the rest from its nearer end.
@@ -96,12 +94,7 @@ pub(super) async fn page_agents(
     };
     let agents = rows_by_id(&mut tx, &ids).await?;
     tx.commit().await.map_err(map_sqlx)?;
-    Ok(AgentPage {
-        agents,
-        page,
-        total_pages,
-        total_agents: total,
-    })
+    Ok(window.answer(agents))
 }
 
 // === impl HeadRead ===
