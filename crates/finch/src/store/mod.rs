@@ -4,9 +4,10 @@
 //! (`sqlite/`, `postgres/`) that maps its driver's errors to [`StoreError`] at its own boundary.
 //! What every backend shares sits up here, above them: the error type, the page and search
 //! request and answer (`page.rs`), the records the API returns (`records.rs`), how list columns
-//! are written and read (`columns.rs`) and the database URI that picks a backend (`uri.rs`). A backend imports from
-//! these and never from this module, and this module only dispatches, so no two modules import
-//! each other.
+//! are written and read (`columns.rs`), the statements both SQL backends run alike
+//! (`backend.rs`, `import.rs`) and the database URI that picks a backend (`uri.rs`). A backend
+//! imports from these and never from this module, and this module only dispatches, so no two
+//! modules import each other.
 //!
 //! SQLite is the default (`sqlite://finch.db`, relative to the library directory). Its schema is
 //! Finch 1.x's `agents` table, column for column, so that a 1.x database opens and works;
@@ -20,8 +21,10 @@
 //! its own changes from foreign ones. PostgreSQL also announces each change with its version
 //! and resource ids ([`ChangeFeed`]), so that replicas apply one another's changes at once.
 
+mod backend;
 mod columns;
 mod error;
+mod import;
 mod page;
 mod postgres;
 mod records;

@@ -6,6 +6,11 @@
 //! said it is shutting down, starting, full or a read-only standby (a failover in progress).
 //! Those are the SQLSTATEs of [`UNAVAILABLE_STATES`] and [`UNAVAILABLE_CLASSES`].
 
+use sqlx::Postgres;
+use sqlx::postgres::PgQueryResult;
+use time::OffsetDateTime;
+
+use crate::store::backend::Backend;
 use crate::store::error::StoreError;
 
 /// SQLSTATE classes that mean the server cannot be used now: `08`, connection exceptions.
@@ -18,9 +23,6 @@ const UNAVAILABLE_STATES: [&str; 5] = ["53300", "57P01", "57P02", "57P03", "2500
 /// PostgreSQL failures that carry more than sqlx's own error; boxed into [`StoreError::Database`].
 #[derive(Debug, thiserror::Error)]
 pub(super) enum PostgresError {
-    /// The change version row was deleted from outside Finch.
-    #[error("the row of finch_change_version is missing: restart finch to recreate it")]
-    MissingChangeVersion,
     /// The `agents` table lacks a column Finch cannot add to a table holding rows.
     #[error(
         "table agents has no column {0} and cannot be migrated: restore the database from a backup or move the table away to start empty"
@@ -46,6 +48,24 @@ pub(super) enum PostgresError {
 impl From<PostgresError> for StoreError {
     fn from(e: PostgresError) -> Self {
         StoreError::Database(Box::new(e))
+    }
+}
+
+// === impl Backend for Postgres ===
+
+impl Backend for Postgres {
+    type TimeColumn = Option<OffsetDateTime>;
+
+    fn time_column(at: Option<OffsetDateTime>) -> Result<Self::TimeColumn, StoreError> {
+        Ok(at)
+    }
+
+    fn map_sqlx(e: sqlx::Error) -> StoreError {
+        map_sqlx(e)
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 

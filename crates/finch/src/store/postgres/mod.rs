@@ -19,14 +19,13 @@ use std::collections::HashMap;
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use futures_util::TryStreamExt as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Row as _};
 use time::OffsetDateTime;
 
 use self::error::{PostgresError, map_sqlx};
 use self::rows::{AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
+use crate::store::backend::{self, read_version};
 use crate::store::columns::{encode_list, labels_column, log_sources_column};
 use crate::store::error::{StoreError, refuse_empty};
 use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats};
@@ -123,7 +122,7 @@ impl PostgresStore {
             .await
             .map_err(map_sqlx)?;
         let agent = rows::agent_from_row(&row)?;
-        let version = read_version(&mut tx).await?;
+        let version = read_version(&mut *tx).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok((agent, version))
     }
@@ -153,25 +152,13 @@ impl PostgresStore {
             .map_err(map_sqlx)?
             .ok_or(StoreError::NotFound)?;
         let agent = rows::agent_from_row(&row)?;
-        let version = read_version(&mut tx).await?;
+        let version = read_version(&mut *tx).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok((agent, version))
     }
 
     pub(super) async fn delete_agent(&self, rid: &AgentRid) -> Result<ChangeVersion, StoreError> {
-        refuse_empty(rid)?;
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        let done = sqlx::query("DELETE FROM agents WHERE resource_id = $1")
-            .bind(rid.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let version = read_version(&mut tx).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(version)
+        backend::delete_agent(&self.pool, rid).await
     }
 
     pub(super) async fn get_agent(&self, rid: &AgentRid) -> Result<Agent, StoreError> {
@@ -189,27 +176,17 @@ impl PostgresStore {
 
     pub(super) async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
         let query = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id");
-        let mut found = sqlx::query(&query).fetch(&self.pool);
-        let mut agents = Vec::new();
-        while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-            agents.push(rows::agent_from_row(&row)?);
-        }
-        Ok(agents)
+        backend::collect_rows(&self.pool, &query, rows::agent_from_row).await
     }
 
     pub(super) async fn list_agent_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
         let query = "SELECT resource_id, hostname FROM agents WHERE resource_id <> '' ORDER BY id";
-        let mut found = sqlx::query(query).fetch(&self.pool);
-        let mut summaries = Vec::new();
-        while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-            summaries.push(rows::summary_from_row(&row)?);
-        }
-        Ok(summaries)
+        backend::collect_rows(&self.pool, query, rows::summary_from_row).await
     }
 
     pub(super) async fn change_version(&self) -> Result<ChangeVersion, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
-        read_version(&mut conn).await
+        read_version(&mut *conn).await
     }
 
     pub(super) async fn directory_snapshot(
@@ -221,16 +198,14 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_sqlx)?;
-        let version = read_version(&mut tx).await?;
-        {
-            let query = format!(
-                "SELECT {DIRECTORY_COLUMNS} FROM agents WHERE resource_id <> '' ORDER BY id"
-            );
-            let mut found = sqlx::query(&query).fetch(&mut *tx);
-            while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-                each(rows::directory_row(&row)?);
-            }
-        }
+        let version = read_version(&mut *tx).await?;
+        let query =
+            format!("SELECT {DIRECTORY_COLUMNS} FROM agents WHERE resource_id <> '' ORDER BY id");
+        backend::for_each_row(&mut *tx, &query, |row| {
+            each(rows::directory_row(row)?);
+            Ok(())
+        })
+        .await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(version)
     }
@@ -326,16 +301,4 @@ impl PostgresStore {
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// Reads the change version.
-async fn read_version(conn: &mut PgConnection) -> Result<ChangeVersion, StoreError> {
-    let row = sqlx::query("SELECT version FROM finch_change_version WHERE id = 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(map_sqlx)?
-        .ok_or(PostgresError::MissingChangeVersion)?;
-    row.try_get::<i64, _>(0)
-        .map(ChangeVersion)
-        .map_err(|e| StoreError::Database(Box::new(e)))
 }

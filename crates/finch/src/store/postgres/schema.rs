@@ -18,6 +18,7 @@
 use sqlx::{PgConnection, PgPool};
 
 use super::error::{PostgresError, map_sqlx};
+use crate::store::backend::{drop_legacy_columns, execute, lowercase_names};
 use crate::store::error::StoreError;
 
 /// The advisory lock key the migration holds: the bytes of `"finch-mg"` as an `i64`, a value
@@ -69,8 +70,9 @@ const ADDABLE_COLUMNS: [(&str, &str); 11] = [
 /// Columns without which a table cannot be migrated: the key and the two unique names.
 const KEY_COLUMNS: [&str; 3] = ["id", "hostname", "resource_id"];
 
-/// Columns of the basic-auth era, dropped when present.
-const LEGACY_COLUMNS: [&str; 3] = ["password", "password_hash", "username"];
+/// The column names of `agents` in the current schema; none when there is no table.
+const COLUMN_NAMES: &str = "SELECT column_name::text FROM information_schema.columns \
+     WHERE table_schema = current_schema() AND table_name = 'agents'";
 
 /// The change counter, its row, and the trigger function that bumps it. The triggers fire for
 /// every writer (a replica, `psql`); `last_seen`, `updated_at` and `active` are left out on
@@ -172,7 +174,7 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx)?;
-    execute(&mut tx, SCHEMA_TABLE).await?;
+    execute(&mut *tx, SCHEMA_TABLE).await?;
     let version: Option<i32> = sqlx::query_scalar("SELECT version FROM finch_schema WHERE id = 1")
         .fetch_optional(&mut *tx)
         .await
@@ -218,7 +220,7 @@ async fn apply(conn: &mut PgConnection, step: i32) -> Result<(), StoreError> {
 /// Step 0: create the table, or bring a 1.x table to the 14 columns (legacy rename and drops,
 /// then the columns it lacks), as 1.x's own migration did.
 async fn migrate_agents(conn: &mut PgConnection) -> Result<(), StoreError> {
-    let existing = column_names(conn).await?;
+    let existing = lowercase_names(conn, COLUMN_NAMES).await?;
     if existing.is_empty() {
         return execute(conn, CREATE_AGENTS).await;
     }
@@ -227,11 +229,8 @@ async fn migrate_agents(conn: &mut PgConnection) -> Result<(), StoreError> {
         execute(conn, "ALTER TABLE agents RENAME COLUMN tags TO labels").await?;
         tracing::info!(db.column = "tags", "renamed legacy column tags to labels");
     }
-    for legacy in LEGACY_COLUMNS.into_iter().filter(|c| has(c)) {
-        execute(conn, &format!("ALTER TABLE agents DROP COLUMN {legacy}")).await?;
-        tracing::info!(db.column = legacy, "dropped legacy column");
-    }
-    let existing = column_names(conn).await?;
+    drop_legacy_columns(conn, &existing).await?;
+    let existing = lowercase_names(conn, COLUMN_NAMES).await?;
     let has = |name: &str| existing.iter().any(|c| c == name);
     if let Some(missing) = KEY_COLUMNS.into_iter().find(|c| !has(c)) {
         return Err(PostgresError::MissingKeyColumn(missing).into());
@@ -278,25 +277,4 @@ async fn ensure_trigram_index(conn: &mut PgConnection) -> Result<(), StoreError>
             execute(conn, "ROLLBACK TO SAVEPOINT finch_trigram").await
         }
     }
-}
-
-/// The lowercased column names of `agents` in the current schema; empty when there is no table.
-async fn column_names(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = 'agents'",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_sqlx)?;
-    Ok(names.into_iter().map(|n| n.to_ascii_lowercase()).collect())
-}
-
-/// Runs DDL (possibly several statements), outside the prepared-statement cache.
-async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), StoreError> {
-    sqlx::raw_sql(sql)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(map_sqlx)
 }

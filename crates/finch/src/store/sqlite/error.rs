@@ -3,6 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use sqlx::Sqlite;
+use sqlx::sqlite::SqliteQueryResult;
+use time::OffsetDateTime;
+
+use super::timestamp;
+use crate::store::backend::Backend;
 use crate::store::error::StoreError;
 
 /// SQLite failures that carry more than sqlx's own error; boxed into [`StoreError::Database`].
@@ -17,9 +23,6 @@ pub(super) enum SqliteError {
         #[source]
         source: sqlx::Error,
     },
-    /// The change version row was deleted from outside Finch.
-    #[error("the row of finch_change_version is missing: restart finch to recreate it")]
-    MissingChangeVersion,
 }
 
 // === impl SqliteError ===
@@ -27,6 +30,27 @@ pub(super) enum SqliteError {
 impl From<SqliteError> for StoreError {
     fn from(e: SqliteError) -> Self {
         StoreError::Database(Box::new(e))
+    }
+}
+
+// === impl Backend for Sqlite ===
+
+/// Timestamps are text, in the format 1.x wrote (`timestamp.rs`).
+impl Backend for Sqlite {
+    type TimeColumn = Option<String>;
+
+    fn time_column(at: Option<OffsetDateTime>) -> Result<Self::TimeColumn, StoreError> {
+        at.map(timestamp::format)
+            .transpose()
+            .map_err(|e| StoreError::Database(Box::new(e)))
+    }
+
+    fn map_sqlx(e: sqlx::Error) -> StoreError {
+        map_sqlx(e)
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 

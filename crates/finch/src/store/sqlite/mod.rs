@@ -1,9 +1,9 @@
 //! The SQLite backend of the store. [`SqliteStore`] opens the pool and runs the agents' reads and
 //! writes; what is SQLite's alone sits below it: the schema and legacy migrations (`schema.rs`),
-//! reading rows and timestamps as 1.x left them (`rows.rs`, `timestamp.rs`), the change version
-//! (`change_version.rs`), the dashboard's pages (`page/`), the health check (`health.rs`) and
-//! the mapping of sqlx's errors to `StoreError` (`error.rs`). Nothing here is seen above the
-//! store, and nothing here imports `store/mod.rs`: only the shared modules beside it.
+//! reading rows and timestamps as 1.x left them (`rows.rs`, `timestamp.rs`), the dashboard's
+//! pages (`page/`), the health check (`health.rs`) and the mapping of sqlx's errors to
+//! `StoreError` (`error.rs`). Nothing here is seen above the store, and nothing here imports
+//! `store/mod.rs`: only the shared modules beside it.
 //!
 //! File databases use WAL with `synchronous = NORMAL` and a 5 s busy timeout, as 1.x did since
 //! 2026-04, so readers never wait for the writer and a second process (a replica, an operator's
@@ -20,29 +20,27 @@
 use std::path::Path;
 use std::time::Duration;
 
-use futures_util::TryStreamExt as _;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use time::OffsetDateTime;
 
-use self::change_version::read_version;
 use self::error::{map_sqlx, open_error};
 use self::health::FileDatabase;
 use self::page::Split;
 use self::rows::{AGENT_COLUMNS, DIRECTORY_COLUMNS};
 use crate::agents::{Agent, AgentChanges, AgentRid, AgentSpec};
+use crate::store::backend::{self, read_version};
 use crate::store::columns::{encode_list, labels_column, log_sources_column};
 use crate::store::error::{StoreError, refuse_empty};
+use crate::store::import;
 use crate::store::page::{AgentPage, AgentQuery, AgentScope, AgentStats};
 use crate::store::records::{AgentSummary, ChangeVersion, DirectoryRow};
 use crate::store::uri::UriError;
 
-mod change_version;
 mod error;
 mod health;
-mod import;
 mod page;
 mod rows;
 mod schema;
@@ -190,7 +188,7 @@ impl SqliteStore {
         let agent = select_agent(&mut tx, rid)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let version = read_version(&mut tx).await?;
+        let version = read_version(&mut *tx).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok((agent, version))
     }
@@ -221,25 +219,13 @@ impl SqliteStore {
         let agent = select_agent(&mut tx, rid)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let version = read_version(&mut tx).await?;
+        let version = read_version(&mut *tx).await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok((agent, version))
     }
 
     pub(super) async fn delete_agent(&self, rid: &AgentRid) -> Result<ChangeVersion, StoreError> {
-        refuse_empty(rid)?;
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        let done = sqlx::query("DELETE FROM agents WHERE resource_id = ?")
-            .bind(rid.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let version = read_version(&mut tx).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok(version)
+        backend::delete_agent(&self.pool, rid).await
     }
 
     pub(super) async fn get_agent(&self, rid: &AgentRid) -> Result<Agent, StoreError> {
@@ -250,31 +236,19 @@ impl SqliteStore {
     }
 
     pub(super) async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        // Converted as the rows stream in, as for the directory snapshot: a fleet's raw rows
-        // held at once cost many times the agents they become.
         let query = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id");
-        let mut found = sqlx::query(&query).fetch(&self.pool);
-        let mut agents = Vec::new();
-        while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-            agents.push(rows::agent_from_row(&row)?);
-        }
-        Ok(agents)
+        backend::collect_rows(&self.pool, &query, rows::agent_from_row).await
     }
 
     pub(super) async fn list_agent_summaries(&self) -> Result<Vec<AgentSummary>, StoreError> {
         let query = "SELECT CAST(resource_id AS TEXT), CAST(hostname AS TEXT) FROM agents \
                      WHERE resource_id <> '' ORDER BY id";
-        let mut found = sqlx::query(query).fetch(&self.pool);
-        let mut summaries = Vec::new();
-        while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-            summaries.push(rows::summary_from_row(&row)?);
-        }
-        Ok(summaries)
+        backend::collect_rows(&self.pool, query, rows::summary_from_row).await
     }
 
     pub(super) async fn change_version(&self) -> Result<ChangeVersion, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(map_sqlx)?;
-        read_version(&mut conn).await
+        read_version(&mut *conn).await
     }
 
     pub(super) async fn directory_snapshot(
@@ -284,18 +258,17 @@ impl SqliteStore {
         // One read transaction: in WAL mode it sees a single snapshot of the database, so the
         // rows are exactly those the version describes.
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
-        let version = read_version(&mut tx).await?;
+        let version = read_version(&mut *tx).await?;
         // Rows are handed on as they stream in: collecting 100,000 of them first would cost
         // more than the directory they become, and the allocator keeps what it once grew to.
-        {
-            let query = format!("SELECT {DIRECTORY_COLUMNS} FROM agents ORDER BY id");
-            let mut found = sqlx::query(&query).fetch(&mut *tx);
-            while let Some(row) = found.try_next().await.map_err(map_sqlx)? {
-                if let Some(row) = rows::directory_row(&row)? {
-                    each(row);
-                }
+        let query = format!("SELECT {DIRECTORY_COLUMNS} FROM agents ORDER BY id");
+        backend::for_each_row(&mut *tx, &query, |row| {
+            if let Some(row) = rows::directory_row(row)? {
+                each(row);
             }
-        }
+            Ok(())
+        })
+        .await?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(version)
     }
@@ -305,7 +278,9 @@ impl SqliteStore {
         agents: &[Agent],
         replace: bool,
     ) -> Result<(), StoreError> {
-        import::import_agents(&self.pool, agents, replace).await
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        import::write_agents(&mut *tx, agents, replace).await?;
+        tx.commit().await.map_err(map_sqlx)
     }
 
     pub(super) async fn directory_rows(

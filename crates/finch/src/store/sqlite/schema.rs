@@ -20,6 +20,7 @@
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::error::map_sqlx;
+use crate::store::backend::{drop_legacy_columns, execute, lowercase_names};
 use crate::store::error::StoreError;
 
 /// A column of 1.x's `agents` table.
@@ -101,8 +102,8 @@ const COLUMNS: [Column; 14] = [
     ),
 ];
 
-/// Columns of the basic-auth era, dropped when present.
-const LEGACY_COLUMNS: [&str; 3] = ["password", "password_hash", "username"];
+/// The column names of `agents`; none when the table does not exist.
+const COLUMN_NAMES: &str = "SELECT name FROM pragma_table_info('agents')";
 
 /// The index 1.x's GORM model declares on `resource_id` (redundant with `UNIQUE`, kept for 1.x).
 const RESOURCE_ID_INDEX: &str =
@@ -170,19 +171,19 @@ fn search_index() -> String {
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_sqlx)?;
     migrate_agents(&mut tx).await?;
-    execute(&mut tx, RESOURCE_ID_INDEX).await?;
-    execute(&mut tx, CHANGE_VERSION_TABLE).await?;
-    execute(&mut tx, CHANGE_VERSION_ROW).await?;
+    execute(&mut *tx, RESOURCE_ID_INDEX).await?;
+    execute(&mut *tx, CHANGE_VERSION_TABLE).await?;
+    execute(&mut *tx, CHANGE_VERSION_ROW).await?;
     for trigger in TRIGGERS {
-        execute(&mut tx, trigger).await?;
+        execute(&mut *tx, trigger).await?;
     }
-    execute(&mut tx, &search_index()).await?;
+    execute(&mut *tx, &search_index()).await?;
     tx.commit().await.map_err(map_sqlx)
 }
 
 /// Steps 1 to 3: legacy renames and drops, then create or complete the table.
 async fn migrate_agents(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    let existing = column_names(conn).await?;
+    let existing = lowercase_names(conn, COLUMN_NAMES).await?;
     if existing.is_empty() {
         return execute(conn, &create_table()).await;
     }
@@ -197,11 +198,8 @@ async fn migrate_agents(conn: &mut SqliteConnection) -> Result<(), StoreError> {
             tracing::info!(db.column = "tags", "renamed legacy column tags to labels");
         }
     }
-    for legacy in LEGACY_COLUMNS.into_iter().filter(|c| has(c)) {
-        execute(conn, &format!("ALTER TABLE agents DROP COLUMN {legacy}")).await?;
-        tracing::info!(db.column = legacy, "dropped legacy column");
-    }
-    let existing = column_names(conn).await?;
+    drop_legacy_columns(conn, &existing).await?;
+    let existing = lowercase_names(conn, COLUMN_NAMES).await?;
     for column in COLUMNS
         .iter()
         .filter(|c| !existing.iter().any(|e| e == c.name))
@@ -232,24 +230,6 @@ fn create_table() -> String {
         "CREATE TABLE IF NOT EXISTS `agents` ({})",
         columns.join(",")
     )
-}
-
-/// The lowercased column names of `agents`; empty when the table does not exist.
-async fn column_names(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('agents')")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_sqlx)?;
-    Ok(names.into_iter().map(|n| n.to_ascii_lowercase()).collect())
-}
-
-/// Runs one DDL statement, outside the prepared-statement cache.
-async fn execute(conn: &mut SqliteConnection, sql: &str) -> Result<(), StoreError> {
-    sqlx::raw_sql(sql)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-        .map_err(map_sqlx)
 }
 
 /// A column that `ADD COLUMN` can add as defined, or not at all.

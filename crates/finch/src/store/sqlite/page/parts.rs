@@ -26,9 +26,9 @@ use futures_util::future::try_join_all;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use crate::store::backend::read_version;
 use crate::store::error::StoreError;
 use crate::store::records::ChangeVersion;
-use crate::store::sqlite::change_version::read_version;
 use crate::store::sqlite::error::map_sqlx;
 
 /// Ids per part below which a read is not split: for a smaller table the parts' own statements
@@ -208,7 +208,7 @@ async fn agreeing(
         let Ok(mut tx) = conn.begin().await else {
             continue;
         };
-        if read_version(&mut tx).await.ok() == Some(version) {
+        if read_version(&mut *tx).await.ok() == Some(version) {
             helpers.push(tx);
         }
     }

@@ -139,7 +139,7 @@ async fn a_helper_that_sees_another_version_is_not_used() {
     add_agents(&store, 3).await;
     until_idle(&sqlite.pool, 3).await;
     let mut main = sqlite.pool.begin().await.unwrap();
-    let version = read_version(&mut main).await.unwrap();
+    let version = read_version(&mut *main).await.unwrap();
     let mut spares = idle_connections(&sqlite.pool, 2);
     assert_eq!(spares.len(), 2);
     assert_eq!(agreeing(&mut spares, version).await.len(), 2);
