@@ -11,14 +11,12 @@
 use clap::Args;
 
 use super::alert_args::AlertArgs;
-use super::operator;
-use super::rollout::{self, Rollout, RolloutArgs};
+use super::rollout::{self, NewOperator, Rendered, Rollout, RolloutArgs};
 use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::mtls;
 use crate::output::Problem;
-use crate::stack::deploy::apply::Apply;
 use crate::stack::deploy::library;
 use crate::stack::{self, Existing};
 
@@ -89,7 +87,7 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
     };
     let now = rollout::now();
     let tls = args.tls.resolve(&host, &existing, now)?;
-    let settings = rollout::settings(
+    let rendered = Rendered::new(
         &host,
         tls,
         (&args.stack, &args.alerts),
@@ -97,44 +95,22 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         &look,
         now,
     )?;
-    let files = rollout::render(&settings)?;
-    let name = operator::service_name(&host, settings.ports.https.port);
-    let new_operator = fresh || reset;
-    let credentials = if new_operator {
+    // A new stack, or one started over, makes this workstation its first operator.
+    let operator = if fresh || reset {
         let rid = mtls::local_rid(&cx.env.machine_id_paths)?;
-        let credentials = mtls::generate(&name, &rid, now)?;
-        Some((rid, credentials))
+        let credentials = mtls::generate(&rendered.name, &rid, now)?;
+        Some(NewOperator { rid, credentials })
     } else {
         None
     };
-    if !rollout.fleet.dry_run {
-        operator::save(
+    rollout
+        .finish(
             cx,
-            &name,
-            &settings.tls,
-            credentials.as_ref().map(|(_, c)| c),
-        )?;
-    }
-    let apply = Apply {
-        docker: &look.docker,
-        files: &files,
-        library: &look.library,
-        reset: reset && !fresh,
-        operator: credentials
-            .as_ref()
-            .map(|(rid, c)| (rid.clone(), c.ca_pem.clone())),
-        archives: rollout::archives_needed(&settings, &look.present, &archives),
-    };
-    if rollout.apply(&apply).await? {
-        operator::Summary {
-            target: rollout.target(),
-            name: &name,
-            settings: &settings,
-            password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
-            first: fresh || reset,
-            registered: new_operator || operator::known(cx, &name),
-        }
-        .print();
-    }
-    Ok(())
+            &look,
+            &rendered,
+            &archives,
+            operator.as_ref(),
+            reset && !fresh,
+        )
+        .await
 }

@@ -5,7 +5,9 @@
 //!
 //! Two connections in the common case: the look is read-only, so a host that cannot run the
 //! stack is refused before anything on it changes, and the plan is built from what the look
-//! found (so a repeat uploads nothing and recreates no container).
+//! found (so a repeat uploads nothing and recreates no container). Both end alike
+//! ([`Rollout::finish`]): the stack goes into the operator's profile, the plan runs, and a
+//! summary says how to reach the stack.
 
 use std::path::PathBuf;
 
@@ -15,16 +17,18 @@ use time::OffsetDateTime;
 
 use super::alert_args::AlertArgs;
 use super::host_args::HostArgs;
+use super::operator;
 use super::stack_args::StackArgs;
 use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::cli::transport;
+use crate::mtls::ClientCredentials;
 use crate::output::Problem;
 use crate::stack::deploy::Docker;
 use crate::stack::deploy::apply::{self, Apply};
 use crate::stack::deploy::library::{self, Library};
 use crate::stack::deploy::requirements::{self, Compose};
-use crate::stack::{Existing, Images, RenderedFile, Service, StackSettings, TlsMode};
+use crate::stack::{self, Existing, Images, RenderedFile, Service, StackSettings, TlsMode};
 use crate::target::fleet::Fleet;
 use crate::target::report::Reporter;
 use crate::target::report::StepRecord;
@@ -70,6 +74,26 @@ pub struct Look {
     pub library: Library,
     /// The image references the daemon has.
     pub present: Vec<String>,
+}
+
+/// The stack a rollout brings the host to.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Its settings.
+    pub settings: StackSettings,
+    /// The files they render to.
+    pub files: Vec<RenderedFile>,
+    /// Its name in the profile (see [`operator::service_name`]).
+    pub name: String,
+}
+
+/// This workstation as the first operator of a new stack.
+#[derive(Debug)]
+pub struct NewOperator {
+    /// Its resource id.
+    pub rid: String,
+    /// Its new CA and client certificate.
+    pub credentials: ClientCredentials,
 }
 
 /// One host's rollout: the fleet of one target and how it reports.
@@ -224,6 +248,87 @@ impl Rollout {
             ))
             .into())
     }
+
+    /// Records `rendered` in the profile (with `operator`'s credentials for a new stack), applies
+    /// it as `look` found the host, loading `archives` when an image is missing there, and
+    /// prints the summary. `reset` starts the stack over (see [`Apply`]).
+    pub async fn finish(
+        &self,
+        cx: &Context,
+        look: &Look,
+        rendered: &Rendered,
+        archives: &[(String, Vec<u8>)],
+        operator: Option<&NewOperator>,
+        reset: bool,
+    ) -> anyhow::Result<()> {
+        let Rendered {
+            settings,
+            files,
+            name,
+        } = rendered;
+        if !self.fleet.dry_run {
+            operator::save(cx, name, &settings.tls, operator.map(|o| &o.credentials))?;
+        }
+        let apply = Apply {
+            docker: &look.docker,
+            files,
+            library: &look.library,
+            reset,
+            operator: operator.map(|o| (o.rid.clone(), o.credentials.ca_pem.clone())),
+            archives: archives_needed(settings, &look.present, archives),
+        };
+        if self.apply(&apply).await? {
+            operator::Summary {
+                target: self.target(),
+                name,
+                settings,
+                password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
+                first: operator.is_some(),
+                registered: operator.is_some() || operator::known(cx, name),
+            }
+            .print();
+        }
+        Ok(())
+    }
+}
+
+// === impl Rendered ===
+
+impl Rendered {
+    /// The stack for `host` with `tls`: the stack and alert flags (where not given, the
+    /// retention, ports, database, replicas and contact points the library has), the values
+    /// `existing` keeps, and the daemon's socket for Alloy.
+    pub fn new(
+        host: &str,
+        tls: TlsMode,
+        (stack, alerts): (&StackArgs, &AlertArgs),
+        existing: &Existing,
+        look: &Look,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Rendered> {
+        let generated = existing.generated(host, now)?;
+        let (database, replicas) =
+            stack.database_or(existing, &generated, look.library.replicas())?;
+        let settings = StackSettings {
+            host: host.to_owned(),
+            tls,
+            retention: stack.retention_or(look.library.retention()),
+            images: stack.images()?,
+            ports: stack.ports_or(look.library.ports())?,
+            generated,
+            database,
+            replicas,
+            docker_socket: look.docker.socket().to_owned(),
+            alerts: alerts.resolve(look.library.alerts(), host)?,
+        };
+        let files = crate::stack::render(&settings).context("cannot render the stack")?;
+        let name = operator::service_name(host, settings.ports.https.port);
+        Ok(Rendered {
+            settings,
+            files,
+            name,
+        })
+    }
 }
 
 /// Reads the archives the flags name, before anything on the host changes.
@@ -247,7 +352,7 @@ pub fn read_archives(args: &RolloutArgs) -> anyhow::Result<Vec<(String, Vec<u8>)
 }
 
 /// The archives to load: all of them when an image the stack names is missing, else none.
-pub fn archives_needed<'a>(
+fn archives_needed<'a>(
     settings: &StackSettings,
     present: &[String],
     archives: &'a [(String, Vec<u8>)],
@@ -256,38 +361,6 @@ pub fn archives_needed<'a>(
         .iter()
         .any(|s| !present.iter().any(|p| p == settings.images.get(*s)));
     if missing { archives } else { &[] }
-}
-
-/// The settings for `host` with `tls`: the stack and alert flags (where not given, the
-/// retention, ports, database, replicas and contact points the library has), the values
-/// `existing` keeps, and the daemon's socket for Alloy.
-pub fn settings(
-    host: &str,
-    tls: TlsMode,
-    (stack, alerts): (&StackArgs, &AlertArgs),
-    existing: &Existing,
-    look: &Look,
-    now: OffsetDateTime,
-) -> anyhow::Result<StackSettings> {
-    let generated = existing.generated(host, now)?;
-    let (database, replicas) = stack.database_or(existing, &generated, look.library.replicas())?;
-    Ok(StackSettings {
-        host: host.to_owned(),
-        tls,
-        retention: stack.retention_or(look.library.retention()),
-        images: stack.images()?,
-        ports: stack.ports_or(look.library.ports())?,
-        generated,
-        database,
-        replicas,
-        docker_socket: look.docker.socket().to_owned(),
-        alerts: alerts.resolve(look.library.alerts(), host)?,
-    })
-}
-
-/// Renders the stack.
-pub fn render(settings: &StackSettings) -> anyhow::Result<Vec<RenderedFile>> {
-    crate::stack::render(settings).context("cannot render the stack")
 }
 
 /// The current time, for certificates and `created_at`.

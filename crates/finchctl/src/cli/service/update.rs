@@ -8,14 +8,11 @@
 use clap::Args;
 
 use super::alert_args::AlertArgs;
-use super::operator;
-use super::rollout::{self, Rollout, RolloutArgs};
+use super::rollout::{self, Rendered, Rollout, RolloutArgs};
 use super::stack_args::{StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::output::Problem;
-use crate::stack;
-use crate::stack::deploy::apply::Apply;
 use crate::stack::deploy::library;
 
 /// Flags of `service update`.
@@ -86,7 +83,7 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         (host, tls)
     };
     let existing = look.library.existing();
-    let settings = rollout::settings(
+    let rendered = Rendered::new(
         &host,
         tls,
         (&args.stack, &args.alerts),
@@ -94,29 +91,7 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         &look,
         now,
     )?;
-    let files = rollout::render(&settings)?;
-    let name = operator::service_name(&host, settings.ports.https.port);
-    if !rollout.fleet.dry_run {
-        operator::save(cx, &name, &settings.tls, None)?;
-    }
-    let apply = Apply {
-        docker: &look.docker,
-        files: &files,
-        library: &look.library,
-        reset: false,
-        operator: None,
-        archives: rollout::archives_needed(&settings, &look.present, &archives),
-    };
-    if rollout.apply(&apply).await? {
-        operator::Summary {
-            target: rollout.target(),
-            name: &name,
-            settings: &settings,
-            password_file: look.docker.path(stack::grafana::PASSWORD_PATH),
-            first: false,
-            registered: operator::known(cx, &name),
-        }
-        .print();
-    }
-    Ok(())
+    rollout
+        .finish(cx, &look, &rendered, &archives, None, false)
+        .await
 }
