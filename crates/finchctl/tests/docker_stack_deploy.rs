@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use finch_testkit::eventually;
 use stack_bed::prometheus::PrometheusAgent;
-use stack_bed::{Bed, CONTAINERS, assert_all_healthy};
+use stack_bed::{Bed, assert_all_healthy, containers};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
@@ -73,10 +73,9 @@ async fn deploy_register_push_repeat_change_update_keep_data_and_teardown() {
     // A new retention recreates the three stores alone.
     bed.deploy(&["--stack.retention", "30d"]).await;
     let after = bed.containers();
-    let recreated: Vec<&str> = CONTAINERS
-        .iter()
-        .copied()
-        .filter(|c| before.get(*c) != after.get(*c))
+    let recreated: Vec<String> = containers()
+        .into_iter()
+        .filter(|c| before.get(c) != after.get(c))
         .collect();
     assert_eq!(recreated, ["loki", "mimir", "pyroscope"]);
 

@@ -160,7 +160,7 @@ async fn rotations_clients_deregister_and_doctor_on_a_deployed_stack() {
     assert_eq!(report["ok"], true, "{report:#}");
     let not_green: Vec<&(String, String)> = checks.iter().filter(|(_, s)| s != "ok").collect();
     assert!(not_green.is_empty(), "{report:#}");
-    for container in stack_bed::CONTAINERS {
+    for container in stack_bed::containers() {
         let name = format!("container {container}");
         assert!(checks.iter().any(|(c, _)| *c == name), "{name}: {report:#}");
     }

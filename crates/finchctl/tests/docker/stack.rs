@@ -11,22 +11,21 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use finchctl::stack::compose::SIDECARS;
+use finchctl::stack::images::Service;
+
 use super::https::Answer;
 use super::{command, output};
 
-/// The stack's fixed container names (`crates/finchctl/src/stack/compose.rs`).
-pub const CONTAINERS: [&str; 10] = [
-    "traefik",
-    "finch",
-    "grafana",
-    "loki",
-    "mimir",
-    "pyroscope",
-    "alloy",
-    "hc-loki",
-    "hc-mimir",
-    "hc-pyroscope",
-];
+/// The stack's fixed container names, as the compose file names them: one per service (a
+/// single Finch replica), then the `hc-*` sidecars.
+pub fn containers() -> Vec<String> {
+    Service::ALL
+        .iter()
+        .map(|service| service.name().to_owned())
+        .chain(SIDECARS.iter().map(|service| format!("hc-{service}")))
+        .collect()
+}
 /// The stack's network.
 pub const NETWORK: &str = "finch";
 /// How long a fresh stack may take to turn healthy: the health checks run every 10 s, and a
@@ -40,8 +39,8 @@ const EXEC_TIMEOUT: &str = "30";
 /// Removes every container and the network a stack of an earlier, interrupted run may have
 /// left on the shared daemon.
 pub fn clear_stack() {
-    let mut args = vec!["rm", "-f", "-v"];
-    args.extend(CONTAINERS);
+    let mut args = vec!["rm".to_owned(), "-f".to_owned(), "-v".to_owned()];
+    args.extend(containers());
     // Missing containers make `docker rm` fail: nothing to clear.
     let _ = command("docker").args(&args).output();
     let _ = command("docker").args(["network", "rm", NETWORK]).output();
@@ -122,7 +121,8 @@ pub fn states() -> Vec<ContainerState> {
         "-f",
         "{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}",
     ];
-    args.extend(CONTAINERS);
+    let containers = containers();
+    args.extend(containers.iter().map(String::as_str));
     // `inspect` fails while a container is missing, yet prints the others.
     let out = command("docker")
         .args(&args)
@@ -146,7 +146,7 @@ pub fn states() -> Vec<ContainerState> {
 pub async fn wait_healthy() {
     let ready = finch_testkit::eventually(HEALTHY_DEADLINE, || async {
         let states = states();
-        (states.len() == CONTAINERS.len() && states.iter().all(ContainerState::is_ready))
+        (states.len() == containers().len() && states.iter().all(ContainerState::is_ready))
             .then_some(())
     })
     .await;
@@ -166,9 +166,8 @@ pub async fn wait_healthy() {
                 .unwrap_or_else(|e| e.to_string());
             report.push_str(&format!("\n--- {state:?}\n{logs}"));
         }
-        let missing: Vec<&str> = CONTAINERS
-            .iter()
-            .copied()
+        let missing: Vec<String> = containers()
+            .into_iter()
             .filter(|name| !states().iter().any(|s| s.name == *name))
             .collect();
         panic!(

@@ -18,8 +18,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use finchctl::profile::{Profile, Stack};
+use finchctl::stack::compose::SIDECARS;
 
-pub use crate::docker::stack::CONTAINERS;
+pub use crate::docker::stack::containers;
 use crate::docker::{self, StackImages};
 pub use crate::ssh::Run;
 use crate::ssh::{Client, SUDO_USER, Sshd, config_arg};
@@ -311,14 +312,14 @@ pub async fn register_agent(bed: &Bed, hostname: &str) -> String {
 /// Every container with a health check is healthy; Loki, Mimir and Pyroscope have none of
 /// their own (no shell in their images): their `hc-*` sidecars carry it.
 pub fn assert_all_healthy() {
-    for container in CONTAINERS {
+    for container in containers() {
         let state = docker::docker(&[
             "inspect",
             "--format",
             "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}} no-check{{end}}",
-            container,
+            &container,
         ]);
-        let expected = if ["loki", "mimir", "pyroscope"].contains(&container) {
+        let expected = if SIDECARS.contains(&container.as_str()) {
             "running no-check"
         } else {
             "healthy"
