@@ -295,15 +295,7 @@ async fn agent_describe_in_every_format() {
     let rid = registered(&stage, &dir, "web-1").await;
 
     let out = dir
-        .run(&[
-            "agent",
-            "describe",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--output",
-            "json",
-        ])
+        .agent("describe", &svc, &rid, &["--output", "json"])
         .await;
     let mut json = out.json();
     // The service stamps the registration; it is an RFC 3339 time.
@@ -327,24 +319,13 @@ async fn agent_describe_in_every_format() {
             "created_at": null
         })
     );
-    let out = dir
-        .run(&[
-            "agent",
-            "describe",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--output.yaml",
-        ])
-        .await;
+    let out = dir.agent("describe", &svc, &rid, &["--output.yaml"]).await;
     assert!(out.ok().contains("hostname: web-1\n"), "{out:#?}");
     assert!(
         out.stdout.contains("  journal:\n    enable: true\n"),
         "{out:#?}"
     );
-    let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", &rid])
-        .await;
+    let out = dir.agent("describe", &svc, &rid, &[]).await;
     let table = out.ok();
     assert!(table.starts_with("Property"), "{table}");
     assert!(table.contains("Hostname             web-1\n"), "{table}");
@@ -353,9 +334,7 @@ async fn agent_describe_in_every_format() {
 
     // A well-formed RID the service does not know.
     let unknown = format!("{}00000000-0000-4000-8000-000000000000", agent_rid_prefix());
-    let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", &unknown])
-        .await;
+    let out = dir.agent("describe", &svc, &unknown, &[]).await;
     out.code(1);
     assert!(
         out.stderr
@@ -382,16 +361,12 @@ async fn agent_edit_changes_only_the_given_fields() {
 
     // 1.x's B2: `agent edit --agent.rid X --agent.logs.journal svc` failed outright.
     let out = dir
-        .run(&[
-            "agent",
+        .agent(
             "edit",
             &svc,
-            "--agent.rid",
             &rid,
-            "--agent.logs.docker=false",
-            "--output",
-            "json",
-        ])
+            &["--agent.logs.docker=false", "--output", "json"],
+        )
         .await;
     let json = out.json();
     assert_eq!(json["logs"]["docker"]["enable"], false);
@@ -430,14 +405,7 @@ async fn agent_edit_changes_only_the_given_fields() {
 
     // Removing the last log source is refused before anything is sent.
     let out = dir
-        .run(&[
-            "agent",
-            "edit",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--agent.logs.journal=false",
-        ])
+        .agent("edit", &svc, &rid, &["--agent.logs.journal=false"])
         .await;
     out.code(2);
     assert!(out.stderr.contains("at least one log source"), "{out:#?}");
@@ -466,15 +434,7 @@ async fn agent_config_and_deregister() {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
     let out = dir
-        .run(&[
-            "agent",
-            "config",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--agent.config",
-            "fresh.cfg",
-        ])
+        .agent("config", &svc, &rid, &["--agent.config", "fresh.cfg"])
         .await;
     assert_eq!(out.ok(), "");
     assert!(std::fs::read_to_string(&path).unwrap().contains(&rid));
@@ -482,35 +442,18 @@ async fn agent_config_and_deregister() {
     assert_eq!(support::mode(&path), 0o600);
 
     let out = dir
-        .run(&[
-            "agent",
-            "config",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--agent.config",
-            "-",
-        ])
+        .agent("config", &svc, &rid, &["--agent.config", "-"])
         .await;
     let config = out.ok();
     assert!(config.contains(&rid), "{config}");
     assert!(config.contains("bearer_token"), "{config}");
 
     let out = dir
-        .run(&[
-            "agent",
-            "deregister",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--output=json",
-        ])
+        .agent("deregister", &svc, &rid, &["--output=json"])
         .await;
     assert_eq!(out.json(), serde_json::json!({ "rid": rid }));
     assert!(stage.agents().await.is_empty());
-    let out = dir
-        .run(&["agent", "deregister", &svc, "--agent.rid", &rid])
-        .await;
+    let out = dir.agent("deregister", &svc, &rid, &[]).await;
     out.code(1);
     assert!(
         out.stderr.contains("NotFound") || out.stderr.contains("not found"),

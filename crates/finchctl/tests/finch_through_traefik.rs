@@ -85,9 +85,7 @@ async fn every_grpc_command_works_against_finch_through_traefik() {
     assert!(out.ok().contains(&format!("rid: {rid}")), "{out:#?}");
 
     // agent describe, three formats.
-    let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", &rid, "-o", "json"])
-        .await;
+    let out = dir.agent("describe", &svc, &rid, &["-o", "json"]).await;
     let before = out.json();
     assert_eq!(before["hostname"], "web-1.example.com");
     assert_eq!(before["node"], "unix");
@@ -104,36 +102,16 @@ async fn every_grpc_command_works_against_finch_through_traefik() {
         serde_json::json!(["http://localhost:9100/metrics"])
     );
     assert_eq!(before["profiles"]["enable"], false);
-    let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", &rid])
-        .await;
+    let out = dir.agent("describe", &svc, &rid, &[]).await;
     assert!(out.ok().contains("Journal"), "{out:#?}");
-    let out = dir
-        .run(&[
-            "agent",
-            "describe",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--output.yaml",
-        ])
-        .await;
+    let out = dir.agent("describe", &svc, &rid, &["--output.yaml"]).await;
     assert!(out.ok().contains("hostname: web-1.example.com"), "{out:#?}");
 
     // agent edit of one field leaves the others as they were.
-    dir.run(&[
-        "agent",
-        "edit",
-        &svc,
-        "--agent.rid",
-        &rid,
-        "--agent.profiles",
-    ])
-    .await
-    .ok();
-    let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", &rid, "-o", "json"])
-        .await;
+    dir.agent("edit", &svc, &rid, &["--agent.profiles"])
+        .await
+        .ok();
+    let out = dir.agent("describe", &svc, &rid, &["-o", "json"]).await;
     let mut after = out.json();
     assert_eq!(after["profiles"]["enable"], true);
     after["profiles"]["enable"] = false.into();
@@ -141,15 +119,7 @@ async fn every_grpc_command_works_against_finch_through_traefik() {
 
     // agent config: a fresh config, private.
     let out = dir
-        .run(&[
-            "agent",
-            "config",
-            &svc,
-            "--agent.rid",
-            &rid,
-            "--agent.config",
-            "renewed.cfg",
-        ])
+        .agent("config", &svc, &rid, &["--agent.config", "renewed.cfg"])
         .await;
     out.ok();
     assert!(
@@ -182,14 +152,10 @@ async fn every_grpc_command_works_against_finch_through_traefik() {
     );
 
     // agent deregister, then the list is empty.
-    dir.run(&["agent", "deregister", &svc, "--agent.rid", &rid])
-        .await
-        .ok();
+    dir.agent("deregister", &svc, &rid, &[]).await.ok();
     let out = dir.run(&["agent", "list", &svc, "-o", "json"]).await;
     assert_eq!(out.json(), serde_json::json!([]));
-    let out = dir
-        .run(&["agent", "describe", &svc, "--agent.rid", &rid])
-        .await;
+    let out = dir.agent("describe", &svc, &rid, &[]).await;
     out.code(1);
     assert!(out.stderr.contains("NotFound"), "{out:#?}");
 

@@ -73,6 +73,12 @@ impl Dir {
         self
     }
 
+    /// Runs `finchctl agent COMMAND SVC --agent.rid RID` with `flags` after them.
+    pub async fn agent(&self, command: &str, svc: &str, rid: &str, flags: &[&str]) -> Outcome {
+        let args = [&["agent", command, svc, "--agent.rid", rid], flags].concat();
+        self.run(&args).await
+    }
+
     /// Runs finchctl with `args` in this directory.
     pub async fn run(&self, args: &[&str]) -> Outcome {
         let mut path = std::env::var_os("PATH").unwrap_or_default();
