@@ -191,6 +191,31 @@ impl Browser {
         }
     }
 
+    /// Searches the dashboard for `term`, which no agent matches yet, waits until the list says
+    /// so, and marks the page: [`Browser::assert_not_reloaded`] then tells whether what follows
+    /// (an agent registered live, a reconnect) reloaded it.
+    pub async fn search_for_none(&self, term: &str) {
+        self.type_into("#search", term).await;
+        self.wait_until(
+            &format!(
+                "return document.querySelector('#agents .empty')?.textContent === \
+                 'No agents found matching \"{term}\"';"
+            ),
+            "empty search",
+        )
+        .await;
+        self.js("window.__finchNoReload = true; return true;").await;
+    }
+
+    /// Asserts that the page marked by [`Browser::search_for_none`] was not reloaded since.
+    pub async fn assert_not_reloaded(&self) {
+        assert_eq!(
+            self.js("return window.__finchNoReload === true;").await,
+            Value::Bool(true),
+            "the page was reloaded"
+        );
+    }
+
     /// The path of the page's URL.
     pub async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_owned()

@@ -238,13 +238,7 @@ impl Journey<'_> {
     /// through Traefik), and turns "Active" after its first push through Traefik.
     async fn live_agent_turns_active(&mut self) {
         let b = self.browser;
-        b.type_into("#search", "cache").await;
-        b.wait_until(
-            "return document.querySelector('#agents .empty')?.textContent === 'No agents found matching \"cache\"';",
-            "empty search",
-        )
-        .await;
-        b.js("window.__finchNoReload = true; return true;").await;
+        b.search_for_none("cache").await;
         let token = self
             .bed
             .register("cache-01", METRICS_AND_JOURNAL)
@@ -276,11 +270,7 @@ impl Journey<'_> {
             "active after a push",
         )
         .await;
-        assert_eq!(
-            b.js("return window.__finchNoReload === true;").await,
-            Value::Bool(true),
-            "the page was not reloaded"
-        );
+        b.assert_not_reloaded().await;
         self.page = Some(b.screenshot("dashboard").await);
         self.checked.ok(format!(
             "cache-01 turned `Active` after one remote-write push through Traefik ({})",

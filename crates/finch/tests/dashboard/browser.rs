@@ -102,19 +102,10 @@ async fn page_and_search(browser: &Browser) {
 async fn live_agent_and_admin_actions(server: &Server, browser: &Browser) {
     let b = browser;
     // A new agent appears without reloading.
-    b.type_into("#search", "cache").await;
-    b.wait_until(
-        "return document.querySelector('#agents .empty')?.textContent === 'No agents found matching \"cache\"';",
-        "empty search",
-    )
-    .await;
-    b.js("window.__finchNoReload = true; return true;").await;
+    b.search_for_none("cache").await;
     let cache = server.register("cache-01").await;
     b.wait_for_agents(&["cache-01"], "live registration").await;
-    assert_eq!(
-        b.js("return window.__finchNoReload === true;").await,
-        json!(true)
-    );
+    b.assert_not_reloaded().await;
     b.screenshot("04-new-agent-live").await;
 
     // An admin downloads the config.
@@ -171,10 +162,7 @@ async fn reconnect_after_a_restart(server: Server, browser: &Browser) -> Server 
         "status cleared",
     )
     .await;
-    assert_eq!(
-        b.js("return window.__finchNoReload === true;").await,
-        json!(true)
-    );
+    b.assert_not_reloaded().await;
 
     server
 }
