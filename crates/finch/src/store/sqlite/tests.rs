@@ -46,6 +46,14 @@ impl TestDb {
         SqliteConnection::connect_with(&options).await.unwrap()
     }
 
+    /// Runs `sql` (possibly several statements) on a plain connection of its own, outside the
+    /// store: a database as another program left it.
+    async fn write_raw(&self, sql: &str) {
+        let mut raw = self.raw().await;
+        sqlx::raw_sql(sql).execute(&mut raw).await.unwrap();
+        raw.close().await.unwrap();
+    }
+
     /// Runs SQL through the `sqlite3` CLI, a writer in another process.
     async fn sqlite3(&self, sql: &str) {
         let out = tokio::process::Command::new("/usr/bin/sqlite3")

@@ -71,12 +71,8 @@ async fn legacy_1x_database_with_named_constraints_migrates_and_reads_back() {
 
 async fn legacy_database_migrates_and_reads_back(legacy_schema: &str) {
     let db = TestDb::new();
-    let mut raw = db.raw().await;
-    sqlx::raw_sql(legacy_schema)
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    sqlx::raw_sql(
+    db.write_raw(legacy_schema).await;
+    db.write_raw(
         r#"
         INSERT INTO agents (created_at, updated_at, hostname, log_sources, metrics,
             metrics_targets, profiles, resource_id, tags, node, username, password, password_hash)
@@ -92,10 +88,7 @@ async fn legacy_database_migrates_and_reads_back(legacy_schema: &str) {
         UPDATE agents SET registered_at = '2026-02-05 09:11:13' WHERE hostname = 'web-1';
         "#,
     )
-    .execute(&mut raw)
-    .await
-    .unwrap();
-    raw.close().await.unwrap();
+    .await;
 
     let store = db.open().await;
     assert_eq!(db.column_names().await, expected_columns());
@@ -146,8 +139,7 @@ async fn legacy_database_migrates_and_reads_back(legacy_schema: &str) {
 #[tokio::test]
 async fn old_table_gets_the_columns_it_lacks() {
     let db = TestDb::new();
-    let mut raw = db.raw().await;
-    sqlx::raw_sql(
+    db.write_raw(
         "CREATE TABLE agents (id integer PRIMARY KEY AUTOINCREMENT, created_at datetime, \
          updated_at datetime, active numeric NOT NULL DEFAULT true, hostname text NOT NULL UNIQUE, \
          log_sources text NOT NULL DEFAULT '[]', metrics numeric NOT NULL DEFAULT false, \
@@ -155,10 +147,7 @@ async fn old_table_gets_the_columns_it_lacks() {
          INSERT INTO agents (created_at, hostname, log_sources, resource_id) \
          VALUES ('2025-11-01 12:00:00+00:00', 'old-1', '[\"journal:\"]', 'rid:finch:x:agent:1');",
     )
-    .execute(&mut raw)
-    .await
-    .unwrap();
-    raw.close().await.unwrap();
+    .await;
 
     let store = db.open().await;
     assert_eq!(db.column_names().await, expected_columns());
@@ -179,12 +168,8 @@ async fn old_table_gets_the_columns_it_lacks() {
 #[tokio::test]
 async fn table_without_a_key_column_is_refused() {
     let db = TestDb::new();
-    let mut raw = db.raw().await;
-    sqlx::raw_sql("CREATE TABLE agents (id integer PRIMARY KEY, hostname text)")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    raw.close().await.unwrap();
+    db.write_raw("CREATE TABLE agents (id integer PRIMARY KEY, hostname text)")
+        .await;
     let err = Store::open("sqlite://finch.db", db.library())
         .await
         .unwrap_err();
