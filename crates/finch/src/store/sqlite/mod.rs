@@ -20,10 +20,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 use time::OffsetDateTime;
 
 use self::error::{map_sqlx, open_error};
@@ -185,12 +185,7 @@ impl SqliteStore {
         .bind(spec.node.as_str());
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         insert.execute(&mut *tx).await.map_err(map_sqlx)?;
-        let agent = select_agent(&mut tx, rid)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let version = read_version(&mut *tx).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok((agent, version))
+        commit_agent(tx, rid).await
     }
 
     pub(super) async fn update_agent(
@@ -216,12 +211,7 @@ impl SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        let agent = select_agent(&mut tx, rid)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let version = read_version(&mut *tx).await?;
-        tx.commit().await.map_err(map_sqlx)?;
-        Ok((agent, version))
+        commit_agent(tx, rid).await
     }
 
     pub(super) async fn delete_agent(&self, rid: &AgentRid) -> Result<ChangeVersion, StoreError> {
@@ -367,6 +357,20 @@ impl SqliteStore {
 /// Formats a timestamp for a `datetime` column.
 fn format_time(at: OffsetDateTime) -> Result<String, StoreError> {
     timestamp::format(at).map_err(|e| StoreError::Database(Box::new(e)))
+}
+
+/// Commits a write of the agent `rid`, returning the agent as written and the change version
+/// the write produced.
+async fn commit_agent(
+    mut tx: Transaction<'_, Sqlite>,
+    rid: &AgentRid,
+) -> Result<(Agent, ChangeVersion), StoreError> {
+    let agent = select_agent(&mut tx, rid)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let version = read_version(&mut *tx).await?;
+    tx.commit().await.map_err(map_sqlx)?;
+    Ok((agent, version))
 }
 
 /// Reads one agent by resource id; an empty id never matches (see [`refuse_empty`]).
