@@ -2,10 +2,11 @@
 //!
 //! Both backends keep the same `agents` table and change-version row, so reading the version,
 //! deleting an agent, streaming rows through a converter, running DDL and the legacy column
-//! drops are the same statements on either; [`Backend`] holds the little that differs (how sqlx's errors map to
-//! [`StoreError`], how a time is bound). Statements here use `$n` placeholders, which both
-//! PostgreSQL and sqlx's SQLite driver read by number. What one backend does its own way (its
-//! select lists, its transactions' isolation, its search) stays in that backend.
+//! drops are the same statements on either; [`Backend`] holds the little that differs (how
+//! sqlx's errors map to [`StoreError`], how a time is bound). Statements here use `$n`
+//! placeholders, which both PostgreSQL and sqlx's SQLite driver read by number. What one backend
+//! does its own way (its select lists, its transactions' isolation, its search) stays in that
+//! backend.
 
 use futures_util::TryStreamExt as _;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
