@@ -1,5 +1,12 @@
-//! What `agent deploy` and `agent update` share: their flags, and the run that resolves them,
-//! reads the host's platform, fetches the binary where it can be fetched, and installs.
+//! `finchctl agent deploy` and `agent update`: one command line and one run, which resolves the
+//! flags, reads the host's platform, fetches the binary where it can be fetched, and installs.
+//!
+//! Deploy installs Alloy with an agent config on a host, as a service of the host's own service
+//! manager (systemd, launchd, rc.d) run by an unprivileged user where the platform allows. Update
+//! replaces the agent config and/or the Alloy binary; with `--agent.rid RID --agent.service NAME`
+//! it installs a fresh config with a new token, fetched into memory: the renewal path after
+//! `service rotate-secret`. Both are the same install, safe to repeat (Alloy restarts only when
+//! something changed), so update also repairs a host where something was removed.
 //!
 //! Resolving comes first and touches no host: the config (a file, or fetched over gRPC into
 //! memory with `--agent.rid`/`--agent.service`), `--alloy.binary`, the release and the prefix.
@@ -30,7 +37,21 @@ use crate::target::run::PlanRun;
 /// The platform a dry run plans for unless `--agent.platform` names another.
 const DRY_RUN_PLATFORM: Platform = Platform::new(Os::Linux, Arch::Amd64);
 
-/// The flags of deploy and update.
+/// The command line of `agent deploy` and `agent update`.
+#[derive(Debug, Clone, Args)]
+pub struct InstallCommand {
+    /// The host.
+    #[command(flatten)]
+    pub target: TargetArg,
+    /// Step reporting and dry run.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// What to install or replace.
+    #[command(flatten)]
+    pub install: InstallArgs,
+}
+
+/// The flags of deploy and update besides the host's.
 #[derive(Debug, Clone, Args)]
 pub struct InstallArgs {
     /// The agent config to install (from `agent register` or `agent config`)
@@ -107,12 +128,12 @@ pub struct Probed {
 }
 
 /// Resolves the flags, reads the host, installs.
-pub async fn run(
-    target: &TargetArg,
-    run: &RunArgs,
-    args: &InstallArgs,
-    cx: &Context,
-) -> anyhow::Result<()> {
+pub async fn run(command: &InstallCommand, cx: &Context) -> anyhow::Result<()> {
+    let InstallCommand {
+        target,
+        run,
+        install: args,
+    } = command;
     let skip_config = check_flags(args)?;
     let mut binaries = Binaries::new(&args.alloy)?;
     let fleet = transport::fleet(std::slice::from_ref(&target.target), run, &target.ssh, cx)?;

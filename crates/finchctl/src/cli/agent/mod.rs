@@ -3,7 +3,6 @@
 //! enroll does both for many hosts.
 
 pub mod config;
-pub mod deploy;
 pub mod deregister;
 pub mod describe;
 pub mod doctor;
@@ -14,7 +13,6 @@ pub mod list;
 pub mod register;
 pub mod registration;
 pub mod teardown;
-pub mod update;
 
 use std::path::Path;
 
@@ -42,9 +40,9 @@ pub enum AgentCommand {
     /// Write a fresh agent config (with a new token)
     Config(config::ConfigArgs),
     /// Install Alloy with an agent config on a host
-    Deploy(deploy::DeployArgs),
+    Deploy(install::InstallCommand),
     /// Replace the agent config or Alloy on a host
-    Update(update::UpdateArgs),
+    Update(install::InstallCommand),
     /// Remove Alloy from a host
     Teardown(teardown::TeardownArgs),
     /// Check that a host can run an agent
@@ -83,8 +81,7 @@ pub async fn run(command: AgentCommand, cx: &Context) -> anyhow::Result<()> {
         AgentCommand::Describe(a) => describe::run(&a, cx).await,
         AgentCommand::Edit(a) => edit::run(&a, cx).await,
         AgentCommand::Config(a) => config::run(&a, cx).await,
-        AgentCommand::Deploy(a) => deploy::run(&a, cx).await,
-        AgentCommand::Update(a) => update::run(&a, cx).await,
+        AgentCommand::Deploy(a) | AgentCommand::Update(a) => install::run(&a, cx).await,
         AgentCommand::Teardown(a) => teardown::run(&a, cx).await,
         AgentCommand::Doctor(a) => doctor::run(&a, cx).await,
         AgentCommand::Enroll(a) => enroll::run(&a, cx).await,
