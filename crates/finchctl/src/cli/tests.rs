@@ -173,7 +173,7 @@ fn test_service_deploy_flags() {
         a.tls.custom.customtls_key.unwrap(),
         std::path::Path::new("k.pem")
     );
-    assert_eq!(a.stack.retention_or(None).to_string(), "72h");
+    assert_eq!(a.rollout.stack.retention_or(None).to_string(), "72h");
 }
 
 #[test]
@@ -212,8 +212,8 @@ fn test_service_render_and_stack_flags() {
     for cmd in ["deploy", "update"] {
         let parsed = service(&[cmd, "h", "--stack.retention=2w", "--stack.images=i.yaml"]);
         let stack = match parsed {
-            ServiceCommand::Deploy(a) => a.stack,
-            ServiceCommand::Update(a) => a.stack,
+            ServiceCommand::Deploy(a) => a.rollout.stack,
+            ServiceCommand::Update(a) => a.rollout.stack,
             _ => panic!(),
         };
         assert_eq!(stack.retention_or(None).hours(), 336);
@@ -235,8 +235,8 @@ fn test_stack_ports() {
             "[::1]:8443",
         ]);
         let stack = match parsed {
-            ServiceCommand::Deploy(a) => a.stack,
-            ServiceCommand::Update(a) => a.stack,
+            ServiceCommand::Deploy(a) => a.rollout.stack,
+            ServiceCommand::Update(a) => a.rollout.stack,
             _ => panic!(),
         };
         let ports = stack.ports().unwrap();

@@ -10,9 +10,8 @@
 
 use clap::Args;
 
-use super::alert_args::AlertArgs;
 use super::rollout::{self, NewOperator, Rendered, Rollout, RolloutArgs};
-use super::stack_args::{StackArgs, TlsModeArgs};
+use super::stack_args::TlsModeArgs;
 use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::mtls;
@@ -35,13 +34,7 @@ pub struct DeployArgs {
     /// How Traefik gets its certificate.
     #[command(flatten)]
     pub tls: TlsModeArgs,
-    /// Retention and images.
-    #[command(flatten)]
-    pub stack: StackArgs,
-    /// Where alerts go.
-    #[command(flatten)]
-    pub alerts: AlertArgs,
-    /// The library, the Docker daemon and image archives.
+    /// Retention, images, alerts, the library, the Docker daemon and image archives.
     #[command(flatten)]
     pub rollout: RolloutArgs,
     /// Install Docker and Compose from the distribution's packages (apt-get install docker.io
@@ -62,7 +55,7 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| rollout.target_host().to_owned());
     stack::check_host(&host).map_err(|e| Problem::usage(e.to_string()))?;
-    let images = args.stack.images()?;
+    let images = args.rollout.stack.images()?;
     let archives = rollout::read_archives(&args.rollout)?;
     let look = rollout
         .look(
@@ -87,14 +80,7 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
     };
     let now = rollout::now();
     let tls = args.tls.resolve(&host, &existing, now)?;
-    let rendered = Rendered::new(
-        &host,
-        tls,
-        (&args.stack, &args.alerts),
-        &existing,
-        &look,
-        now,
-    )?;
+    let rendered = Rendered::new(&host, tls, &args.rollout, &existing, &look, now)?;
     // A new stack, or one started over, makes this workstation its first operator.
     let operator = if fresh || reset {
         let rid = mtls::local_rid(&cx.env.machine_id_paths)?;

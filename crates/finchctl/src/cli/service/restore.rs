@@ -74,7 +74,7 @@ pub async fn run(args: &RestoreArgs, cx: &Context) -> anyhow::Result<()> {
             &args.deploy.rollout.host,
             args.deploy.install == Some(true),
             &[finch_json::PATH, compose::PATH],
-            &args.deploy.stack.images()?,
+            &args.deploy.rollout.stack.images()?,
         )
         .await?;
     let docker = &look.docker;
@@ -183,7 +183,7 @@ fn carry_profile(
             .unwrap_or_default(),
         ..Library::default()
     };
-    let ports = args.stack.ports_or(archived.ports())?;
+    let ports = args.rollout.stack.ports_or(archived.ports())?;
     let name = operator::service_name(host, ports.https.port);
     let mut profile = cx.load_profile()?;
     if profile.stack(&name)?.is_some() {

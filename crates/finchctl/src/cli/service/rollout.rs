@@ -56,6 +56,12 @@ apt-get update -q && apt-get install -y -q docker.io docker-compose"#;
 /// The flags deploy and update share.
 #[derive(Debug, Clone, Args)]
 pub struct RolloutArgs {
+    /// Retention and images.
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Where alerts go.
+    #[command(flatten)]
+    pub alerts: AlertArgs,
     /// The library and the Docker daemon.
     #[command(flatten)]
     pub host: HostArgs,
@@ -295,17 +301,18 @@ impl Rollout {
 // === impl Rendered ===
 
 impl Rendered {
-    /// The stack for `host` with `tls`: the stack and alert flags (where not given, the
-    /// retention, ports, database, replicas and contact points the library has), the values
+    /// The stack for `host` with `tls`: the stack and alert flags of `args` (where not given,
+    /// the retention, ports, database, replicas and contact points the library has), the values
     /// `existing` keeps, and the daemon's socket for Alloy.
     pub fn new(
         host: &str,
         tls: TlsMode,
-        (stack, alerts): (&StackArgs, &AlertArgs),
+        args: &RolloutArgs,
         existing: &Existing,
         look: &Look,
         now: OffsetDateTime,
     ) -> anyhow::Result<Rendered> {
+        let RolloutArgs { stack, alerts, .. } = args;
         let generated = existing.generated(host, now)?;
         let (database, replicas) =
             stack.database_or(existing, &generated, look.library.replicas())?;

@@ -7,9 +7,8 @@
 
 use clap::Args;
 
-use super::alert_args::AlertArgs;
 use super::rollout::{self, Rendered, Rollout, RolloutArgs};
-use super::stack_args::{StackArgs, TlsModeArgs};
+use super::stack_args::TlsModeArgs;
 use crate::cli::Context;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::output::Problem;
@@ -27,13 +26,7 @@ pub struct UpdateArgs {
     /// Custom certificate.
     #[command(flatten)]
     pub tls: CustomTlsArgs,
-    /// Retention and images.
-    #[command(flatten)]
-    pub stack: StackArgs,
-    /// Where alerts go.
-    #[command(flatten)]
-    pub alerts: AlertArgs,
-    /// The library, the Docker daemon and image archives.
+    /// Retention, images, alerts, the library, the Docker daemon and image archives.
     #[command(flatten)]
     pub rollout: RolloutArgs,
 }
@@ -41,7 +34,7 @@ pub struct UpdateArgs {
 /// Updates the stack; refuses a host without one.
 pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
     let rollout = Rollout::new(&args.target, &args.run, cx)?;
-    let images = args.stack.images()?;
+    let images = args.rollout.stack.images()?;
     let archives = rollout::read_archives(&args.rollout)?;
     let look = rollout
         .look(&args.rollout.host, false, &library::KEPT_FILES, &images)
@@ -83,14 +76,7 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         (host, tls)
     };
     let existing = look.library.existing();
-    let rendered = Rendered::new(
-        &host,
-        tls,
-        (&args.stack, &args.alerts),
-        &existing,
-        &look,
-        now,
-    )?;
+    let rendered = Rendered::new(&host, tls, &args.rollout, &existing, &look, now)?;
     rollout
         .finish(cx, &look, &rendered, &archives, None, false)
         .await
