@@ -7,7 +7,8 @@
 //! network namespace of its own, joined to the test's by a veth pair whose addresses are set
 //! from outside (`ip -n`), so the host has a private address and nothing of its network
 //! reaches further. The test's [`Client`] key is authorised for `root` and `finch-test-sudo`,
-//! and the host key is generated per boot, all bound read-only into the copy.
+//! and the host key is generated per boot, all bound read-only into the copy, with an sshd
+//! drop-in that lets many connections start at once ([`SSHD_CONF`]).
 //!
 //! The namespace name is the lock: `ip netns add` fails when it exists, so concurrent tests
 //! (and test binaries) take distinct slots, each with its own /30 subnet and interface names.
@@ -23,6 +24,10 @@ use crate::sshd::{Client, DEADLINE, SUDO_USER, keygen, run};
 
 /// How many hosts may run at once on one machine (slots of `10.231.0.0/16`, /30 each).
 const SLOTS: u16 = 256;
+/// sshd settings of every boot: the fleet tests reach one host as many hosts at once (ssh config
+/// aliases), so it must accept more unauthenticated connections at a time than sshd's default
+/// `MaxStartups` of 10, beyond which it drops them.
+const SSHD_CONF: &str = "MaxStartups 200\n";
 /// How long a TCP connect to the host's sshd may take while it boots.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -79,6 +84,7 @@ impl SystemdHost {
         keygen(&dir.path().join("host_key"));
         std::fs::write(dir.path().join("authorized_keys"), client.public_key())
             .expect("authorized_keys");
+        std::fs::write(dir.path().join("sshd.conf"), SSHD_CONF).expect("sshd drop-in");
         let (slot, netns) = take_slot();
         let [host_if, peer_if] = [format!("fnh{slot}"), format!("fnc{slot}")];
         let base = 4 * u32::from(slot);
@@ -245,6 +251,7 @@ fn nspawn(root: &Path, dir: &Path, netns: &str, slot: u16) -> Child {
             "authorized_keys",
             &format!("/home/{SUDO_USER}/.ssh/authorized_keys"),
         ))
+        .arg(bind("sshd.conf", "/etc/ssh/sshd_config.d/finch-boot.conf"))
         .arg(bind("host_key", "/etc/ssh/ssh_host_ed25519_key"))
         .arg(bind("host_key.pub", "/etc/ssh/ssh_host_ed25519_key.pub"))
         .stdin(Stdio::null())

@@ -131,8 +131,7 @@ async fn ten_aliases_enroll_in_parallel_a_rerun_changes_nothing_and_a_dead_host_
 /// The benchmark behind `bench/run-enroll`: `agent enroll` of 1, 10 and 50 aliases of one
 /// systemd host, side by side in one run (each size on agents of its own), then the same
 /// command again with every host already enrolled. Prints `BENCH` lines; asserts no timing.
-/// `--run.parallel` is at most 10: the aliases share one sshd, whose `MaxStartups` (10 by
-/// default) resets connections beyond that.
+/// `--run.parallel` is the fleet's size: every host at once.
 #[tokio::test]
 #[ignore = "a benchmark: bench/run-enroll"]
 async fn bench_enroll_1_10_50() {
@@ -154,7 +153,7 @@ async fn bench_enroll_1_10_50() {
     for n in sizes {
         let mut args: Vec<String> = vec!["agent".into(), "enroll".into(), service.clone()];
         args.extend((0..n).map(|i| format!("b{n}-{i}")));
-        let parallel = n.min(10).to_string();
+        let parallel = n.to_string();
         args.extend(
             [
                 "--agent.logs.journal",

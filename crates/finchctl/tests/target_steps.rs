@@ -57,7 +57,7 @@ fn secret_upload(dest: &str, contents: Vec<u8>, owner: &str) -> Plan {
         "Upload the secret",
         Upload {
             dest: dest.to_owned(),
-            contents,
+            contents: contents.into(),
             mode: 0o640,
             owner: Some(owner.to_owned()),
         },
@@ -174,7 +174,7 @@ async fn a_hostile_directory_name_works_for_mkdir_upload_chown_and_rm() {
             "Upload the config",
             Upload {
                 dest: file.clone(),
-                contents: b"hello".to_vec(),
+                contents: b"hello".to_vec().into(),
                 mode: 0o600,
                 owner: None,
             },

@@ -8,6 +8,8 @@
 //! service file, binary, config or the user's groups differ from what it saw last time (or
 //! Alloy is not running). It prints `restarted` or `unchanged`.
 
+use bytes::Bytes;
+
 use crate::agent_install::layout::Layout;
 use crate::agent_install::platform::{Os, Platform};
 use crate::agent_install::release::Release;
@@ -27,7 +29,7 @@ pub enum BinarySource {
     /// Downloaded and verified on the host.
     Download(Release),
     /// Uploaded from the workstation (verified there, or `--alloy.binary`).
-    Upload(Vec<u8>),
+    Upload(Bytes),
     /// `--skip.binaries`: the installed one stays.
     Keep,
 }
@@ -203,7 +205,7 @@ impl Install {
             plan.push(upload(
                 "Install the agent config",
                 &l.config,
-                config.clone(),
+                config.clone().into(),
                 0o600,
                 owner,
             ));
@@ -212,7 +214,7 @@ impl Install {
         plan.push(upload(
             "Install the service definition",
             &l.service_file,
-            service_file,
+            service_file.into(),
             0o644,
             None,
         ));
@@ -298,7 +300,7 @@ fn manager_name(l: &Layout) -> String {
     }
 }
 
-fn upload(name: &str, dest: &str, contents: Vec<u8>, mode: u32, owner: Option<String>) -> Step {
+fn upload(name: &str, dest: &str, contents: Bytes, mode: u32, owner: Option<String>) -> Step {
     Step::upload(
         name,
         Upload {

@@ -4,15 +4,13 @@
 //! [`AnyTarget`] picks the implementation for a target string: the recorder for a dry run
 //! (which never connects), the local shell for the local names, `ssh` for the rest.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use futures_util::StreamExt as _;
 
 use crate::output::Problem;
 use crate::target::report::{Reporter, elapsed};
-use crate::target::run::{Interrupted, PlanError, PlanRun, run_plan};
+use crate::target::run::{Interrupted, PlanError, PlanRun, open, run_connected};
 use crate::target::{
     CancellationToken, DryRun, Identity, Limits, Local, Outcome, Plan, Ssh, SshOptions, Target,
     TargetError, TargetSpec,
@@ -50,15 +48,27 @@ pub struct Fleet {
     pub cancel: CancellationToken,
 }
 
-/// How one target's run ended.
+/// How one target's run ended: `R` is what its work returned.
 #[derive(Debug)]
-pub struct TargetRun {
+pub struct SessionRun<R> {
     /// The target's name.
     pub target: String,
-    /// Its steps, or the error with the steps before it.
-    pub result: Result<PlanRun, PlanError>,
+    /// What the work returned, or the error with the steps before it.
+    pub result: Result<R, PlanError>,
     /// Connect to close.
     pub duration: Duration,
+}
+
+/// How one target's run of one plan ended.
+pub type TargetRun = SessionRun<PlanRun>;
+
+/// One target, connected, for the work of [`Fleet::each_session`].
+#[derive(Debug)]
+pub struct Session {
+    target: AnyTarget,
+    identity: Identity,
+    limits: Limits,
+    reporter: Reporter,
 }
 
 // === impl AnyTarget ===
@@ -134,69 +144,102 @@ impl Fleet {
     /// the fleet's token is cancelled (Ctrl-C), every running step stops and the result is
     /// [`Interrupted`].
     pub async fn run(&self, plan: &Plan, reporter: &Reporter) -> anyhow::Result<Vec<TargetRun>> {
-        let plan = Arc::new(plan.clone());
-        let plans = vec![plan; self.targets.len()];
-        self.run_each(&plans, reporter).await
+        self.each_session(reporter, async |_, session: &Session| {
+            session.run(plan).await
+        })
+        .await
     }
 
-    /// Like [`Fleet::run`], with a plan of its own for each target (`plans[i]` for
-    /// `targets[i]`): `agent enroll` installs a different config on each host.
-    pub async fn run_each(
+    /// Connects to every target (at most `--run.parallel` at once) and runs `work` on each
+    /// connection, with the target's index: one host's work can run several plans, and talk to
+    /// the service between them, over one SSH connection, while the other hosts go on at their
+    /// own pace. Results come back in the targets' order; a target that could not be reached
+    /// gets its connection error. Ctrl-C as in [`Fleet::run`].
+    pub async fn each_session<R>(
         &self,
-        plans: &[Arc<Plan>],
         reporter: &Reporter,
-    ) -> anyhow::Result<Vec<TargetRun>> {
-        if plans.len() != self.targets.len() {
-            return Err(Problem::failed(format!(
-                "{} plans for {} targets",
-                plans.len(),
-                self.targets.len()
-            ))
-            .into());
-        }
+        work: impl AsyncFn(usize, &Session) -> Result<R, PlanError>,
+    ) -> anyhow::Result<Vec<SessionRun<R>>> {
         let limits = Limits {
             timeout: self.timeout,
             cancel: self.cancel.clone(),
         };
-        let permits = Arc::new(Semaphore::new(self.parallel.max(1)));
-        let mut tasks = JoinSet::new();
-        for (index, (spec, plan)) in self.targets.iter().zip(plans).enumerate() {
-            let mut target = AnyTarget::open(spec.clone(), self.dry_run, &self.ssh);
-            let (permits, plan, limits, reporter) = (
-                permits.clone(),
-                plan.clone(),
-                limits.clone(),
-                reporter.clone(),
-            );
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
+        let work = &work;
+        let (limits, reporter) = (&limits, reporter);
+        let runs = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| async move {
+                let mut target = AnyTarget::open(spec.clone(), self.dry_run, &self.ssh);
                 let clock = Instant::now();
-                let result = if limits.cancel.is_cancelled() {
+                let opened = if limits.cancel.is_cancelled() {
                     Err(PlanError {
                         steps: Vec::new(),
                         error: Interrupted.into(),
                     })
                 } else {
-                    run_plan(&mut target, &plan, &limits, &reporter).await
+                    open(&mut target, limits).await
                 };
-                let run = TargetRun {
-                    target: target.name().to_owned(),
-                    result,
-                    duration: clock.elapsed(),
+                let result = match opened {
+                    Ok(identity) => {
+                        let session = Session {
+                            target,
+                            identity,
+                            limits: limits.clone(),
+                            reporter: reporter.clone(),
+                        };
+                        let result = work(index, &session).await;
+                        target = session.target;
+                        target.close().await;
+                        result
+                    }
+                    Err(error) => Err(error),
                 };
-                (index, run)
+                (
+                    index,
+                    SessionRun {
+                        target: spec.raw.clone(),
+                        result,
+                        duration: clock.elapsed(),
+                    },
+                )
             });
-        }
-        let mut runs: Vec<Option<TargetRun>> = (0..self.targets.len()).map(|_| None).collect();
-        while let Some(joined) = tasks.join_next().await {
-            let (index, run) =
-                joined.map_err(|e| anyhow::Error::new(e).context("a target's run failed"))?;
-            runs[index] = Some(run);
-        }
+        let mut done: Vec<(usize, SessionRun<R>)> = futures_util::stream::iter(runs)
+            .buffer_unordered(self.parallel.max(1))
+            .collect()
+            .await;
         if limits.cancel.is_cancelled() {
             return Err(Interrupted.into());
         }
-        Ok(runs.into_iter().flatten().collect())
+        done.sort_by_key(|(index, _)| *index);
+        Ok(done.into_iter().map(|(_, run)| run).collect())
+    }
+}
+
+// === impl Session ===
+
+impl Session {
+    /// The target's name, as given.
+    pub fn name(&self) -> &str {
+        self.target.name()
+    }
+
+    /// Whether this is a dry run's recorder (it connects to nothing and runs nothing).
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self.target, AnyTarget::DryRun(_))
+    }
+
+    /// Runs `plan`'s steps on this connection, stopping at the first failure.
+    pub async fn run(&self, plan: &Plan) -> Result<PlanRun, PlanError> {
+        run_connected(
+            &self.target,
+            &self.identity,
+            plan,
+            &self.limits,
+            &self.reporter,
+        )
+        .await
     }
 }
 

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 use crate::target::quote;
 
 /// The `sh -c` script that installs an upload: contents arrive on stdin (never in argv, so a
@@ -69,7 +71,7 @@ pub struct Upload {
     /// The absolute path on the target.
     pub dest: String,
     /// The contents (may be a secret: never printed, never on a command line).
-    pub contents: Vec<u8>,
+    pub contents: Bytes,
     /// The mode, in octal (`0600`).
     pub mode: u32,
     /// `user[:group]` for chown, or none to keep the uploading user's.
@@ -253,7 +255,7 @@ mod tests {
             "secret",
             Upload {
                 dest: "/etc/finch/secret".into(),
-                contents: b"hunter2".to_vec(),
+                contents: Bytes::from_static(b"hunter2"),
                 mode: 0o600,
                 owner: Some("root:root".into()),
             },

@@ -101,6 +101,15 @@ pub async fn run_plan<T: Target>(
     limits: &Limits,
     reporter: &Reporter,
 ) -> Result<PlanRun, PlanError> {
+    let identity = open(target, limits).await?;
+    let result = run_connected(&*target, &identity, plan, limits, reporter).await;
+    target.close().await;
+    result
+}
+
+/// Connects `target` and asks who runs the commands; Ctrl-C stops the attempt. A target that
+/// could not be reached is closed again, and its error carries ssh's hint.
+pub async fn open<T: Target>(target: &mut T, limits: &Limits) -> Result<Identity, PlanError> {
     let connected = tokio::select! {
         connected = target.connect() => connected,
         () = limits.cancel.cancelled() => {
@@ -108,24 +117,32 @@ pub async fn run_plan<T: Target>(
             return Err(PlanError { steps: Vec::new(), error: Interrupted.into() });
         }
     };
-    let identity = match connected {
-        Ok(identity) => identity,
+    match connected {
+        Ok(identity) => Ok(identity),
         Err(err) => {
-            let hint = err.hint();
             let mut problem = Problem::failed(format!("{err:#}"));
-            problem.hint = hint;
+            problem.hint = err.hint();
             target.close().await;
-            return Err(PlanError {
+            Err(PlanError {
                 steps: Vec::new(),
                 error: problem.into(),
-            });
+            })
         }
-    };
-    let result = run_steps(&*target, &identity, plan, limits, reporter).await;
-    target.close().await;
-    result.map(|steps| PlanRun {
+    }
+}
+
+/// Runs every step of `plan` on a target [`open`] connected, stopping at the first failure.
+pub async fn run_connected<T: Target>(
+    target: &T,
+    identity: &Identity,
+    plan: &Plan,
+    limits: &Limits,
+    reporter: &Reporter,
+) -> Result<PlanRun, PlanError> {
+    let steps = run_steps(target, identity, plan, limits, reporter).await?;
+    Ok(PlanRun {
         steps,
-        identity: Some(identity),
+        identity: Some(identity.clone()),
     })
 }
 

@@ -2,23 +2,22 @@
 //! service name in finch.json (1.x's `service-name`, as for `agent register`); each HOST is an
 //! SSH target.
 //!
-//! Three rounds, each parallel over the hosts: one SSH connection per host reads its platform
-//! and its installed agent ([`AgentHealth`]); then, over one gRPC connection, the service's
-//! agents are listed once and each host that needs it is registered and its config fetched
-//! into memory (concurrently, at most `--run.parallel` at once); then each of those hosts gets
-//! `agent deploy`'s install with its own config. A host that fails stops nothing else; the run
-//! ends with a table (host, hostname, RID, result) and fails if any host did. A re-run skips
-//! the hosts that are enrolled and healthy ([`roster`] says precisely what that means).
+//! The service's agents are listed once, over one gRPC connection, before any host is touched.
+//! Then each host, at most `--run.parallel` at once and each at its own pace, goes through its
+//! run over one SSH connection: read its platform and installed agent ([`AgentHealth`]); skip
+//! it when it is enrolled and healthy ([`roster`] says precisely what that means); else
+//! register it (or reuse its agent) and fetch its config into memory; then `agent deploy`'s
+//! install with that config. No host waits for another: a slow or failing host holds up only
+//! itself. The run ends with a table (host, hostname, RID, result) and fails if any host did.
 
 pub mod roster;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use clap::Args;
 use finch_api::agent_service_client::AgentServiceClient;
-use futures_util::StreamExt as _;
 use serde::Serialize;
+use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use crate::agent_input::AgentInput;
@@ -32,9 +31,8 @@ use crate::cli::args::{AgentInputArgs, OutputArgs, RunArgs, SshArgs};
 use crate::cli::transport;
 use crate::client::request;
 use crate::output::{Output, Problem};
-use crate::target::Plan;
-use crate::target::fleet::{Fleet, TargetRun};
-use crate::target::report::Reporter;
+use crate::target::fleet::Session;
+use crate::target::run::PlanError;
 use roster::{Decision, Member};
 
 /// Flags of `agent enroll`.
@@ -82,11 +80,21 @@ pub struct Enrolled {
     pub error: Option<String>,
 }
 
-/// A host on its way through the rounds.
-struct Pending {
-    member: Member,
-    probed: Probed,
-    decision: Decision,
+/// What one host's run came to: a row of the table but for its names.
+struct HostResult {
+    rid: Option<String>,
+    result: &'static str,
+    error: Option<String>,
+}
+
+/// What every host's run shares.
+struct Enroll<'a> {
+    args: &'a EnrollArgs,
+    cx: &'a Context,
+    spec: &'a AgentInput,
+    /// The service and its agents (hostname → RID), listed once; none in a dry run.
+    service: Option<(AgentServiceClient<Channel>, HashMap<String, String>)>,
+    binaries: Mutex<Binaries>,
 }
 
 /// Enrolls every host; fails, after the table, when any host failed.
@@ -106,89 +114,33 @@ pub async fn run(args: &EnrollArgs, cx: &Context) -> anyhow::Result<()> {
     for m in &members {
         register::request(&with_hostname(&spec, &m.hostname))?;
     }
-    let mut binaries = Binaries::new(&args.alloy)?;
-    let reporter = transport::reporter(&args.run, &fleet, true, cx);
-    let mut rows: Vec<Enrolled> = members.iter().map(Enrolled::new).collect();
-    let read = read_hosts(&fleet, &reporter, &members, &binaries, args).await?;
-    let known = if fleet.dry_run {
+    let binaries = Mutex::new(Binaries::new(&args.alloy)?);
+    let service = if fleet.dry_run {
         None
     } else {
         let mut client = AgentServiceClient::new(cx.connect(&args.service).await?);
-        Some((known_agents(&mut client, &args.service, cx).await?, client))
+        let known = known_agents(&mut client, &args.service, cx).await?;
+        Some((client, known))
     };
-    let mut pending = Vec::new();
-    for (row, (member, found)) in rows.iter_mut().zip(members.into_iter().zip(read)) {
-        let (probed, health) = match found {
-            Ok(found) => found,
-            Err(error) => {
-                row.fail(error);
-                continue;
-            }
-        };
-        let decision = match &known {
-            Some((agents, _)) => roster::decide(&member.hostname, &health, agents),
-            None => Decision::Register,
-        };
-        if let Decision::Skip { rid } = &decision {
-            row.rid = Some(rid.clone());
-            row.result = "skipped";
-            continue;
-        }
-        pending.push(Pending {
-            member,
-            probed,
-            decision,
-        });
-    }
-    let configs = match known {
-        Some((_, client)) => fetch_configs(client, &pending, &spec, args, cx).await,
-        None => pending.iter().map(|_| (None, Ok(Vec::new()))).collect(),
-    };
-    install(
-        &fleet,
-        &reporter,
-        pending,
-        configs,
-        &mut binaries,
+    let enroll = Enroll {
         args,
-        &mut rows,
         cx,
-    )
-    .await?;
-    finish(&rows, args, fleet.dry_run)
-}
-
-/// Round one: each host's platform and installed agent, or why it could not be read.
-async fn read_hosts(
-    fleet: &Fleet,
-    reporter: &Reporter,
-    members: &[Member],
-    binaries: &Binaries,
-    args: &EnrollArgs,
-) -> anyhow::Result<Vec<Result<(Probed, AgentHealth), String>>> {
-    if fleet.dry_run {
-        let dry = || Ok((Probed::dry(args.alloy.platform), AgentHealth::default()));
-        return Ok(members.iter().map(|_| dry()).collect());
-    }
-    let plans: Vec<Arc<Plan>> = members
+        spec: &spec,
+        service,
+        binaries,
+    };
+    let reporter = transport::reporter(&args.run, &fleet, true, cx);
+    let runs = fleet
+        .each_session(&reporter, async |i, session: &Session| {
+            Ok(enroll.host(&members[i], session).await)
+        })
+        .await?;
+    let rows: Vec<Enrolled> = members
         .iter()
-        .map(|m| {
-            let mut plan = probe_plan(binaries.download());
-            plan.push(AgentHealth::step(m.prefix.as_deref(), &[]));
-            Arc::new(plan)
-        })
+        .zip(runs)
+        .map(|(member, run)| Enrolled::new(member, run.result))
         .collect();
-    let runs = fleet.run_each(&plans, reporter).await?;
-    Ok(runs
-        .into_iter()
-        .map(|run| {
-            let found = run.result.map_err(|e| format!("{:#}", e.error))?;
-            let probed = Probed::read(&run.target, &found, args.alloy.platform)
-                .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
-            let health = AgentHealth::parse(&step_output(&found, health::STEP));
-            Ok((probed, health))
-        })
-        .collect())
+    finish(&rows, args, fleet.dry_run)
 }
 
 /// The service's agents, hostname → RID.
@@ -206,111 +158,125 @@ async fn known_agents(
     Ok(agents.into_iter().map(|a| (a.hostname, a.rid)).collect())
 }
 
-/// A pending host's RID (when known) and config, or why there is none.
-type Fetched = (Option<String>, Result<Vec<u8>, String>);
+// === impl Enroll ===
 
-/// Round two: registers the hosts that need it and fetches each pending host's config into
-/// memory, at most `--run.parallel` requests at once on one connection.
-async fn fetch_configs(
-    client: AgentServiceClient<Channel>,
-    pending: &[Pending],
-    spec: &AgentInput,
-    args: &EnrollArgs,
-    cx: &Context,
-) -> Vec<Fetched> {
-    let service = args.service.as_str();
-    let jobs = pending.iter().map(|p| {
-        let mut client = client.clone();
-        async move {
-            let rid = match &p.decision {
-                Decision::Repair { rid } | Decision::Skip { rid } => rid.clone(),
-                Decision::Register => {
-                    let message = register::request(&with_hostname(spec, &p.member.hostname));
-                    let registered = match message {
-                        Ok(m) => register::register(&mut client, service, m, cx).await,
-                        Err(problem) => Err(problem.into()),
-                    };
-                    match registered {
-                        Ok(rid) => rid,
-                        Err(e) => return (None, Err(format!("{e:#}"))),
-                    }
-                }
-            };
-            let fetched = config::fetch_with(&mut client, service, &rid, cx).await;
-            (Some(rid), fetched.map_err(|e| format!("{e:#}")))
-        }
-    });
-    futures_util::stream::iter(jobs)
-        .buffered(args.run.parallel.max(1))
-        .collect()
-        .await
-}
-
-/// Round three: each pending host whose config is in hand gets the install.
-#[allow(clippy::too_many_arguments)]
-async fn install(
-    fleet: &Fleet,
-    reporter: &Reporter,
-    pending: Vec<Pending>,
-    configs: Vec<Fetched>,
-    binaries: &mut Binaries,
-    args: &EnrollArgs,
-    rows: &mut [Enrolled],
-    cx: &Context,
-) -> anyhow::Result<()> {
-    let mut targets = Vec::new();
-    let mut installs = Vec::new();
-    for (p, (rid, fetched)) in pending.into_iter().zip(configs) {
-        let row = row_of(rows, &p.member.target);
-        row.rid = rid;
-        let config = match fetched {
-            Ok(config) => config,
-            Err(error) => {
-                row.fail(error);
-                continue;
-            }
+impl Enroll<'_> {
+    /// One host, over one connection: read its platform and installed agent, skip it when it
+    /// is enrolled and healthy, else register it (or reuse its agent) and fetch its config
+    /// into memory, then install. Every failure is the host's own.
+    async fn host(&self, member: &Member, session: &Session) -> HostResult {
+        let (probed, health) = match self.read(member, session).await {
+            Ok(read) => read,
+            Err(error) => return HostResult::failed(None, error),
         };
-        let binary = match binaries.source(&p.probed, &p.member.target, cx).await {
-            Ok(binary) => binary,
-            Err(error) => {
-                row.fail(format!("{error:#}"));
-                continue;
-            }
+        let decision = match &self.service {
+            Some((_, known)) => roster::decide(&member.hostname, &health, known),
+            None => Decision::Register,
         };
-        let spec = fleet.targets.iter().find(|t| t.raw == p.member.target);
-        targets.extend(spec.cloned());
-        let layout = Layout::new(p.probed.platform.os, p.member.prefix.as_deref());
-        let install = Install {
-            platform: p.probed.platform,
-            layout,
-            binary,
-            config: Some(config),
-            check_ports: args.alloy.check_ports == Some(true),
-        };
-        installs.push((install, p.decision));
-    }
-    let sub = Fleet {
-        targets,
-        ..fleet.clone()
-    };
-    let plans: Vec<Arc<Plan>> = installs.iter().map(|(i, _)| Arc::new(i.plan())).collect();
-    let runs: Vec<TargetRun> = sub.run_each(&plans, reporter).await?;
-    for (run, (install, decision)) in runs.into_iter().zip(&installs) {
-        let row = row_of(rows, &run.target);
-        match run.result {
-            Ok(done) => {
-                if !fleet.dry_run {
-                    report(&run.target, &done, install, cx);
-                }
-                row.result = match decision {
-                    Decision::Repair { .. } => "repaired",
-                    _ => "enrolled",
+        let rid = match decision {
+            Decision::Skip { rid } => {
+                return HostResult {
+                    rid: Some(rid),
+                    result: "skipped",
+                    error: None,
                 };
             }
-            Err(e) => row.fail(format!("{:#}", e.error)),
+            Decision::Repair { rid } => Some(rid),
+            Decision::Register => None,
+        };
+        let repair = rid.is_some();
+        let (rid, config) = match self.config(member, rid).await {
+            Ok(fetched) => fetched,
+            Err((rid, error)) => return HostResult::failed(rid, error),
+        };
+        let binary = self
+            .binaries
+            .lock()
+            .await
+            .source(&probed, &member.target, self.cx)
+            .await;
+        let binary = match binary {
+            Ok(binary) => binary,
+            Err(error) => return HostResult::failed(rid, format!("{error:#}")),
+        };
+        let install = Install {
+            platform: probed.platform,
+            layout: Layout::new(probed.platform.os, member.prefix.as_deref()),
+            binary,
+            config: Some(config),
+            check_ports: self.args.alloy.check_ports == Some(true),
+        };
+        match session.run(&install.plan()).await {
+            Ok(done) => {
+                if !session.is_dry_run() {
+                    report(session.name(), &done, &install, self.cx);
+                }
+                HostResult {
+                    rid,
+                    result: if repair { "repaired" } else { "enrolled" },
+                    error: None,
+                }
+            }
+            Err(e) => HostResult::failed(rid, format!("{:#}", e.error)),
         }
     }
-    Ok(())
+
+    /// The host's platform and installed agent (what a dry run assumes, in a dry run).
+    async fn read(
+        &self,
+        member: &Member,
+        session: &Session,
+    ) -> Result<(Probed, AgentHealth), String> {
+        if session.is_dry_run() {
+            return Ok((
+                Probed::dry(self.args.alloy.platform),
+                AgentHealth::default(),
+            ));
+        }
+        let mut plan = probe_plan(self.binaries.lock().await.download());
+        plan.push(AgentHealth::step(member.prefix.as_deref(), &[]));
+        let found = session
+            .run(&plan)
+            .await
+            .map_err(|e| format!("{:#}", e.error))?;
+        let probed = Probed::read(session.name(), &found, self.args.alloy.platform)
+            .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+        Ok((
+            probed,
+            AgentHealth::parse(&step_output(&found, health::STEP)),
+        ))
+    }
+
+    /// The host's RID and config: `rid` is its agent when the service knows it, else the host
+    /// is registered first. A dry run registers nothing and installs an empty config.
+    async fn config(
+        &self,
+        member: &Member,
+        rid: Option<String>,
+    ) -> Result<(Option<String>, Vec<u8>), (Option<String>, String)> {
+        let Some((client, _)) = &self.service else {
+            return Ok((rid, Vec::new()));
+        };
+        let mut client = client.clone();
+        let service = self.args.service.as_str();
+        let rid = match rid {
+            Some(rid) => rid,
+            None => {
+                let registered =
+                    match register::request(&with_hostname(self.spec, &member.hostname)) {
+                        Ok(message) => {
+                            register::register(&mut client, service, message, self.cx).await
+                        }
+                        Err(problem) => Err(problem.into()),
+                    };
+                registered.map_err(|e| (None, format!("{e:#}")))?
+            }
+        };
+        match config::fetch_with(&mut client, service, &rid, self.cx).await {
+            Ok(config) => Ok((Some(rid), config)),
+            Err(e) => Err((Some(rid), format!("{e:#}"))),
+        }
+    }
 }
 
 /// Prints the table (or JSON) and fails when any host did.
@@ -368,26 +334,30 @@ fn with_hostname(spec: &AgentInput, hostname: &str) -> AgentInput {
     }
 }
 
-fn row_of<'a>(rows: &'a mut [Enrolled], target: &str) -> &'a mut Enrolled {
-    let index = rows.iter().position(|r| r.host == target).unwrap_or(0);
-    &mut rows[index]
-}
-
 // === impl Enrolled ===
 
 impl Enrolled {
-    fn new(m: &Member) -> Self {
+    /// The row of `member`, from its run (or why it could not connect).
+    fn new(member: &Member, run: Result<HostResult, PlanError>) -> Self {
+        let done = run.unwrap_or_else(|e| HostResult::failed(None, format!("{:#}", e.error)));
         Self {
-            host: m.target.clone(),
-            hostname: m.hostname.clone(),
-            rid: None,
-            result: "pending",
-            error: None,
+            host: member.target.clone(),
+            hostname: member.hostname.clone(),
+            rid: done.rid,
+            result: done.result,
+            error: done.error,
         }
     }
+}
 
-    fn fail(&mut self, error: String) {
-        self.result = "failed";
-        self.error = Some(error);
+// === impl HostResult ===
+
+impl HostResult {
+    fn failed(rid: Option<String>, error: String) -> Self {
+        Self {
+            rid,
+            result: "failed",
+            error: Some(error),
+        }
     }
 }

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use clap::Args;
 
 use crate::agent_install::layout::{Layout, check_prefix};
@@ -114,9 +115,11 @@ pub struct AlloyArgs {
 pub struct Binaries {
     release: Release,
     skip: bool,
-    local: Option<Vec<u8>>,
+    /// `--alloy.binary`; shared, never copied, by every host's upload.
+    local: Option<Bytes>,
     host_only: bool,
-    fetched: HashMap<Platform, Vec<u8>>,
+    /// What this workstation downloaded, per platform, for the hosts with no route out.
+    fetched: HashMap<Platform, Bytes>,
 }
 
 /// What the probe found on the host.
@@ -229,7 +232,7 @@ impl Binaries {
                 release.version, probed.platform, release.mirror
             ),
         );
-        let bytes = release.fetch_locally(probed.platform).await?;
+        let bytes = Bytes::from(release.fetch_locally(probed.platform).await?);
         self.fetched.insert(probed.platform, bytes.clone());
         Ok(BinarySource::Upload(bytes))
     }
@@ -335,13 +338,13 @@ async fn resolve_config(
 }
 
 /// Reads `--alloy.binary`.
-fn read_binary(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+fn read_binary(path: &std::path::Path) -> anyhow::Result<Bytes> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("--alloy.binary: cannot read {}", path.display()))?;
     if bytes.is_empty() {
         return Err(Problem::usage(format!("--alloy.binary: {} is empty", path.display())).into());
     }
-    Ok(bytes)
+    Ok(bytes.into())
 }
 
 /// The trimmed stdout of the step named `name`, or nothing.

@@ -42,7 +42,7 @@ pub async fn install(on: &OnHost, enrollment: Enrollment, cx: &Context) -> anyho
         format!("Upload the CA of client {rid}"),
         Upload {
             dest: operators::ca_path(&on.docker.library, &rid)?,
-            contents: credentials.ca_pem.into_bytes(),
+            contents: credentials.ca_pem.into_bytes().into(),
             mode: 0o400,
             owner: Some("0:0".to_owned()),
         },

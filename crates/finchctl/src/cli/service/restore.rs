@@ -126,7 +126,7 @@ pub async fn run(args: &RestoreArgs, cx: &Context) -> anyhow::Result<()> {
         "Upload the archive",
         Upload {
             dest: docker.path(PAYLOAD),
-            contents: payload,
+            contents: payload.into(),
             mode: 0o600,
             owner: Some("0:0".to_owned()),
         },

@@ -62,7 +62,7 @@ pub async fn run(args: &RotateSecretArgs, cx: &Context) -> anyhow::Result<()> {
         "Write the new secret into finch.json",
         Upload {
             dest: on.docker.path(finch_json::PATH),
-            contents: rotated.finch_json.clone(),
+            contents: rotated.finch_json.clone().into(),
             mode: 0o400,
             owner: Some("0:0".to_owned()),
         },

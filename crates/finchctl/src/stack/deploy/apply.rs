@@ -132,7 +132,7 @@ impl Apply<'_> {
                 format!("Upload {}", file.path),
                 Upload {
                     dest: docker.path(&file.path),
-                    contents: file.contents.clone(),
+                    contents: file.contents.clone().into(),
                     mode: file.mode,
                     owner: Some(owner(file.owner)),
                 },
@@ -153,7 +153,7 @@ impl Apply<'_> {
                 "Upload this workstation's operator CA",
                 Upload {
                     dest: docker.path(&format!("{CERTS_DIR}/{rid}.pem")),
-                    contents: ca_pem.clone().into_bytes(),
+                    contents: ca_pem.clone().into_bytes().into(),
                     mode: 0o400,
                     owner: Some(owner(ROOT)),
                 },
@@ -165,7 +165,7 @@ impl Apply<'_> {
                 format!("Upload the image archive {name}"),
                 Upload {
                     dest: dest.clone(),
-                    contents: contents.clone(),
+                    contents: contents.clone().into(),
                     mode: 0o600,
                     owner: Some(owner(ROOT)),
                 },
