@@ -338,3 +338,17 @@ async fn alert_flags_are_kept_by_a_repeat_and_removed_when_emptied() {
         refused.stderr
     );
 }
+
+/// The stand-in crate keeps its own list of the services it builds images for (it cannot
+/// depend on finchctl): it must be the stack's, in the same order.
+#[test]
+fn the_stand_in_images_are_the_stacks_services() {
+    let services: Vec<&str> = finchctl::stack::images::Service::ALL
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    assert_eq!(
+        finch_standin::images::SERVICES.as_slice(),
+        services.as_slice()
+    );
+}
