@@ -9,10 +9,9 @@
 //!
 //! Chromium trusts the stack's self-signed certificate by its pin alone
 //! (`--ignore-certificate-errors-spki-list` with the SHA-256 of its public key, as Chromium
-//! takes it), never every certificate; a browser with another pin is refused. The login URL
-//! names the service host without a port (`https://127.0.0.1/login`) while the bed publishes
-//! HTTPS on a free port, so Chromium's resolver maps `127.0.0.1:443` to it
-//! (`--host-resolver-rules`): the URL, the `Origin` and the `Host` stay what a user's would be.
+//! takes it), never every certificate; a browser with another pin is refused. The bed publishes
+//! HTTPS on a free port, and the login URL `service dashboard` prints names it
+//! (`https://127.0.0.1:PORT/login`): the browser opens it as printed.
 //! At the end the test prints what it checked and, from Traefik's access log, how many requests
 //! each route served and refused.
 
@@ -72,6 +71,8 @@ struct Journey<'a> {
     bed: &'a Bed,
     https: StackHttps,
     browser: &'a Browser,
+    /// Where the browser reaches the stack: `https://127.0.0.1:PORT`.
+    origin: String,
     checked: Checked,
     /// The screenshot of the dashboard, once taken.
     page: Option<PathBuf>,
@@ -90,17 +91,11 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
     bed.deploy(&[]).await;
     let cert_pem = bed.read(CERT);
     let pin = spki_pin(&cert_pem);
-    let map_port = format!(
-        "--host-resolver-rules=MAP 127.0.0.1:443 127.0.0.1:{}",
-        bed.https
-    );
+    let origin = format!("https://127.0.0.1:{}", bed.https);
 
     let browser = Browser::start(
         ARTIFACTS,
-        &[
-            format!("--ignore-certificate-errors-spki-list={pin}"),
-            map_port.clone(),
-        ],
+        &[format!("--ignore-certificate-errors-spki-list={pin}")],
     )
     .await;
     let mut journey = Journey {
@@ -111,6 +106,7 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
             host: "127.0.0.1".into(),
         },
         browser: &browser,
+        origin: origin.clone(),
         checked: Checked::default(),
         page: None,
         signed_in: None,
@@ -130,16 +126,13 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
     // The same page with another pin: Chromium refuses the certificate.
     let other = Browser::start(
         &format!("{ARTIFACTS}-other-pin"),
-        &[
-            format!(
-                "--ignore-certificate-errors-spki-list={}",
-                spki_pin(&other_cert())
-            ),
-            map_port,
-        ],
+        &[format!(
+            "--ignore-certificate-errors-spki-list={}",
+            spki_pin(&other_cert())
+        )],
     )
     .await;
-    let _ = other.client.goto("https://127.0.0.1/login").await;
+    let _ = other.client.goto(&format!("{origin}/login")).await;
     let refused = other
         .js("return document.getElementById('login-form') === null \
              && document.documentElement.outerHTML.includes('ERR_CERT_AUTHORITY_INVALID');")
@@ -190,7 +183,7 @@ impl Journey<'_> {
         assert_eq!(run.code, Some(0), "service dashboard: {run:#?}");
         let login: Value = serde_json::from_str(&run.stdout).unwrap();
         let url = login["dashboard_url"].as_str().unwrap();
-        assert_eq!(url, "https://127.0.0.1/login");
+        assert_eq!(url, format!("{}/login", self.origin), "the published port");
         let b = self.browser;
         b.client.goto(url).await.unwrap();
         b.wait_until("return !!document.getElementById('token');", "login page")
@@ -207,7 +200,7 @@ impl Journey<'_> {
         let href = b.client.current_url().await.unwrap();
         assert_eq!(
             href.as_str(),
-            "https://127.0.0.1/dashboard",
+            format!("{}/dashboard", self.origin),
             "no token in the URL"
         );
         self.checked.ok(format!(
@@ -391,7 +384,10 @@ impl Journey<'_> {
             "the live view was one WebSocket through Traefik ({}) for {seconds} s, past Traefik's read timeout, closed at logout",
             closed[0]["RequestProtocol"].as_str().unwrap_or("?")
         ));
-        b.client.goto("https://127.0.0.1/dashboard").await.unwrap();
+        b.client
+            .goto(&format!("{}/dashboard", self.origin))
+            .await
+            .unwrap();
         b.wait_until(
             "return location.pathname === '/login' && !!document.getElementById('token');",
             "signed out",
