@@ -1,6 +1,7 @@
 //! `service deploy --stack.database postgres://… --stack.replicas 2` for real, on the shared bed
 //! (`tests/stack_bed/`): two Finch containers on the test kit's PostgreSQL behind the deployed
-//! Traefik. An agent registered through Traefik pushes in a loop while one replica is stopped;
+//! Traefik. `service logs` shows both replicas for `finch`, one for `finch-2`, and refuses a
+//! `finch-3` the stack does not run. An agent registered through Traefik pushes in a loop while one replica is stopped;
 //! the writes go on through the other, and the control plane keeps answering. A repeat deploy
 //! without the flags keeps the database and both replicas.
 //!
@@ -16,6 +17,7 @@ mod docker;
 mod ssh;
 mod stack_bed;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -156,6 +158,30 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
     assert!(
         containers.contains_key("finch") && containers.contains_key("finch-2"),
         "{containers:?}"
+    );
+
+    // `service logs`: `finch` is every replica the host runs, `finch-2` one of them.
+    let logs = bed.on_host("logs", &["finch", "--tail", "3"]).await;
+    assert_eq!(logs.code, Some(0), "{logs:#?}");
+    let prefixes: BTreeSet<&str> = logs
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(" | ").map(|(name, _)| name.trim_end()))
+        .collect();
+    assert_eq!(prefixes, BTreeSet::from(["finch", "finch-2"]), "{logs:#?}");
+    let one = bed.on_host("logs", &["finch-2", "--tail", "3"]).await;
+    assert_eq!(one.code, Some(0), "{one:#?}");
+    assert!(
+        !one.stdout.is_empty() && one.stdout.lines().all(|l| l.starts_with("finch-2 | ")),
+        "{one:#?}"
+    );
+    let absent = bed.on_host("logs", &["finch-3"]).await;
+    assert_eq!(absent.code, Some(1), "{absent:#?}");
+    assert!(
+        absent
+            .stderr
+            .contains("runs no finch-3: its Finch replicas are finch, finch-2"),
+        "{absent:#?}"
     );
 
     // An agent registered through Traefik (gRPC to one of the replicas).
