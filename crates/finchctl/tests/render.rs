@@ -132,9 +132,9 @@ async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         dir.run(&args).await
     };
-    run(render(&["--stack.replicas", "2", "--stack.database", uri]))
-        .await
-        .ok();
+    let fresh = run(render(&["--stack.replicas", "2", "--stack.database", uri])).await;
+    fresh.ok();
+    assert!(!fresh.stderr.contains("warning"), "a new stack: {fresh:#?}");
     let expected = "postgres://finch:pw@db.internal:5432/finch?sslmode=verify-full&sslrootcert=/var/lib/finch/postgres/root.crt";
     assert_eq!(finch_json(&out)["database"], expected);
     assert_eq!(
@@ -145,7 +145,9 @@ async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
     assert!(before.contains_key("finch-2"), "{before:?}");
 
     // Without the flags: the same database, CA file and replicas, nothing recreated.
-    run(render(&[])).await.ok();
+    let repeat = run(render(&[])).await;
+    repeat.ok();
+    assert!(!repeat.stderr.contains("warning"), "{repeat:#?}");
     assert_eq!(finch_json(&out)["database"], expected);
     assert!(out.join("postgres/root.crt").exists());
     assert_eq!(hashes(&out), before);
@@ -153,14 +155,27 @@ async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
     // Back to SQLite needs one replica; then the CA file goes.
     let refused = run(render(&["--stack.database", "sqlite://finch.db"])).await;
     refused.code(2);
-    run(render(&[
+    let back = run(render(&[
         "--stack.database",
         "sqlite://finch.db",
         "--stack.replicas",
         "1",
     ]))
-    .await
-    .ok();
+    .await;
+    back.ok();
+    // The agents stay in PostgreSQL: said before the files change, password masked.
+    let masked = expected.replace(":pw@", ":REDACTED@");
+    let warning = format!(
+        "warning: --stack.database changes the database of the stack in stack from {masked} to sqlite://finch.db"
+    );
+    assert!(back.stderr.contains(&warning), "{back:#?}");
+    assert!(
+        back.stderr.contains(&format!(
+            "`finch migrate --from '{masked}' --to sqlite:///var/lib/finch/finch.db`"
+        )),
+        "{back:#?}"
+    );
+    assert!(!back.stderr.contains(":pw@"), "{back:#?}");
     assert_eq!(finch_json(&out)["database"], "sqlite://finch.db");
     assert!(!out.join("postgres/root.crt").exists());
     assert!(!hashes(&out).contains_key("finch-2"));

@@ -13,7 +13,7 @@ use clap::Args;
 use super::alert_args::AlertArgs;
 use super::operator;
 use super::rollout::{self, Rollout, RolloutArgs};
-use super::stack_args::{StackArgs, TlsModeArgs};
+use super::stack_args::{self, StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::mtls;
@@ -98,6 +98,12 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
         now,
     )?;
     let files = rollout::render(&settings)?;
+    stack_args::warn_database_change(
+        cx,
+        &existing,
+        &settings,
+        &format!("on {}", rollout.target()),
+    );
     let name = operator::service_name(&host, settings.ports.https.port);
     let new_operator = fresh || reset;
     let credentials = if new_operator {

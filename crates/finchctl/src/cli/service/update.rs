@@ -10,7 +10,7 @@ use clap::Args;
 use super::alert_args::AlertArgs;
 use super::operator;
 use super::rollout::{self, Rollout, RolloutArgs};
-use super::stack_args::{StackArgs, TlsModeArgs};
+use super::stack_args::{self, StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::output::Problem;
@@ -95,6 +95,12 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
         now,
     )?;
     let files = rollout::render(&settings)?;
+    stack_args::warn_database_change(
+        cx,
+        &existing,
+        &settings,
+        &format!("on {}", rollout.target()),
+    );
     let name = operator::service_name(&host, settings.ports.https.port);
     if !rollout.fleet.dry_run {
         operator::save(cx, &name, &settings.tls, None)?;
