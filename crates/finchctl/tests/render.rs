@@ -21,6 +21,15 @@ fn finch_json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&read(dir, "finch.json")).unwrap()
 }
 
+/// `finchctl service render stack --service.host HOST` with `flags`, in `dir`.
+async fn render_stack(dir: &Dir, flags: &[&str]) -> support::Outcome {
+    let args: Vec<&str> = ["service", "render", "stack", "--service.host", HOST]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    dir.run(&args).await
+}
+
 /// The `finch.config-hash` label of each service in the rendered compose file.
 fn hashes(dir: &Path) -> BTreeMap<String, String> {
     let compose: serde_json::Value =
@@ -63,20 +72,13 @@ async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
     }
     let first = finch_json(&out);
     assert_eq!(first["hostname"], HOST);
+    // At 443 the file has 1.x's keys: no https_port.
+    assert_eq!(first.get("https_port"), None);
     let password = read(&out, "grafana/admin-password");
     let cert = read(&out, "traefik/etc/certs.d/cert.pem");
     let hashes_before = hashes(&out);
 
-    let again = dir
-        .run(&[
-            "service",
-            "render",
-            "stack",
-            "--service.host",
-            HOST,
-            "--stack.retention=30d",
-        ])
-        .await;
+    let again = render_stack(&dir, &["--stack.retention=30d"]).await;
     again.ok();
     assert!(again.stderr.contains("Kept"), "{again:#?}");
     let second = finch_json(&out);
@@ -94,19 +96,29 @@ async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
     assert_eq!(changed, ["loki", "mimir", "pyroscope"]);
 
     // Switching to Let's Encrypt drops the self-signed files and keeps the secrets.
-    dir.run(&[
-        "service",
-        "render",
-        "stack",
-        "--service.host",
-        HOST,
-        "--service.letsencrypt",
-        "--service.letsencrypt.email=ops@example.org",
-    ])
+    render_stack(
+        &dir,
+        &[
+            "--service.letsencrypt",
+            "--service.letsencrypt.email=ops@example.org",
+        ],
+    )
     .await
     .ok();
     assert!(!out.join("traefik/etc/certs.d/cert.pem").exists());
     assert_eq!(finch_json(&out)["secret"], first["secret"]);
+
+    // HTTPS on another port: Finch and Grafana are told it, so their URLs carry it.
+    render_stack(&dir, &["--stack.https-port=127.0.0.1:8443"])
+        .await
+        .ok();
+    assert_eq!(finch_json(&out)["https_port"], 8443);
+    let compose: serde_json::Value =
+        serde_norway::from_str(&read(&out, "docker-compose.yaml")).unwrap();
+    assert_eq!(
+        compose["services"]["grafana"]["environment"]["GF_SERVER_ROOT_URL"],
+        "https://finch.example.com:8443/grafana/"
+    );
 }
 
 #[tokio::test]

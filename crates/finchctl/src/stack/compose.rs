@@ -264,7 +264,10 @@ fn grafana_environment(settings: &StackSettings) -> BTreeMap<&'static str, Strin
     let mut environment = BTreeMap::from([
         (
             "GF_SERVER_ROOT_URL",
-            format!("https://{}/grafana/", url_host(&settings.host)),
+            format!(
+                "https://{}/grafana/",
+                url_authority(&settings.host, settings.ports.https.port)
+            ),
         ),
         ("GF_SERVER_SERVE_FROM_SUB_PATH", "true".to_owned()),
         (
@@ -337,6 +340,16 @@ pub fn url_host(host: &str) -> String {
     match host.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(_)) => format!("[{host}]"),
         _ => host.to_owned(),
+    }
+}
+
+/// The host and port clients reach the stack's HTTPS on, as a URL names them: the port is left
+/// out at 443, as browsers and Grafana leave it out.
+pub fn url_authority(host: &str, https_port: u16) -> String {
+    if https_port == 443 {
+        url_host(host)
+    } else {
+        format!("{}:{https_port}", url_host(host))
     }
 }
 

@@ -32,7 +32,7 @@ pub fn service_name(host: &str, https_port: u16) -> String {
     if https_port == 443 {
         host.to_owned()
     } else {
-        format!("{}:{https_port}", crate::stack::compose::url_host(host))
+        crate::stack::compose::url_authority(host, https_port)
     }
 }
 
