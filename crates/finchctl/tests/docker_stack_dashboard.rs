@@ -4,7 +4,8 @@
 //! A person signs in with what `finchctl service dashboard` prints (the login page's URL and a
 //! token), reads the stats, searches, watches an agent registered meanwhile appear without a
 //! reload (the live view is a WebSocket through Traefik) and turn "Active" after its first push
-//! through Traefik, opens its token, downloads its config and logs out. The page is kept as
+//! through Traefik, opens its token, downloads its config (whose push URLs, like the endpoints the
+//! page lists, name the published port) and logs out. The page is kept as
 //! `target/test-artifacts/stack-dashboard/dashboard.png`.
 //!
 //! Chromium trusts the stack's self-signed certificate by its pin alone
@@ -161,6 +162,7 @@ impl Journey<'_> {
         self.stats_and_search().await;
         self.live_agent_turns_active().await;
         self.token_and_config().await;
+        self.endpoints().await;
         self.websocket_refusals().await;
         self.log_out().await;
     }
@@ -303,12 +305,44 @@ impl Journey<'_> {
         ))
         .await;
         let config = b.downloaded("alloy-", "cfg").await;
-        assert!(
-            config.contains("cache-01") && config.contains("https://127.0.0.1/mimir/api/v1/push"),
+        assert!(config.contains("cache-01"), "{config}");
+        // Every push URL names the port the stack publishes HTTPS on: 443 would miss it.
+        let urls: Vec<&str> = config
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("url = "))
+            .collect();
+        let origin = &self.origin;
+        assert_eq!(
+            urls,
+            [
+                format!("\"{origin}/loki/loki/api/v1/push\""),
+                format!("\"{origin}/mimir/api/v1/push\""),
+            ],
             "{config}"
         );
+        self.checked.ok(format!(
+            "downloaded cache-01's Alloy config, pushing to {origin}/loki and {origin}/mimir"
+        ));
+    }
+
+    /// The endpoints the page lists name the published port too.
+    async fn endpoints(&mut self) {
+        let b = self.browser;
+        let origin = &self.origin;
+        let listed = b
+            .js("return Array.from(document.querySelectorAll('#endpoint-list dd')).map(d => d.textContent);")
+            .await;
+        assert_eq!(
+            listed,
+            serde_json::json!([
+                format!("{origin}/grafana"),
+                format!("{origin}/loki/loki/api/v1/push"),
+                format!("{origin}/mimir/api/v1/push"),
+                format!("{origin}/pyroscope"),
+            ])
+        );
         self.checked
-            .ok("downloaded cache-01's Alloy config, pushing to https://127.0.0.1/mimir");
+            .ok(format!("the endpoints the page lists start with {origin}"));
     }
 
     /// The live view's refusals through Traefik: no session, and a session from another origin.
