@@ -406,10 +406,16 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_hosts_are_bracketed_in_urls() {
+    fn ipv6_hosts_are_bracketed_and_ports_other_than_443_kept_in_urls() {
         assert_eq!(url_host("2001:db8::1"), "[2001:db8::1]");
         assert_eq!(url_host("192.0.2.1"), "192.0.2.1");
         assert_eq!(url_host("finch.example.com"), "finch.example.com");
+        assert_eq!(url_authority("2001:db8::1", 443), "[2001:db8::1]");
+        assert_eq!(url_authority("2001:db8::1", 8443), "[2001:db8::1]:8443");
+        assert_eq!(
+            url_authority("finch.example.com", 8443),
+            "finch.example.com:8443"
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! token in the URL *fragment* (`#token=`), which browsers never send to a server, so the token
 //! stays out of Traefik's access log (1.x put it in the query string).
 //!
-//! The service names its login page by its host name alone (`https://{hostname}/login`, as 1.x
-//! does): it cannot know where Traefik publishes HTTPS. The operator can: the service name it
-//! connected through carries the port (`--stack.https-port`), so the printed URL gets that port
+//! The service names its login page with the port of `finch.json`'s `https_port`; a 1.x service
+//! (or one whose `finch.json` predates the key) names it by its host name alone
+//! (`https://{hostname}/login`). The operator knows the port either way: the service name it
+//! connected through carries it (`--stack.https-port`), so a URL without a port gets that one
 //! ([`reachable_url`]), whatever release the service runs.
 
 use clap::Args;
