@@ -39,6 +39,7 @@ impl Library {
             created_at: CREATED_AT.to_owned(),
             database: "sqlite://finch.db".to_owned(),
             hostname: SERVICE_HOST.to_owned(),
+            https_port: finch::config::DEFAULT_HTTPS_PORT,
             id: SERVICE_ID.to_owned(),
             secret: SECRET.to_owned(),
             profiler: Some("http://pyroscope:4040".to_owned()),

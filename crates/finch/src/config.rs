@@ -12,6 +12,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+mod public_url;
 mod writer;
 
 pub use writer::{WriteError, service_id};
@@ -28,6 +29,9 @@ pub struct FinchConfig {
     pub database: String,
     /// The stack's public host name or IP.
     pub hostname: String,
+    /// The port the stack publishes HTTPS on (`https_port`), part of every public URL unless it
+    /// is [`DEFAULT_HTTPS_PORT`]. New in 2.x; 1.x ignores the key.
+    pub https_port: u16,
     /// The service id, embedded in agent resource ids.
     pub id: String,
     /// The HMAC key of every token: the raw bytes of this text (not base64-decoded).
@@ -56,6 +60,10 @@ pub struct PreviousSecret {
     /// When the grace ends (`previous_secret_until`, RFC 3339). A past instant means no grace.
     pub until: OffsetDateTime,
 }
+
+/// The HTTPS port unless `https_port` says otherwise: HTTPS's own, which URLs leave out, as in
+/// 1.x, whose URLs never carry a port.
+pub const DEFAULT_HTTPS_PORT: u16 = 443;
 
 /// Agents per dashboard page unless `dashboard_page_size` says otherwise: 1.x's fixed 5 kept
 /// a page readable on a laptop without scrolling; 2.x keeps it as the default.
@@ -124,6 +132,8 @@ struct RawConfig {
     #[serde(default)]
     proxy_secret: Option<String>,
     #[serde(default)]
+    https_port: Option<serde_json::Value>,
+    #[serde(default)]
     dashboard_page_size: Option<u64>,
     #[serde(default)]
     previous_secret: Option<String>,
@@ -162,6 +172,7 @@ impl FinchConfig {
             created_at,
             database,
             hostname,
+            https_port: https_port(raw.https_port)?,
             id,
             secret,
             profiler: raw.profiler.filter(|p| !p.is_empty()),
@@ -177,6 +188,25 @@ impl FinchConfig {
     pub fn certs_dir(&self) -> PathBuf {
         self.library_dir.join("traefik").join("etc").join("certs.d")
     }
+}
+
+/// `https_port`: absent (or `null`) means [`DEFAULT_HTTPS_PORT`]; otherwise a whole number from
+/// 1 to 65535. Read as any JSON value so that a string such as `"8443"` gets a message naming the
+/// key rather than serde's type error.
+fn https_port(value: Option<serde_json::Value>) -> Result<u16, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(DEFAULT_HTTPS_PORT);
+    };
+    value
+        .as_u64()
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|port| *port != 0)
+        .ok_or_else(|| ConfigError::Invalid {
+            key: "https_port",
+            problem: format!(
+                "is {value}, expected a port number from 1 to 65535 (443 unless the stack publishes HTTPS elsewhere)"
+            ),
+        })
 }
 
 fn dashboard_page_size(value: Option<u64>) -> Result<Option<u32>, ConfigError> {
@@ -240,6 +270,7 @@ impl std::fmt::Debug for FinchConfig {
             .field("created_at", &self.created_at)
             .field("database", &redact_uri(&self.database))
             .field("hostname", &self.hostname)
+            .field("https_port", &self.https_port)
             .field("id", &self.id)
             .field("secret", &"REDACTED")
             .field("profiler", &self.profiler)
@@ -396,6 +427,46 @@ mod tests {
             !debug.contains("c2VjcmV0") && !debug.contains("hunter2"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn https_port_is_optional_and_defaults_to_443() {
+        let config = FinchConfig::from_json(VALID.as_bytes(), PathBuf::from("/x")).expect("valid");
+        assert_eq!(config.https_port, 443);
+        let mut value: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        value["https_port"] = serde_json::Value::Null;
+        let config = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+            .expect("null means unset");
+        assert_eq!(config.https_port, 443);
+        for port in [1, 8443, 65535] {
+            value["https_port"] = port.into();
+            let config = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+                .expect("valid");
+            assert_eq!(config.https_port, port);
+        }
+    }
+
+    #[test]
+    fn https_port_out_of_range_or_not_a_number_is_refused() {
+        let mut value: serde_json::Value = serde_json::from_str(VALID).expect("json");
+        for (bad, shown) in [
+            (serde_json::json!(0), "0"),
+            (serde_json::json!(65536), "65536"),
+            (serde_json::json!(-1), "-1"),
+            (serde_json::json!(8443.5), "8443.5"),
+            (serde_json::json!("8443"), "\"8443\""),
+            (serde_json::json!(""), "\"\""),
+        ] {
+            value["https_port"] = bad;
+            let err = FinchConfig::from_json(value.to_string().as_bytes(), PathBuf::from("/x"))
+                .expect_err("invalid port");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid configuration data: https_port is {shown}, expected a port number from 1 to 65535 (443 unless the stack publishes HTTPS elsewhere)"
+                )
+            );
+        }
     }
 
     #[test]

@@ -538,7 +538,10 @@ async fn service_dashboard_prints_the_token_or_opens_the_fragment_url() {
     assert_eq!(dashboard_claims(&stage, token).role, Role::Viewer);
     let expires_at = OffsetDateTime::parse(login["expires_at"].as_str().unwrap(), &Rfc3339);
     assert!(expires_at.is_ok(), "{login}");
-    assert_eq!(login["dashboard_url"], "https://finch.example.com/login");
+    // The service names its host alone; finchctl adds the port Traefik publishes HTTPS on.
+    let port = finchctl::client::ServiceAddress::parse(&svc).unwrap().port;
+    let login_url = format!("https://finch.example.com:{port}/login");
+    assert_eq!(login["dashboard_url"], login_url.as_str());
     dir.run(&[
         "service",
         "dashboard",
@@ -568,7 +571,7 @@ async fn service_dashboard_prints_the_token_or_opens_the_fragment_url() {
     assert_eq!(out.ok(), "");
     let opened = std::fs::read_to_string(&record).unwrap();
     let token = opened
-        .strip_prefix("https://finch.example.com/login#token=")
+        .strip_prefix(&format!("{login_url}#token="))
         .unwrap_or_else(|| panic!("opened {opened}"));
     assert_eq!(dashboard_claims(&stage, token).role, Role::Viewer);
     stage.stop().await;

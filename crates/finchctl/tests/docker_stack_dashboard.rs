@@ -4,15 +4,15 @@
 //! A person signs in with what `finchctl service dashboard` prints (the login page's URL and a
 //! token), reads the stats, searches, watches an agent registered meanwhile appear without a
 //! reload (the live view is a WebSocket through Traefik) and turn "Active" after its first push
-//! through Traefik, opens its token, downloads its config and logs out. The page is kept as
+//! through Traefik, opens its token, downloads its config (whose push URLs, like the endpoints the
+//! page lists, name the published port) and logs out. The page is kept as
 //! `target/test-artifacts/stack-dashboard/dashboard.png`.
 //!
 //! Chromium trusts the stack's self-signed certificate by its pin alone
 //! (`--ignore-certificate-errors-spki-list` with the SHA-256 of its public key, as Chromium
-//! takes it), never every certificate; a browser with another pin is refused. The login URL
-//! names the service host without a port (`https://127.0.0.1/login`) while the bed publishes
-//! HTTPS on a free port, so Chromium's resolver maps `127.0.0.1:443` to it
-//! (`--host-resolver-rules`): the URL, the `Origin` and the `Host` stay what a user's would be.
+//! takes it), never every certificate; a browser with another pin is refused. The bed publishes
+//! HTTPS on a free port, and the login URL `service dashboard` prints names it
+//! (`https://127.0.0.1:PORT/login`): the browser opens it as printed.
 //! At the end the test prints what it checked and, from Traefik's access log, how many requests
 //! each route served and refused.
 
@@ -72,6 +72,8 @@ struct Journey<'a> {
     bed: &'a Bed,
     https: StackHttps,
     browser: &'a Browser,
+    /// Where the browser reaches the stack: `https://127.0.0.1:PORT`.
+    origin: String,
     checked: Checked,
     /// The screenshot of the dashboard, once taken.
     page: Option<PathBuf>,
@@ -90,17 +92,11 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
     bed.deploy(&[]).await;
     let cert_pem = bed.read(CERT);
     let pin = spki_pin(&cert_pem);
-    let map_port = format!(
-        "--host-resolver-rules=MAP 127.0.0.1:443 127.0.0.1:{}",
-        bed.https
-    );
+    let origin = format!("https://127.0.0.1:{}", bed.https);
 
     let browser = Browser::start(
         ARTIFACTS,
-        &[
-            format!("--ignore-certificate-errors-spki-list={pin}"),
-            map_port.clone(),
-        ],
+        &[format!("--ignore-certificate-errors-spki-list={pin}")],
     )
     .await;
     let mut journey = Journey {
@@ -111,6 +107,7 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
             host: "127.0.0.1".into(),
         },
         browser: &browser,
+        origin: origin.clone(),
         checked: Checked::default(),
         page: None,
         signed_in: None,
@@ -130,16 +127,13 @@ async fn the_dashboard_in_chromium_through_the_deployed_traefik() {
     // The same page with another pin: Chromium refuses the certificate.
     let other = Browser::start(
         &format!("{ARTIFACTS}-other-pin"),
-        &[
-            format!(
-                "--ignore-certificate-errors-spki-list={}",
-                spki_pin(&other_cert())
-            ),
-            map_port,
-        ],
+        &[format!(
+            "--ignore-certificate-errors-spki-list={}",
+            spki_pin(&other_cert())
+        )],
     )
     .await;
-    let _ = other.client.goto("https://127.0.0.1/login").await;
+    let _ = other.client.goto(&format!("{origin}/login")).await;
     let refused = other
         .js("return document.getElementById('login-form') === null \
              && document.documentElement.outerHTML.includes('ERR_CERT_AUTHORITY_INVALID');")
@@ -168,6 +162,7 @@ impl Journey<'_> {
         self.stats_and_search().await;
         self.live_agent_turns_active().await;
         self.token_and_config().await;
+        self.endpoints().await;
         self.websocket_refusals().await;
         self.log_out().await;
     }
@@ -190,7 +185,7 @@ impl Journey<'_> {
         assert_eq!(run.code, Some(0), "service dashboard: {run:#?}");
         let login: Value = serde_json::from_str(&run.stdout).unwrap();
         let url = login["dashboard_url"].as_str().unwrap();
-        assert_eq!(url, "https://127.0.0.1/login");
+        assert_eq!(url, format!("{}/login", self.origin), "the published port");
         let b = self.browser;
         b.client.goto(url).await.unwrap();
         b.wait_until("return !!document.getElementById('token');", "login page")
@@ -207,7 +202,7 @@ impl Journey<'_> {
         let href = b.client.current_url().await.unwrap();
         assert_eq!(
             href.as_str(),
-            "https://127.0.0.1/dashboard",
+            format!("{}/dashboard", self.origin),
             "no token in the URL"
         );
         self.checked.ok(format!(
@@ -300,12 +295,44 @@ impl Journey<'_> {
         ))
         .await;
         let config = b.downloaded("alloy-", "cfg").await;
-        assert!(
-            config.contains("cache-01") && config.contains("https://127.0.0.1/mimir/api/v1/push"),
+        assert!(config.contains("cache-01"), "{config}");
+        // Every push URL names the port the stack publishes HTTPS on: 443 would miss it.
+        let urls: Vec<&str> = config
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("url = "))
+            .collect();
+        let origin = &self.origin;
+        assert_eq!(
+            urls,
+            [
+                format!("\"{origin}/loki/loki/api/v1/push\""),
+                format!("\"{origin}/mimir/api/v1/push\""),
+            ],
             "{config}"
         );
+        self.checked.ok(format!(
+            "downloaded cache-01's Alloy config, pushing to {origin}/loki and {origin}/mimir"
+        ));
+    }
+
+    /// The endpoints the page lists name the published port too.
+    async fn endpoints(&mut self) {
+        let b = self.browser;
+        let origin = &self.origin;
+        let listed = b
+            .js("return Array.from(document.querySelectorAll('#endpoint-list dd')).map(d => d.textContent);")
+            .await;
+        assert_eq!(
+            listed,
+            serde_json::json!([
+                format!("{origin}/grafana"),
+                format!("{origin}/loki/loki/api/v1/push"),
+                format!("{origin}/mimir/api/v1/push"),
+                format!("{origin}/pyroscope"),
+            ])
+        );
         self.checked
-            .ok("downloaded cache-01's Alloy config, pushing to https://127.0.0.1/mimir");
+            .ok(format!("the endpoints the page lists start with {origin}"));
     }
 
     /// The live view's refusals through Traefik: no session, and a session from another origin.
@@ -381,7 +408,10 @@ impl Journey<'_> {
             "the live view was one WebSocket through Traefik ({}) for {seconds} s, past Traefik's read timeout, closed at logout",
             closed[0]["RequestProtocol"].as_str().unwrap_or("?")
         ));
-        b.client.goto("https://127.0.0.1/dashboard").await.unwrap();
+        b.client
+            .goto(&format!("{}/dashboard", self.origin))
+            .await
+            .unwrap();
         b.wait_until(
             "return location.pathname === '/login' && !!document.getElementById('token');",
             "signed out",

@@ -2,7 +2,10 @@
 //! images the tests build (`docker::StackImages`): every container turns healthy, Traefik
 //! answers on the published loopback ports with the stack's own certificate and routes to
 //! Grafana, Finch's dashboard and, behind ForwardAuth, the signals, and a remote-write push
-//! into the Mimir stand-in reaches its Prometheus. `docs/tests.md` describes the images.
+//! into the Mimir stand-in reaches its Prometheus. The `hc-*` sidecars end on SIGTERM, so a
+//! `docker stop` (and `compose down`) never waits for Docker's stop timeout: each exits with
+//! status 0, where one that ignored the signal would be killed (137) after the timeout.
+//! `docs/tests.md` describes the images.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -112,6 +115,19 @@ async fn the_rendered_stack_runs_healthy_on_the_test_images() {
     })
     .await;
     assert_eq!(stored.as_deref(), Some("7"));
+
+    let sidecars = ["hc-loki", "hc-mimir", "hc-pyroscope"];
+    let mut stop = vec!["stop"];
+    stop.extend(sidecars);
+    docker::docker(&stop);
+    let mut inspect = vec!["inspect", "--format", "{{.Name}} {{.State.ExitCode}}"];
+    inspect.extend(sidecars);
+    assert_eq!(
+        docker::docker(&inspect),
+        "/hc-loki 0\n/hc-mimir 0\n/hc-pyroscope 0\n",
+        "the sidecars end on SIGTERM, not by SIGKILL after the stop timeout"
+    );
+
     let down = std::time::Instant::now();
     drop(project);
     eprintln!("compose down in {:?}", down.elapsed());

@@ -108,7 +108,7 @@ async fn logs_name_each_service_and_a_follow_ends_on_ctrl_c_leaving_nothing() {
     assert_eq!(unknown.code, Some(2), "{unknown:#?}");
     assert!(
         unknown.stderr.contains(
-            "unknown service \"postgres\": the stack's services are traefik, finch, grafana, loki, mimir, pyroscope, alloy"
+            "unknown service \"postgres\": the stack's services are traefik, finch, grafana, loki, mimir, pyroscope, alloy; finch-2 to finch-8 name one Finch replica"
         ),
         "{}",
         unknown.stderr

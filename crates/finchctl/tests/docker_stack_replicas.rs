@@ -1,8 +1,12 @@
 //! `service deploy --stack.database postgres://… --stack.replicas 2` for real, on the shared bed
 //! (`tests/stack_bed/`): two Finch containers on the test kit's PostgreSQL behind the deployed
-//! Traefik. An agent registered through Traefik pushes in a loop while one replica is stopped;
-//! the writes go on through the other, and the control plane keeps answering. A repeat deploy
-//! without the flags keeps the database and both replicas.
+//! Traefik, moved there from a SQLite stack: the deploy warns that the agents stay in SQLite
+//! and names the `finch migrate` that copies them, which the test runs in the finch container;
+//! the copied agent's token then passes. `service logs` shows both replicas for `finch`, one
+//! for `finch-2`, and refuses a `finch-3` the stack does not run. An agent registered through
+//! Traefik pushes in a loop while one replica is stopped; the writes go on through the other,
+//! and the control plane keeps answering. A repeat deploy without the flags keeps the database
+//! and both replicas, and warns of nothing.
 //!
 //! The containers reach PostgreSQL at the gateway of the stack's network: the test makes the
 //! network `finch` itself, before the deploy, with a subnet of its own ([`SUBNET`]), so the
@@ -16,12 +20,15 @@ mod docker;
 mod ssh;
 mod stack_bed;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use docker::https::StackHttps;
-use finch_testkit::postgres;
+use finch_testkit::{eventually, postgres};
+use finchctl::stack::database::mask_password;
+use finchctl::target::quote::quote;
 use stack_bed::Bed;
 
 /// The stack network's subnet in this test, away from Docker's default pools and the systemd
@@ -104,12 +111,13 @@ async fn list_agents(bed: &Bed, tries: u32) -> (Vec<String>, u32) {
             .await;
         if run.code == Some(0) {
             let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-            let names = list
+            let mut names: Vec<String> = list
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|a| a["hostname"].as_str().unwrap().to_owned())
                 .collect();
+            names.sort_unstable();
             return (names, failures);
         }
         failures += 1;
@@ -148,14 +156,71 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
     assert!(refused.stderr.contains("needs PostgreSQL"), "{refused:#?}");
     assert!(bed.containers().is_empty());
 
-    bed.deploy(&["--stack.database", &uri, "--stack.replicas", "2"])
+    // A SQLite stack with an agent, moved to PostgreSQL: the deploy warns that the agent stays
+    // behind, password masked, and names the copy; the new registry is empty until the copy.
+    let sqlite = bed.deploy(&[]).await;
+    assert!(!sqlite.stderr.contains("warning"), "{sqlite:#?}");
+    let moved = bed
+        .register("moved", &["--agent.logs.journal"])
+        .await
+        .token();
+    let first = bed
+        .deploy(&["--stack.database", &uri, "--stack.replicas", "2"])
         .await;
+    let masked = mask_password(&uri);
+    for said in [
+        format!("from sqlite://finch.db to {masked}: Finch will serve only the agents"),
+        format!(
+            "`finch migrate --from sqlite:///var/lib/finch/finch.db --to {}`",
+            quote(&masked)
+        ),
+    ] {
+        assert!(first.stderr.contains(&said), "{said}\n{first:#?}");
+    }
+    assert!(!first.stderr.contains(&uri), "the password is masked");
+    assert_eq!(list_agents(&bed, 20).await.0, Vec::<String>::new());
+    let copied = docker::docker(&[
+        "exec",
+        "finch",
+        "finch",
+        "migrate",
+        "--from",
+        "sqlite:///var/lib/finch/finch.db",
+        "--to",
+        &uri,
+    ]);
+    assert!(copied.contains("copied 1 agents, verified"), "{copied}");
+    assert_eq!(list_agents(&bed, 20).await.0, ["moved"]);
     let finch_json: serde_json::Value = serde_json::from_str(&bed.read("finch.json")).unwrap();
     assert_eq!(finch_json["database"], uri.as_str());
     let containers = bed.containers();
     assert!(
         containers.contains_key("finch") && containers.contains_key("finch-2"),
         "{containers:?}"
+    );
+
+    // `service logs`: `finch` is every replica the host runs, `finch-2` one of them.
+    let logs = bed.on_host("logs", &["finch", "--tail", "3"]).await;
+    assert_eq!(logs.code, Some(0), "{logs:#?}");
+    let prefixes: BTreeSet<&str> = logs
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(" | ").map(|(name, _)| name.trim_end()))
+        .collect();
+    assert_eq!(prefixes, BTreeSet::from(["finch", "finch-2"]), "{logs:#?}");
+    let one = bed.on_host("logs", &["finch-2", "--tail", "3"]).await;
+    assert_eq!(one.code, Some(0), "{one:#?}");
+    assert!(
+        !one.stdout.is_empty() && one.stdout.lines().all(|l| l.starts_with("finch-2 | ")),
+        "{one:#?}"
+    );
+    let absent = bed.on_host("logs", &["finch-3"]).await;
+    assert_eq!(absent.code, Some(1), "{absent:#?}");
+    assert!(
+        absent
+            .stderr
+            .contains("runs no finch-3: its Finch replicas are finch, finch-2"),
+        "{absent:#?}"
     );
 
     // An agent registered through Traefik (gRPC to one of the replicas).
@@ -189,6 +254,14 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
         }
     });
     phases[0].wait_accepted("pushes never went through").await;
+    assert!(
+        eventually(DEADLINE, || async {
+            push(&https, &moved).await.then_some(())
+        })
+        .await
+        .is_some(),
+        "the copied agent's token passes /auth"
+    );
 
     // Stop one replica (SIGTERM, as `docker stop` sends it) while the pushes go on.
     phase.store(1, Ordering::Relaxed);
@@ -201,7 +274,7 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
 
     // The control plane through Traefik answers with one replica, and sees the agent.
     let (agents, failures) = list_agents(&bed, 20).await;
-    assert_eq!(agents, ["web1"]);
+    assert_eq!(agents, ["moved", "web1"]);
     running.store(false, Ordering::Relaxed);
     writer.await.unwrap();
     for (counts, name) in phases
@@ -220,7 +293,8 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
 
     // A repeat deploy without the flags keeps the database and both replicas, and starts the
     // stopped one again.
-    bed.deploy(&[]).await;
+    let repeat = bed.deploy(&[]).await;
+    assert!(!repeat.stderr.contains("warning"), "{repeat:#?}");
     let finch_json: serde_json::Value = serde_json::from_str(&bed.read("finch.json")).unwrap();
     assert_eq!(finch_json["database"], uri.as_str());
     let running_replicas = docker::docker(&[
@@ -234,5 +308,5 @@ async fn two_replicas_on_postgres_keep_serving_while_one_stops() {
     running_replicas.sort_unstable();
     assert_eq!(running_replicas, ["finch", "finch-2"]);
     let (agents, _) = list_agents(&bed, 20).await;
-    assert_eq!(agents, ["web1"]);
+    assert_eq!(agents, ["moved", "web1"]);
 }

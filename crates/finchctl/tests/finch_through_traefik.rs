@@ -147,7 +147,10 @@ async fn every_grpc_command_works_against_finch_through_traefik() {
         login["dashboard_url"]
             .as_str()
             .unwrap()
-            .starts_with("https://finch.example.com/"),
+            .starts_with(&format!(
+                "https://finch.example.com:{}/",
+                finchctl::client::ServiceAddress::parse(&svc).unwrap().port
+            )),
         "{login}"
     );
 

@@ -21,6 +21,15 @@ fn finch_json(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&read(dir, "finch.json")).unwrap()
 }
 
+/// `finchctl service render stack --service.host HOST` with `flags`, in `dir`.
+async fn render_stack(dir: &Dir, flags: &[&str]) -> support::Outcome {
+    let args: Vec<&str> = ["service", "render", "stack", "--service.host", HOST]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    dir.run(&args).await
+}
+
 /// The `finch.config-hash` label of each service in the rendered compose file.
 fn hashes(dir: &Path) -> BTreeMap<String, String> {
     let compose: serde_json::Value =
@@ -63,20 +72,13 @@ async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
     }
     let first = finch_json(&out);
     assert_eq!(first["hostname"], HOST);
+    // At 443 the file has 1.x's keys: no https_port.
+    assert_eq!(first.get("https_port"), None);
     let password = read(&out, "grafana/admin-password");
     let cert = read(&out, "traefik/etc/certs.d/cert.pem");
     let hashes_before = hashes(&out);
 
-    let again = dir
-        .run(&[
-            "service",
-            "render",
-            "stack",
-            "--service.host",
-            HOST,
-            "--stack.retention=30d",
-        ])
-        .await;
+    let again = render_stack(&dir, &["--stack.retention=30d"]).await;
     again.ok();
     assert!(again.stderr.contains("Kept"), "{again:#?}");
     let second = finch_json(&out);
@@ -94,19 +96,29 @@ async fn render_writes_the_stack_and_a_repeat_keeps_its_secrets() {
     assert_eq!(changed, ["loki", "mimir", "pyroscope"]);
 
     // Switching to Let's Encrypt drops the self-signed files and keeps the secrets.
-    dir.run(&[
-        "service",
-        "render",
-        "stack",
-        "--service.host",
-        HOST,
-        "--service.letsencrypt",
-        "--service.letsencrypt.email=ops@example.org",
-    ])
+    render_stack(
+        &dir,
+        &[
+            "--service.letsencrypt",
+            "--service.letsencrypt.email=ops@example.org",
+        ],
+    )
     .await
     .ok();
     assert!(!out.join("traefik/etc/certs.d/cert.pem").exists());
     assert_eq!(finch_json(&out)["secret"], first["secret"]);
+
+    // HTTPS on another port: Finch and Grafana are told it, so their URLs carry it.
+    render_stack(&dir, &["--stack.https-port=127.0.0.1:8443"])
+        .await
+        .ok();
+    assert_eq!(finch_json(&out)["https_port"], 8443);
+    let compose: serde_json::Value =
+        serde_norway::from_str(&read(&out, "docker-compose.yaml")).unwrap();
+    assert_eq!(
+        compose["services"]["grafana"]["environment"]["GF_SERVER_ROOT_URL"],
+        "https://finch.example.com:8443/grafana/"
+    );
 }
 
 #[tokio::test]
@@ -132,9 +144,9 @@ async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         dir.run(&args).await
     };
-    run(render(&["--stack.replicas", "2", "--stack.database", uri]))
-        .await
-        .ok();
+    let fresh = run(render(&["--stack.replicas", "2", "--stack.database", uri])).await;
+    fresh.ok();
+    assert!(!fresh.stderr.contains("warning"), "a new stack: {fresh:#?}");
     let expected = "postgres://finch:pw@db.internal:5432/finch?sslmode=verify-full&sslrootcert=/var/lib/finch/postgres/root.crt";
     assert_eq!(finch_json(&out)["database"], expected);
     assert_eq!(
@@ -145,7 +157,9 @@ async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
     assert!(before.contains_key("finch-2"), "{before:?}");
 
     // Without the flags: the same database, CA file and replicas, nothing recreated.
-    run(render(&[])).await.ok();
+    let repeat = run(render(&[])).await;
+    repeat.ok();
+    assert!(!repeat.stderr.contains("warning"), "{repeat:#?}");
     assert_eq!(finch_json(&out)["database"], expected);
     assert!(out.join("postgres/root.crt").exists());
     assert_eq!(hashes(&out), before);
@@ -153,14 +167,27 @@ async fn replicas_on_postgres_keep_their_database_and_ca_on_a_repeat() {
     // Back to SQLite needs one replica; then the CA file goes.
     let refused = run(render(&["--stack.database", "sqlite://finch.db"])).await;
     refused.code(2);
-    run(render(&[
+    let back = run(render(&[
         "--stack.database",
         "sqlite://finch.db",
         "--stack.replicas",
         "1",
     ]))
-    .await
-    .ok();
+    .await;
+    back.ok();
+    // The agents stay in PostgreSQL: said before the files change, password masked.
+    let masked = expected.replace(":pw@", ":REDACTED@");
+    let warning = format!(
+        "warning: --stack.database changes the database of the stack in stack from {masked} to sqlite://finch.db"
+    );
+    assert!(back.stderr.contains(&warning), "{back:#?}");
+    assert!(
+        back.stderr.contains(&format!(
+            "`finch migrate --from '{masked}' --to sqlite:///var/lib/finch/finch.db`"
+        )),
+        "{back:#?}"
+    );
+    assert!(!back.stderr.contains(":pw@"), "{back:#?}");
     assert_eq!(finch_json(&out)["database"], "sqlite://finch.db");
     assert!(!out.join("postgres/root.crt").exists());
     assert!(!hashes(&out).contains_key("finch-2"));

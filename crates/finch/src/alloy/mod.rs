@@ -32,8 +32,10 @@ pub const VERIFIABLE_TLS_FILES: [&str; 3] = ["acme.json", "cert.pem", "key.pem"]
 pub struct AlloyConfig<'a> {
     /// The agent.
     pub agent: &'a Agent,
-    /// The stack's public host name (`finch.json` `hostname`), used in every push URL.
-    pub service_hostname: &'a str,
+    /// The stack's public URL with no path, `https://<hostname>[:<https_port>]`
+    /// ([`FinchConfig::public_url`](crate::config::FinchConfig::public_url)): every push URL
+    /// starts with it.
+    pub service_url: &'a str,
     /// The agent token to embed.
     pub token: &'a MintedToken,
     /// Whether agents skip TLS verification (see [`skip_tls_verify`]).

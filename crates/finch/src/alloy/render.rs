@@ -67,7 +67,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn url(&self, path: &str) -> String {
-        string(&format!("https://{}{path}", self.config.service_hostname))
+        string(&format!("{}{path}", self.config.service_url))
     }
 
     /// The `endpoint` block every writer shares: URL, token and the TLS rule.

@@ -40,10 +40,15 @@ fn golden() -> snapbox::Assert {
 }
 
 fn rendered(agent: &Agent, skip_verify: bool) -> String {
+    rendered_at("https://finch.example.com", agent, skip_verify)
+}
+
+/// The config of `agent` for the stack at `service_url`, checked to lex as Alloy.
+fn rendered_at(service_url: &str, agent: &Agent, skip_verify: bool) -> String {
     let token = token();
     let text = render(&AlloyConfig {
         agent,
-        service_hostname: "finch.example.com",
+        service_url,
         token: &token,
         skip_verify,
     })
@@ -192,7 +197,7 @@ proptest::proptest! {
         let token = token();
         let text = render(&AlloyConfig {
             agent: &agent,
-            service_hostname: "finch.example.com",
+            service_url: "https://finch.example.com",
             token: &token,
             skip_verify: true,
         })
@@ -202,6 +207,26 @@ proptest::proptest! {
             proptest::prop_assert!(tokens.contains(&Token::Str(value.clone())), "{value:?}");
         }
     }
+}
+
+#[test]
+fn a_stack_on_another_https_port_gets_it_in_every_push_url() {
+    let mut agent = agent(Node::Unix, vec![LogSource::Journal]);
+    agent.metrics = true;
+    agent.profiles = true;
+    let text = rendered_at("https://finch.example.com:8443", &agent, true);
+    let urls: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("url = "))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "\"https://finch.example.com:8443/loki/loki/api/v1/push\"",
+            "\"https://finch.example.com:8443/mimir/api/v1/push\"",
+            "\"https://finch.example.com:8443/pyroscope\"",
+        ]
+    );
 }
 
 #[test]
@@ -225,7 +250,7 @@ fn corrupt_stored_target_is_an_error() {
     let token = token();
     let config = AlloyConfig {
         agent: &agent,
-        service_hostname: "finch.example.com",
+        service_url: "https://finch.example.com",
         token: &token,
         skip_verify: false,
     };

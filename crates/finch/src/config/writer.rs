@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use super::FinchConfig;
+use super::{DEFAULT_HTTPS_PORT, FinchConfig};
 
 /// Random bytes behind a fresh secret: 256 bits, the HMAC-SHA256 key size.
 const SECRET_BYTES: usize = 32;
@@ -48,6 +48,8 @@ struct FileConfig<'a> {
     created_at: &'a str,
     database: &'a str,
     hostname: &'a str,
+    #[serde(skip_serializing_if = "is_default_https_port")]
+    https_port: u16,
     id: &'a str,
     secret: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +88,7 @@ impl FinchConfig {
             created_at,
             database: database.to_owned(),
             hostname: hostname.to_owned(),
+            https_port: DEFAULT_HTTPS_PORT,
             id: service_id(hostname),
             secret: STANDARD.encode(secret),
             profiler: None,
@@ -102,6 +105,7 @@ impl FinchConfig {
             created_at: &self.created_at,
             database: &self.database,
             hostname: &self.hostname,
+            https_port: self.https_port,
             id: &self.id,
             secret: &self.secret,
             profiler: self.profiler.as_deref(),
@@ -124,6 +128,12 @@ impl FinchConfig {
         }
         write_atomically(path, self.to_json().as_bytes())
     }
+}
+
+/// Whether `https_port` is left out: a file without it means 443, and one that 1.x wrote stays
+/// byte for byte as it was.
+fn is_default_https_port(port: &u16) -> bool {
+    *port == DEFAULT_HTTPS_PORT
 }
 
 /// `at` in RFC 3339 and UTC, as `previous_secret_until` is read back.
@@ -182,6 +192,8 @@ mod tests {
             OffsetDateTime::UNIX_EPOCH,
         )
         .expect("generates");
+        assert!(!config.to_json().contains("https_port"), "443 is left out");
+        config.https_port = 8443;
         config.proxy_secret = Some("behind \"traefik\"\n".into());
         config.previous_secret = Some(crate::config::PreviousSecret {
             secret: "b2xkLXNlY3JldA==".into(),

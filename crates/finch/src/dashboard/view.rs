@@ -18,6 +18,7 @@ use time::macros::format_description;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use crate::agents::Agent;
+use crate::config::FinchConfig;
 use crate::store::{AgentPage, AgentStats};
 
 /// Seen within this long ago: active. See the module docs for why 2 minutes.
@@ -179,13 +180,14 @@ impl From<AgentStats> for StatsView {
 // === impl EndpointsView ===
 
 impl EndpointsView {
-    /// The endpoints of the stack at `hostname`, as 1.x lists them.
-    pub fn new(hostname: &str) -> EndpointsView {
+    /// The endpoints of the stack `config` describes, as 1.x lists them, with the stack's
+    /// HTTPS port when it is not 443.
+    pub fn new(config: &FinchConfig) -> EndpointsView {
         EndpointsView {
-            grafana: format!("https://{hostname}/grafana"),
-            loki: format!("https://{hostname}/loki/loki/api/v1/push"),
-            mimir: format!("https://{hostname}/mimir/api/v1/push"),
-            pyroscope: format!("https://{hostname}/pyroscope"),
+            grafana: config.public_url("/grafana"),
+            loki: config.public_url("/loki/loki/api/v1/push"),
+            mimir: config.public_url("/mimir/api/v1/push"),
+            pyroscope: config.public_url("/pyroscope"),
         }
     }
 }
@@ -207,6 +209,38 @@ mod tests {
         assert_eq!(
             Liveness::at(Some(now - Duration::seconds(121)), now),
             Liveness::Stale
+        );
+    }
+
+    #[test]
+    fn endpoints_carry_the_https_port_unless_it_is_443() {
+        let mut config = FinchConfig::generate(
+            std::path::PathBuf::from("/x"),
+            "finch.example.com",
+            "sqlite://finch.db",
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .expect("generates");
+        let endpoints = EndpointsView::new(&config);
+        assert_eq!(endpoints.grafana, "https://finch.example.com/grafana");
+        assert_eq!(
+            endpoints.loki,
+            "https://finch.example.com/loki/loki/api/v1/push"
+        );
+        config.https_port = 8443;
+        let endpoints = EndpointsView::new(&config);
+        assert_eq!(endpoints.grafana, "https://finch.example.com:8443/grafana");
+        assert_eq!(
+            endpoints.loki,
+            "https://finch.example.com:8443/loki/loki/api/v1/push"
+        );
+        assert_eq!(
+            endpoints.mimir,
+            "https://finch.example.com:8443/mimir/api/v1/push"
+        );
+        assert_eq!(
+            endpoints.pyroscope,
+            "https://finch.example.com:8443/pyroscope"
         );
     }
 }

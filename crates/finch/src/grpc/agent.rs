@@ -110,7 +110,7 @@ impl AgentService for AgentApi {
         let skip_verify = alloy::skip_tls_verify(&self.state.config().certs_dir());
         let config = alloy::render(&AlloyConfig {
             agent: &agent,
-            service_hostname: &self.state.config().hostname,
+            service_url: &self.state.config().public_url(""),
             token: &token,
             skip_verify,
         })

@@ -61,7 +61,7 @@ impl DashboardService for DashboardApi {
         Ok(Response::new(GetDashboardTokenResponse {
             token: minted.token,
             expires_at: rfc3339(minted.expires_at),
-            dashboard_url: format!("https://{}/login", self.state.config().hostname),
+            dashboard_url: self.state.config().public_url("/login"),
         }))
     }
 }

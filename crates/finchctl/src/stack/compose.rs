@@ -13,7 +13,9 @@
 //! Health checks run inside the containers with what each image has: Traefik's own `healthcheck`
 //! command, Grafana's `wget`, bash's `/dev/tcp` in Finch's and Alloy's images. Loki, Mimir and
 //! Pyroscope ship without a shell, so a small `hc-<service>` container (Finch's image, asleep)
-//! probes each of them and carries its health, as 1.x's `hc-*` containers did.
+//! probes each of them and carries its health, as 1.x's `hc-*` containers did. Its sleep is
+//! [`SIDECAR_SLEEP`]: a process 1 without a handler ignores SIGTERM, so a bare `sleep` held
+//! every `compose down` and restart for Docker's stop timeout and then was killed.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +41,11 @@ pub const SMTP_FROM: &str = "GF_SMTP_FROM_ADDRESS";
 pub const SMTP_USER: &str = "GF_SMTP_USER";
 /// The services without a shell, probed by a `hc-<service>` sidecar.
 pub const SIDECARS: [&str; 3] = ["loki", "mimir", "pyroscope"];
+/// What a sidecar runs: bash as process 1, asleep, ending with status 0 on SIGTERM. The trap
+/// interrupts `wait`; a trap on a foreground `sleep` would run only once the sleep ended. Bash
+/// and `sleep` are in Finch's image (the probes use bash already), so this needs nothing of
+/// the host, where Compose's `init: true` needs the daemon's `docker-init`.
+pub const SIDECAR_SLEEP: &str = "trap 'exit 0' TERM; sleep infinity & wait";
 
 /// The compose file as serialized.
 #[derive(Serialize)]
@@ -120,7 +127,7 @@ pub fn render(
             ComposeService {
                 image: settings.images.get(Service::Finch).to_owned(),
                 container_name: sidecar,
-                entrypoint: strings(&["sleep", "infinity"]),
+                entrypoint: strings(&["bash", "-c", SIDECAR_SLEEP]),
                 healthcheck: healthcheck(probe(target)),
                 restart: "unless-stopped",
                 ..ComposeService::default()
@@ -257,7 +264,10 @@ fn grafana_environment(settings: &StackSettings) -> BTreeMap<&'static str, Strin
     let mut environment = BTreeMap::from([
         (
             "GF_SERVER_ROOT_URL",
-            format!("https://{}/grafana/", url_host(&settings.host)),
+            format!(
+                "https://{}/grafana/",
+                url_authority(&settings.host, settings.ports.https.port)
+            ),
         ),
         ("GF_SERVER_SERVE_FROM_SUB_PATH", "true".to_owned()),
         (
@@ -333,6 +343,16 @@ pub fn url_host(host: &str) -> String {
     }
 }
 
+/// The host and port clients reach the stack's HTTPS on, as a URL names them: the port is left
+/// out at 443, as browsers and Grafana leave it out.
+pub fn url_authority(host: &str, https_port: u16) -> String {
+    if https_port == 443 {
+        url_host(host)
+    } else {
+        format!("{}:{https_port}", url_host(host))
+    }
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -386,10 +406,16 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_hosts_are_bracketed_in_urls() {
+    fn ipv6_hosts_are_bracketed_and_ports_other_than_443_kept_in_urls() {
         assert_eq!(url_host("2001:db8::1"), "[2001:db8::1]");
         assert_eq!(url_host("192.0.2.1"), "192.0.2.1");
         assert_eq!(url_host("finch.example.com"), "finch.example.com");
+        assert_eq!(url_authority("2001:db8::1", 443), "[2001:db8::1]");
+        assert_eq!(url_authority("2001:db8::1", 8443), "[2001:db8::1]:8443");
+        assert_eq!(
+            url_authority("finch.example.com", 8443),
+            "finch.example.com:8443"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `finch.json`, as `finch` reads it (`crates/finch/src/config.rs`, `docs/configuration.md`):
 //! 1.x's keys, plus `proxy_secret` so that the control plane only answers calls that came
-//! through Traefik, and a secret rotation's `previous_secret` and `previous_secret_until`
+//! through Traefik, `https_port` when `--stack.https-port` publishes HTTPS elsewhere than 443 (so
+//! that the URLs finch hands out carry the port; left out at 443, so a 1.x stack's file stays as
+//! it was), and a secret rotation's `previous_secret` and `previous_secret_until`
 //! while an earlier render or `service rotate-secret` left them. 1.x's `profiler` is left out:
 //! this version reads and ignores it.
 
@@ -13,10 +15,11 @@ pub const PATH: &str = "finch.json";
 
 /// The keys in the order [`render`] writes them; a rotation writes them in this order too, so a
 /// deploy after it finds the same bytes and recreates nothing.
-pub const KEY_ORDER: [&str; 8] = [
+pub const KEY_ORDER: [&str; 9] = [
     "created_at",
     "database",
     "hostname",
+    "https_port",
     "id",
     "secret",
     "proxy_secret",
@@ -29,6 +32,8 @@ struct FinchJson<'a> {
     created_at: &'a str,
     database: &'a str,
     hostname: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    https_port: Option<u16>,
     id: &'a str,
     secret: &'a str,
     proxy_secret: &'a str,
@@ -45,6 +50,7 @@ pub fn render(settings: &StackSettings) -> Result<RenderedFile, StackError> {
         created_at: &generated.created_at,
         database: &settings.database.uri,
         hostname: &settings.host,
+        https_port: Some(settings.ports.https.port).filter(|port| *port != 443),
         id: &generated.id,
         secret: &generated.secret,
         proxy_secret: &generated.proxy_secret,

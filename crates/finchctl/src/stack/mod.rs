@@ -18,6 +18,7 @@ pub mod alloy;
 pub mod backup;
 pub mod compose;
 pub mod database;
+pub mod database_change;
 pub mod deploy;
 pub mod doctor;
 pub mod existing;

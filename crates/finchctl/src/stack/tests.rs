@@ -194,6 +194,7 @@ fn finch_loads_the_rendered_finch_json() {
     .expect("finch reads it");
     let expected = generated();
     assert_eq!(config.hostname, "finch.example.com");
+    assert_eq!(config.https_port, 443);
     assert_eq!(config.id, expected.id);
     assert_eq!(config.secret, expected.secret);
     assert_eq!(
@@ -248,22 +249,27 @@ fn an_image_override_recreates_only_its_service() {
 
 #[test]
 fn a_rotated_finch_json_is_what_the_next_render_writes() {
-    let before = settings(TlsMode::SelfSigned(pair()));
-    let file = finch_json::render(&before).expect("renders");
-    let now = time::macros::datetime!(2026-12-06 06:00:00 UTC);
-    let grace = "30s".parse().expect("a grace");
-    let rotated = secret::rotate(&file.contents, "bmV3LXNlY3JldA==", grace, now).expect("rotates");
-    let mut after = before.clone();
-    after.generated.previous_secret = Some((
-        before.generated.secret.clone(),
-        "2026-12-06T06:00:30Z".to_owned(),
-    ));
-    after.generated.secret = "bmV3LXNlY3JldA==".to_owned();
-    let rendered = finch_json::render(&after).expect("renders");
-    assert_eq!(
-        String::from_utf8_lossy(&rotated.finch_json),
-        String::from_utf8_lossy(&rendered.contents)
-    );
+    // At 443 and on a port finch.json names (`https_port`, between 1.x's keys).
+    for https in ["443", "127.0.0.1:8443"] {
+        let mut before = settings(TlsMode::SelfSigned(pair()));
+        before.ports.https = https.parse().expect("valid");
+        let file = finch_json::render(&before).expect("renders");
+        let now = time::macros::datetime!(2026-12-06 06:00:00 UTC);
+        let grace = "30s".parse().expect("a grace");
+        let rotated =
+            secret::rotate(&file.contents, "bmV3LXNlY3JldA==", grace, now).expect("rotates");
+        let mut after = before.clone();
+        after.generated.previous_secret = Some((
+            before.generated.secret.clone(),
+            "2026-12-06T06:00:30Z".to_owned(),
+        ));
+        after.generated.secret = "bmV3LXNlY3JldA==".to_owned();
+        let rendered = finch_json::render(&after).expect("renders");
+        assert_eq!(
+            String::from_utf8_lossy(&rotated.finch_json),
+            String::from_utf8_lossy(&rendered.contents)
+        );
+    }
 }
 
 #[test]
@@ -356,7 +362,7 @@ fn only_traefik_publishes_ports_and_everything_is_on_one_network() {
 }
 
 #[test]
-fn published_ports_reach_traefik_alone() {
+fn published_ports_reach_traefik_alone_and_the_public_urls() {
     let before = settings(TlsMode::SelfSigned(pair()));
     let mut after = before.clone();
     after.ports = Ports {
@@ -376,5 +382,25 @@ fn published_ports_reach_traefik_alone() {
     // The redirect sends clients to the port the host publishes HTTPS on.
     let static_config = String::from_utf8_lossy(&files[traefik::STATIC_PATH].contents);
     assert!(static_config.contains("to: \":8443\""), "{static_config}");
-    assert_eq!(changed(&hashes(&before), &hashes(&after)), ["traefik"]);
+    // Grafana and Finch name the stack's public URLs with that port.
+    assert_eq!(
+        compose["services"]["grafana"]["environment"]["GF_SERVER_ROOT_URL"],
+        "https://finch.example.com:8443/grafana/"
+    );
+    let config = finch::config::FinchConfig::from_json(
+        &files[finch_json::PATH].contents,
+        PathBuf::from(DEFAULT_LIBRARY),
+    )
+    .expect("finch reads it");
+    assert_eq!(config.https_port, 8443);
+    assert_eq!(
+        config.public_url("/login"),
+        "https://finch.example.com:8443/login"
+    );
+    // Finch reads its finch.json at start; Grafana's environment is in the compose file, which
+    // recreates it without a hash.
+    assert_eq!(
+        changed(&hashes(&before), &hashes(&after)),
+        ["finch", "traefik"]
+    );
 }

@@ -66,7 +66,7 @@ pub async fn stats(state: &DashboardState, viewer: &Viewer) -> Option<ServerMess
 /// The `endpoints` message.
 pub fn endpoints(state: &DashboardState) -> ServerMessage {
     ServerMessage::Endpoints {
-        data: EndpointsView::new(&state.config().hostname),
+        data: EndpointsView::new(state.config()),
     }
 }
 
@@ -155,7 +155,7 @@ pub async fn config(state: &DashboardState, viewer: &Viewer, rid: String) -> Ser
         .mint_agent(agent.rid.as_str(), state.clock().now());
     let rendered = alloy::render(&AlloyConfig {
         agent: &agent,
-        service_hostname: &state.config().hostname,
+        service_url: &state.config().public_url(""),
         token: &minted,
         skip_verify: alloy::skip_tls_verify(&state.config().certs_dir()),
     });

@@ -11,7 +11,7 @@
 use clap::Args;
 
 use super::rollout::{self, NewOperator, Rendered, Rollout, RolloutArgs};
-use super::stack_args::TlsModeArgs;
+use super::stack_args::{self, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{RunArgs, TargetArg};
 use crate::mtls;
@@ -81,6 +81,12 @@ pub async fn run(args: &DeployArgs, cx: &Context) -> anyhow::Result<()> {
     let now = rollout::now();
     let tls = args.tls.resolve(&host, &existing, now)?;
     let rendered = Rendered::new(&host, tls, &args.rollout, &existing, &look, now)?;
+    stack_args::warn_database_change(
+        cx,
+        &existing,
+        &rendered.settings,
+        &format!("on {}", rollout.target()),
+    );
     // A new stack, or one started over, makes this workstation its first operator.
     let operator = if fresh || reset {
         let rid = mtls::local_rid(&cx.env.machine_id_paths)?;

@@ -1,6 +1,9 @@
 //! `finchctl service logs [user@]host [SERVICE...]`: the stack services' own logs over SSH,
-//! each line prefixed with its service (coloured on a terminal, unless `NO_COLOR`), without
-//! logging in to the host. A Finch 2 addition.
+//! each line prefixed with its container (coloured by service on a terminal, unless
+//! `NO_COLOR`), without logging in to the host. A Finch 2 addition.
+//!
+//! Finch's replicas are read from the host's compose file, in the round trip that finds the
+//! library ([`containers`]): `finch` shows every replica, `finch-2` one.
 //!
 //! One script on the host runs `docker logs` for each service and tags every line with the
 //! service's name; it watches its own stdin and, when that closes (Ctrl-C here, or the
@@ -18,6 +21,9 @@ use crate::stack::Service;
 use crate::target::fleet::AnyTarget;
 use crate::target::stream::stream;
 use crate::target::{Plan, Target};
+use containers::Container;
+
+mod containers;
 
 /// The step's name, in a dry run's plan.
 const STEP: &str = "Stream the services' logs";
@@ -61,8 +67,8 @@ pub struct LogsArgs {
     /// The host, step reporting, the library and the Docker daemon.
     #[command(flatten)]
     pub on: OnHostArgs,
-    /// The services to show (default: all): traefik, finch, grafana, loki, mimir, pyroscope,
-    /// alloy
+    /// The services to show (default: all): traefik, finch (every replica), grafana, loki,
+    /// mimir, pyroscope, alloy, or one Finch replica (finch-2 … finch-8)
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
     /// Keep printing new lines until Ctrl-C
@@ -78,15 +84,17 @@ pub struct LogsArgs {
 
 /// Prints the logs.
 pub async fn run(args: &LogsArgs, cx: &Context) -> anyhow::Result<()> {
-    let services = services(&args.services)?;
+    let wanted = containers::parse(&args.services)?;
     let on = OnHost::read(&args.on, true, cx).await?;
+    let replicas = on.library.replicas().unwrap_or_default();
+    let containers = containers::containers(&wanted, replicas, &on.target.raw)?;
     let mut script_args = vec![
         if args.follow { "1" } else { "0" }.to_owned(),
         args.tail
             .map_or_else(|| "all".to_owned(), |n| n.to_string()),
         args.since.clone().unwrap_or_default(),
     ];
-    script_args.extend(services.iter().map(|s| s.name().to_owned()));
+    script_args.extend(containers.iter().map(|c| c.name.clone()));
     let step = on.docker.script(STEP, SCRIPT, script_args);
     if on.fleet.dry_run {
         let mut plan = Plan::new();
@@ -100,7 +108,7 @@ pub async fn run(args: &LogsArgs, cx: &Context) -> anyhow::Result<()> {
         .map_err(|e| Problem::failed(e.to_string()))?;
     let line = step.command_line(identity.root);
     let colour = !cx.env.no_color && std::io::stdout().is_terminal();
-    let printer = Printer::new(&services, colour);
+    let printer = Printer::new(&containers, colour);
     let mut out = std::io::stdout().lock();
     let result = stream(&target, &line, &cx.cancel, |line| {
         printer.print(&mut out, line)
@@ -129,28 +137,6 @@ pub async fn run(args: &LogsArgs, cx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// The services asked for (all when none), refusing unknown names with the list of known ones.
-fn services(names: &[String]) -> anyhow::Result<Vec<Service>> {
-    if names.is_empty() {
-        return Ok(Service::ALL.to_vec());
-    }
-    let mut picked = Vec::new();
-    for name in names {
-        let Some(service) = Service::ALL.iter().find(|s| s.name() == name) else {
-            let known: Vec<&str> = Service::ALL.iter().map(|s| s.name()).collect();
-            return Err(Problem::usage(format!(
-                "unknown service {name:?}: the stack's services are {}",
-                known.join(", ")
-            ))
-            .into());
-        };
-        if !picked.contains(service) {
-            picked.push(*service);
-        }
-    }
-    Ok(picked)
-}
-
 /// `--since`: a Go duration of whole units as docker takes it (`45s`, `10m`, `1h30m`).
 fn parse_since(text: &str) -> Result<String, String> {
     let mut digits = 0;
@@ -171,28 +157,35 @@ fn parse_since(text: &str) -> Result<String, String> {
     }
 }
 
-/// Writes tagged lines as `service | text`, the names aligned and coloured when asked.
-struct Printer {
+/// Writes tagged lines as `container | text`, the names aligned and coloured by service when
+/// asked.
+struct Printer<'c> {
+    containers: &'c [Container],
     width: usize,
     colour: bool,
 }
 
 // === impl Printer ===
 
-impl Printer {
-    fn new(services: &[Service], colour: bool) -> Printer {
+impl Printer<'_> {
+    fn new(containers: &[Container], colour: bool) -> Printer<'_> {
         Printer {
-            width: services.iter().map(|s| s.name().len()).max().unwrap_or(0),
+            containers,
+            width: containers.iter().map(|c| c.name.len()).max().unwrap_or(0),
             colour,
         }
     }
 
-    /// Prints one line from the host: `<service> <text>`.
+    /// Prints one line from the host: `<container> <text>`.
     fn print(&self, out: &mut impl Write, line: &[u8]) -> std::io::Result<()> {
         let line = String::from_utf8_lossy(line);
         let (name, text) = line.split_once(' ').unwrap_or((&line, ""));
         let width = self.width;
-        let index = Service::ALL.iter().position(|s| s.name() == name);
+        let index = self
+            .containers
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| Service::ALL.iter().position(|s| *s == c.service));
         match index.filter(|_| self.colour) {
             Some(i) => writeln!(
                 out,
@@ -209,18 +202,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_services_are_refused_with_the_known_ones() {
-        let err = services(&["grafana".into(), "postgres".into()]).expect_err("refused");
-        assert_eq!(
-            err.to_string(),
-            "unknown service \"postgres\": the stack's services are traefik, finch, grafana, loki, mimir, pyroscope, alloy"
-        );
-        assert_eq!(services(&[]).expect("all").len(), Service::ALL.len());
-        let two = services(&["loki".into(), "loki".into(), "finch".into()]).expect("ok");
-        assert_eq!(two, [Service::Loki, Service::Finch]);
-    }
-
-    #[test]
     fn since_takes_docker_durations() {
         for good in ["45s", "10m", "1h30m", "2h"] {
             assert_eq!(parse_since(good).as_deref(), Ok(good));
@@ -232,9 +213,17 @@ mod tests {
 
     #[test]
     fn lines_are_prefixed_and_coloured_only_when_asked() {
-        let services = [Service::Loki, Service::Grafana];
+        let container = |name: &str, service| Container {
+            name: name.to_owned(),
+            service,
+        };
+        let containers = [
+            container("loki", Service::Loki),
+            container("grafana", Service::Grafana),
+            container("finch-2", Service::Finch),
+        ];
         let mut plain = Vec::new();
-        Printer::new(&services, false)
+        Printer::new(&containers, false)
             .print(&mut plain, b"loki level=info msg=\"ready\"")
             .expect("write");
         assert_eq!(
@@ -242,12 +231,14 @@ mod tests {
             "loki    | level=info msg=\"ready\"\n"
         );
         let mut coloured = Vec::new();
-        Printer::new(&services, true)
-            .print(&mut coloured, b"grafana up")
+        let printer = Printer::new(&containers, true);
+        printer.print(&mut coloured, b"grafana up").expect("write");
+        printer
+            .print(&mut coloured, b"finch-2 ready")
             .expect("write");
         assert_eq!(
             String::from_utf8_lossy(&coloured),
-            "\x1b[32mgrafana |\x1b[0m up\n"
+            "\x1b[32mgrafana |\x1b[0m up\n\x1b[33mfinch-2 |\x1b[0m ready\n"
         );
     }
 }

@@ -32,7 +32,7 @@ pub fn service_name(host: &str, https_port: u16) -> String {
     if https_port == 443 {
         host.to_owned()
     } else {
-        format!("{}:{https_port}", crate::stack::compose::url_host(host))
+        crate::stack::compose::url_authority(host, https_port)
     }
 }
 
@@ -92,13 +92,10 @@ impl Summary<'_> {
 
     /// The summary's text.
     pub fn text(&self) -> String {
-        let host = match self.settings.ports.https.port {
-            443 => crate::stack::compose::url_host(&self.settings.host),
-            port => format!(
-                "{}:{port}",
-                crate::stack::compose::url_host(&self.settings.host)
-            ),
-        };
+        let host = crate::stack::compose::url_authority(
+            &self.settings.host,
+            self.settings.ports.https.port,
+        );
         let mut text = format!(
             "The Finch stack runs on {} (id {}).\n\n  Grafana    https://{host}/grafana/  (user admin)\n  Dashboard  https://{host}/dashboard  (`finchctl service dashboard --web {}`)\n  Password   Grafana's admin password is in {} on the host (`sudo cat` it)\n",
             self.target, self.settings.generated.id, self.name, self.password_file

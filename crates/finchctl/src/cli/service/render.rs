@@ -14,7 +14,7 @@ use clap::Args;
 use time::OffsetDateTime;
 
 use super::alert_args::AlertArgs;
-use super::stack_args::{StackArgs, TlsModeArgs};
+use super::stack_args::{self, StackArgs, TlsModeArgs};
 use crate::cli::Context;
 use crate::output::Problem;
 use crate::stack::{self, Alerts, CertificatePair, Existing, RenderedFile, StackSettings};
@@ -74,6 +74,7 @@ pub fn run(args: &RenderArgs, cx: &Context) -> anyhow::Result<()> {
         alerts: args.alerts.resolve(read_alerts(dir)?, &args.host)?,
     };
     let files = stack::render(&settings)?;
+    stack_args::warn_database_change(cx, &existing, &settings, &format!("in {}", dir.display()));
     write(dir, &files)?;
     let mut listing = String::new();
     for file in &files {

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use time::OffsetDateTime;
 
+use crate::cli::Context;
 use crate::cli::args::CustomTlsArgs;
 use crate::output::Problem;
+use crate::stack::database_change::DatabaseChange;
 use crate::stack::{
     CertificatePair, Database, Existing, Generated, Images, Ports, PublishedPort, Replicas,
-    Retention, TlsMode, tls,
+    Retention, StackSettings, TlsMode, tls,
 };
 
 /// How Traefik gets its certificate: self-signed unless one of these is given.
@@ -202,6 +204,19 @@ fn read_pem(path: &Path, flag: &str, label: &str) -> anyhow::Result<String> {
         );
     }
     Ok(text)
+}
+
+/// Warns, before anything changes, when `settings` move the stack `existing` holds (`on HOST`
+/// or `in DIR`, as `place` says) to another database: its agents stay behind unless copied.
+pub fn warn_database_change(
+    cx: &Context,
+    existing: &Existing,
+    settings: &StackSettings,
+    place: &str,
+) {
+    if let Some(change) = DatabaseChange::of(existing, settings) {
+        cx.output.warn(&change.warning(place));
+    }
 }
 
 fn usage(message: &str, hint: &str) -> anyhow::Error {

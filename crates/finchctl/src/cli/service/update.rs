@@ -8,7 +8,7 @@
 use clap::Args;
 
 use super::rollout::{self, Rendered, Rollout, RolloutArgs};
-use super::stack_args::TlsModeArgs;
+use super::stack_args::{self, TlsModeArgs};
 use crate::cli::Context;
 use crate::cli::args::{CustomTlsArgs, RunArgs, TargetArg};
 use crate::output::Problem;
@@ -77,6 +77,12 @@ pub async fn run(args: &UpdateArgs, cx: &Context) -> anyhow::Result<()> {
     };
     let existing = look.library.existing();
     let rendered = Rendered::new(&host, tls, &args.rollout, &existing, &look, now)?;
+    stack_args::warn_database_change(
+        cx,
+        &existing,
+        &rendered.settings,
+        &format!("on {}", rollout.target()),
+    );
     rollout
         .finish(cx, &look, &rendered, &archives, None, false)
         .await
