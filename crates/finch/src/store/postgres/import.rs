@@ -6,6 +6,11 @@
 //! walks, which made a copy of 100,000 agents take minutes. `ALTER TABLE` is transactional, so
 //! the trigger is never off outside this transaction, and the lock it takes keeps every other
 //! writer out until the commit.
+//!
+//! The copy ends with `ANALYZE` of the tables it filled, in the same transaction (as
+//! PostgreSQL's own advice after a bulk load has it): until autovacuum gets to them, a minute or
+//! more later, the planner would plan dashboard reads for the tables as they were before the
+//! copy, often empty.
 
 use sqlx::PgPool;
 
@@ -35,7 +40,8 @@ pub(super) async fn import_agents(
          WITH bumped AS (UPDATE finch_change_version SET version = version + 1 WHERE id = 1 \
          RETURNING version) \
          SELECT pg_notify('{CHANGE_CHANNEL}', \
-         json_build_object('version', version, 'rids', NULL)::text) FROM bumped"
+         json_build_object('version', version, 'rids', NULL)::text) FROM bumped; \
+         ANALYZE agents, finch_agent_search"
     ))
     .execute(&mut *tx)
     .await

@@ -161,6 +161,30 @@ async fn searches_use_the_trigram_index() {
     );
 }
 
+/// A migration leaves the planner statistics of what it copied, not of the empty tables.
+#[tokio::test]
+async fn an_import_leaves_statistics_of_the_copied_agents() {
+    let Some(db) = postgres().await else { return };
+    let store = db.open().await;
+    for hostname in ["one", "two", "three"] {
+        store.insert_agent(&rid(), &spec(hostname)).await.unwrap();
+    }
+    let agents = store.list_agents().await.unwrap();
+    store.import_agents(&agents, true).await.unwrap();
+    store.close().await;
+    for table in ["agents", "finch_agent_search"] {
+        assert_eq!(
+            scalar(
+                &db,
+                &format!("SELECT reltuples::bigint FROM pg_class WHERE relname = '{table}'")
+            )
+            .await,
+            3,
+            "{table}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_uris_are_named_without_their_password() {
     let err = Store::open("postgres://finch:secret@db:notaport/finch", Path::new("/"))
