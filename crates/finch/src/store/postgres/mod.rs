@@ -70,6 +70,8 @@ const RECORD_LAST_SEEN: &str = "WITH seen AS (SELECT * FROM unnest($1::text[], $
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The most matches a dashboard page reads the ids of at once ([`page::IDS_AT_ONCE`]).
+    ids_at_once: u32,
 }
 
 // === impl PostgresStore ===
@@ -93,7 +95,20 @@ impl PostgresStore {
             .await
             .map_err(map_sqlx)?;
         schema::migrate(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            ids_at_once: page::IDS_AT_ONCE,
+        })
+    }
+
+    /// The same store, reading the ids of at most `ids_at_once` matches at once, so that tests
+    /// reach the walk of many matches with a few agents.
+    #[cfg(test)]
+    pub(in crate::store) fn with_ids_at_once(self, ids_at_once: u32) -> Self {
+        PostgresStore {
+            ids_at_once,
+            ..self
+        }
     }
 
     pub(super) async fn insert_agent(
@@ -271,7 +286,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn page_agents(&self, query: &AgentQuery) -> Result<AgentPage, StoreError> {
-        page::page_agents(&self.pool, query).await
+        page::page_agents(&self.pool, query, self.ids_at_once).await
     }
 
     pub(super) async fn agent_stats(

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::pages::check_every_kind_of_page;
 use super::{TestDb, rid, spec};
 use crate::store::{ChangeNotice, ChangeVersion, Store, StoreError, UriError};
 
@@ -159,6 +160,19 @@ async fn searches_use_the_trigram_index() {
         .await,
         1
     );
+}
+
+/// Searches with more matches than a page reads the ids of at once are counted and walked, and
+/// give the pages those with fewer give.
+#[tokio::test]
+async fn pages_of_many_matches_are_walked_to_the_same_answers() {
+    let Some(db) = postgres().await else { return };
+    let Store::Postgres(store) = db.open().await else {
+        panic!("a PostgreSQL store expected")
+    };
+    let store = Store::Postgres(store.with_ids_at_once(4));
+    check_every_kind_of_page(&store, 23, &[1, 3, 7, 30]).await;
+    store.close().await;
 }
 
 /// A migration leaves the planner statistics of what it copied, not of the empty tables.
