@@ -84,7 +84,8 @@ pub fn spawn(mut cmd: Command, program: &str) -> Result<tokio::process::Child, T
     })
 }
 
-async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+/// Everything `pipe` yields until its end (nothing when there is no pipe).
+pub async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
     let mut buf = Vec::new();
     if let Some(mut pipe) = pipe {
         let _ = pipe.read_to_end(&mut buf).await;
@@ -93,7 +94,7 @@ async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 }
 
 /// A reader's bytes, or what it had when a stray process kept the pipe open past [`GRACE`].
-async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
+pub async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
     match tokio::time::timeout(GRACE, task).await {
         Ok(Ok(bytes)) => bytes,
         _ => Vec::new(),
