@@ -39,7 +39,7 @@ pub enum MuxError {
 }
 
 /// The pipes of one session: the ends finchctl keeps and the ends the master gets.
-struct Stdio {
+struct Pipes {
     stdin: pipe::Sender,
     stdout: pipe::Receiver,
     stderr: pipe::Receiver,
@@ -55,12 +55,12 @@ pub async fn exec(
     limits: &Limits,
 ) -> Result<Outcome, MuxError> {
     let command = NonZeroByteSlice::new(line.as_bytes()).ok_or(MuxError::Nul)?;
-    let Stdio {
+    let Pipes {
         stdin: input,
         stdout,
         stderr,
         remote,
-    } = Stdio::new().map_err(MuxError::Pipe)?;
+    } = Pipes::new().map_err(MuxError::Pipe)?;
     let stdout = tokio::spawn(read_all(Some(stdout)));
     let stderr = tokio::spawn(read_all(Some(stderr)));
     // A command keeps an open, empty stdin until it ends; an upload's is closed after the data.
@@ -120,9 +120,9 @@ pub async fn stop_master(control: &Path) -> Result<(), MuxError> {
     Ok(())
 }
 
-// === impl Stdio ===
+// === impl Pipes ===
 
-impl Stdio {
+impl Pipes {
     /// Three pipes. The master's ends stay blocking, as the protocol expects of passed fds;
     /// finchctl's become non-blocking for tokio.
     fn new() -> std::io::Result<Self> {
@@ -133,7 +133,11 @@ impl Stdio {
             stdin: pipe::Sender::from_owned_fd(stdin.into())?,
             stdout: pipe::Receiver::from_owned_fd(stdout.into())?,
             stderr: pipe::Receiver::from_owned_fd(stderr.into())?,
-            remote: [stdin_remote.into(), stdout_remote.into(), stderr_remote.into()],
+            remote: [
+                stdin_remote.into(),
+                stdout_remote.into(),
+                stderr_remote.into(),
+            ],
         })
     }
 }

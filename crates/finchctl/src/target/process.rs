@@ -1,4 +1,6 @@
-//! Drives one local child process (`sh` or `ssh`) under a step's limits.
+//! Drives one local child process under a step's limits: the local target's `sh` (an SSH step
+//! is a session of the master instead, [`crate::target::mux`], which ends a step in the same
+//! order), and the `ssh` or `sh` of a streamed command, which shares [`spawn`].
 //!
 //! The child gets its own process group, so Ctrl-C reaches finchctl alone and finchctl ends
 //! the step in order: it closes the child's stdin (the wrapper on the host then kills the
