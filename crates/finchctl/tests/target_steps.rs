@@ -122,6 +122,63 @@ async fn a_command_brings_back_its_output_exit_code_or_signal_through_the_master
     assert!(err.to_string().contains("web"), "{err}");
 }
 
+/// The pid of the ssh master that `config` (a test client's own ssh config) started.
+fn master_pid(config: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        (cmdline.contains("ControlMaster=yes") && cmdline.contains(config))
+            .then(|| e.file_name().to_str()?.parse().ok())
+            .flatten()
+    })
+}
+
+#[tokio::test]
+async fn a_master_that_dies_under_a_step_is_an_error_naming_the_host() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, "root"));
+    let config = client.dir.path().join("config");
+    let options = SshOptions {
+        config: Some(config.clone()),
+        ..SshOptions::default()
+    };
+    let mut target = Ssh::new(TargetSpec::parse("web").unwrap(), options);
+    target.connect().await.unwrap();
+    let limits = Limits {
+        timeout: ssh::DEADLINE,
+        cancel: CancellationToken::new(),
+    };
+    let master = master_pid(config.to_str().unwrap()).expect("the master runs");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let watched = pid_file.clone();
+    // The master is killed once the step runs on the host.
+    let killer = tokio::task::spawn_blocking(move || {
+        wait_for("the step to write its pid", || {
+            std::fs::read_to_string(&watched).is_ok_and(|p| p.ends_with('\n'))
+        });
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &master.to_string()])
+            .status();
+        assert!(killed.unwrap().success());
+    });
+    let line = format!(
+        "echo $$ > {}; exec sleep 60",
+        finchctl::target::quote::quote(pid_file.to_str().unwrap())
+    );
+    let err = target.exec(&line, None, &limits).await.unwrap_err();
+    killer.await.unwrap();
+    let message = err.to_string();
+    assert!(message.contains("web"), "{message}");
+    assert!(message.contains("connection ended"), "{message}");
+    target.close().await;
+    let sleeper = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill")
+        .arg(sleeper.trim())
+        .status();
+}
+
 #[tokio::test]
 async fn a_secret_upload_lands_with_mode_and_owner_and_never_in_argv() {
     let client = Client::new();

@@ -36,6 +36,10 @@ pub enum MuxError {
     /// The master refused the request, or the control socket failed.
     #[error("the ssh master: {0}")]
     Master(#[from] openssh_mux_client::Error),
+    /// The master is gone (killed, or its connection to the host dropped) before the command
+    /// ended.
+    #[error("the connection ended before the command did")]
+    Lost,
 }
 
 /// The pipes of one session: the ends finchctl keeps and the ends the master gets.
@@ -102,6 +106,10 @@ pub async fn exec(
             (exit.ok().and_then(Result::ok).flatten(), Some(stop))
         }
     };
+    // No exit status: a signal ended the command, or the master itself is gone.
+    if exit.is_none() && stopped.is_none() && !alive(control).await {
+        return Err(MuxError::Lost);
+    }
     Ok(Outcome {
         // The master reports an exit status; a command that a signal ended has none.
         code: exit.and_then(|code| i32::try_from(code).ok()),
@@ -110,6 +118,14 @@ pub async fn exec(
         stopped,
         recorded: false,
     })
+}
+
+/// Whether the master on `control` still answers.
+async fn alive(control: &Path) -> bool {
+    match Connection::connect(control).await {
+        Ok(mut connection) => connection.send_alive_check().await.is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// Asks the master on `control` to stop listening: it removes the socket and exits once no
