@@ -1,12 +1,13 @@
 //! Runs a step as a session of the host's OpenSSH master, over the master's control socket.
 //!
-//! A step used to be an `ssh -o ControlMaster=no` process, about 16 ms of CPU to start a client
-//! whose only work was to hand its stdin, stdout and stderr to the master; a fresh host took a
-//! dozen. finchctl now does that part itself, in OpenSSH's multiplexing protocol
-//! (`PROTOCOL.mux`, through the `openssh-mux-client` crate that the `openssh` crate's native mux
-//! uses): a hello, a new session carrying the command line, the three ends of local pipes passed
-//! with `SCM_RIGHTS`, then the exit message when the command ends. The master holds the
-//! connection, the user's options and the authentication, so a session never prompts.
+//! A step used to be an `ssh -o ControlMaster=no` process: about 7 ms of CPU and 10 to 20 ms to
+//! start a client whose only work was to hand its stdin, stdout and stderr to the master, ten
+//! times for a fresh host (docs/performance.md). finchctl now does that part itself, in
+//! OpenSSH's multiplexing protocol (`PROTOCOL.mux`, through the `openssh-mux-client` crate that
+//! the `openssh` crate's native mux uses): a hello, a new session carrying the command line, the
+//! three ends of local pipes passed with `SCM_RIGHTS`, then the exit message when the command
+//! ends. The master holds the connection, the user's options and the authentication, so a
+//! session never prompts.
 //!
 //! Stopping a step keeps the order of [`crate::target::process`]: close its stdin (the wrapper
 //! on the host then kills the step, see [`crate::target::run`]), give it [`GRACE`] to end, then
@@ -22,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 
 use crate::target::process::{GRACE, collect, read_all};
-use crate::target::{Limits, Outcome};
+use crate::target::{Limits, Outcome, Stop};
 
 /// Why a session could not run or report its end.
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +95,8 @@ pub async fn exec(
     tokio::pin!(session);
     let ended = tokio::select! {
         exit = &mut session => Ok(exit),
-        () = tokio::time::sleep(limits.timeout) => Err(crate::target::Stop::TimedOut),
-        () = limits.cancel.cancelled() => Err(crate::target::Stop::Cancelled),
+        () = tokio::time::sleep(limits.timeout) => Err(Stop::TimedOut),
+        () = limits.cancel.cancelled() => Err(Stop::Cancelled),
     };
     let (exit, stopped) = match ended {
         Ok(exit) => (exit?, None),
