@@ -1,6 +1,7 @@
 //! The steps a plan runs, through the library on a real OpenSSH server on loopback (see
-//! `ssh/mod.rs`): secret uploads, a hostile directory name, root without sudo, sudo that wants a
-//! password, `--run.cmd-timeout` and cancelling.
+//! `ssh/mod.rs`): what one command brings back over the master, secret uploads, a hostile
+//! directory name, root without sudo, sudo that wants a password, `--run.cmd-timeout` and
+//! cancelling.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod ssh;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use finchctl::target::report::{Reporter, RunFormat};
 use finchctl::target::run::{PlanError, PlanRun, run_plan};
 use finchctl::target::{
-    CancellationToken, Limits, Plan, Ssh, SshOptions, Step, TargetSpec, Upload,
+    CancellationToken, Limits, Plan, Ssh, SshOptions, Step, Target, TargetSpec, Upload,
 };
 use ssh::{Client, PASSWORD_SUDO_USER, SUDO_USER, Sshd, doctor, wait_for};
 
@@ -63,6 +64,119 @@ fn secret_upload(dest: &str, contents: Vec<u8>, owner: &str) -> Plan {
         },
     ));
     plan
+}
+
+/// One command at a time on a connected target, as the plan code sees it.
+#[tokio::test]
+async fn a_command_brings_back_its_output_exit_code_or_signal_through_the_master() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, SUDO_USER));
+    let options = SshOptions {
+        config: Some(client.dir.path().join("config")),
+        ..SshOptions::default()
+    };
+    let mut target = Ssh::new(TargetSpec::parse("web").unwrap(), options);
+    let identity = target.connect().await.unwrap();
+    assert_eq!(identity.user.as_deref(), Some(SUDO_USER));
+    let limits = Limits {
+        timeout: ssh::DEADLINE,
+        cancel: CancellationToken::new(),
+    };
+
+    let out = target
+        .exec(
+            "cat; echo out; echo err >&2; exit 3",
+            Some(b"in\n"),
+            &limits,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.code, Some(3));
+    assert_eq!(out.stdout, b"in\nout\n");
+    assert_eq!(out.stderr, b"err\n");
+
+    // Without data, stdin stays open (and empty) until the command ends.
+    let out = target
+        .exec("sleep 1; echo done", None, &limits)
+        .await
+        .unwrap();
+    assert_eq!((out.code, out.stdout.as_slice()), (Some(0), &b"done\n"[..]));
+
+    // A shell that a signal ends has no exit status to report.
+    let out = target.exec("kill -KILL $$", None, &limits).await.unwrap();
+    assert_eq!(out.code, None, "{out:?}");
+
+    // Closing asks the master to stop: it ends at once, not a ControlPersist later.
+    let config = client.dir.path().join("config").display().to_string();
+    let masters = move || {
+        all_cmdlines()
+            .iter()
+            .filter(|c| c.contains("ControlMaster=yes") && c.contains(config.as_str()))
+            .count()
+    };
+    assert_eq!(masters(), 1);
+    target.close().await;
+    wait_for("the master to end", || masters() == 0);
+    let err = target.exec("true", None, &limits).await.unwrap_err();
+    assert!(err.to_string().contains("web"), "{err}");
+}
+
+/// The pid of the ssh master that `config` (a test client's own ssh config) started.
+fn master_pid(config: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        (cmdline.contains("ControlMaster=yes") && cmdline.contains(config))
+            .then(|| e.file_name().to_str()?.parse().ok())
+            .flatten()
+    })
+}
+
+#[tokio::test]
+async fn a_master_that_dies_under_a_step_is_an_error_naming_the_host() {
+    let client = Client::new();
+    let sshd = Sshd::start(&client);
+    client.config(&Client::host("web", &sshd, "root"));
+    let config = client.dir.path().join("config");
+    let options = SshOptions {
+        config: Some(config.clone()),
+        ..SshOptions::default()
+    };
+    let mut target = Ssh::new(TargetSpec::parse("web").unwrap(), options);
+    target.connect().await.unwrap();
+    let limits = Limits {
+        timeout: ssh::DEADLINE,
+        cancel: CancellationToken::new(),
+    };
+    let master = master_pid(config.to_str().unwrap()).expect("the master runs");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let watched = pid_file.clone();
+    // The master is killed once the step runs on the host.
+    let killer = tokio::task::spawn_blocking(move || {
+        wait_for("the step to write its pid", || {
+            std::fs::read_to_string(&watched).is_ok_and(|p| p.ends_with('\n'))
+        });
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", &master.to_string()])
+            .status();
+        assert!(killed.unwrap().success());
+    });
+    let line = format!(
+        "echo $$ > {}; exec sleep 60",
+        finchctl::target::quote::quote(pid_file.to_str().unwrap())
+    );
+    let err = target.exec(&line, None, &limits).await.unwrap_err();
+    killer.await.unwrap();
+    let message = err.to_string();
+    assert!(message.contains("web"), "{message}");
+    assert!(message.contains("connection ended"), "{message}");
+    target.close().await;
+    let sleeper = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill")
+        .arg(sleeper.trim())
+        .status();
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ pub mod dry_run;
 pub mod facts;
 pub mod fleet;
 pub mod local;
+mod mux;
 pub mod plan;
 mod process;
 pub mod quote;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub use dry_run::DryRun;
 pub use local::Local;
+pub use mux::MuxError;
 pub use plan::{Action, Plan, Step, Upload};
 pub use spec::TargetSpec;
 pub use ssh::{HostKeyCheck, Ssh, SshOptions};
@@ -137,6 +139,14 @@ pub enum TargetError {
         target: String,
         /// ssh's own words.
         message: String,
+    },
+    /// A step's session on the SSH master failed before it could report its end.
+    #[error("ssh session on {target} failed: {source}")]
+    Session {
+        /// The target.
+        target: String,
+        /// What the session or the master said.
+        source: MuxError,
     },
     /// Local I/O (temp dir, pipes).
     #[error("{context}: {source}")]

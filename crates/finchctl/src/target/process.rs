@@ -1,4 +1,6 @@
-//! Drives one local child process (`sh` or `ssh`) under a step's limits.
+//! Drives one local child process under a step's limits: the local target's `sh` (an SSH step
+//! is a session of the master instead, [`crate::target::mux`], which ends a step in the same
+//! order), and the `ssh` or `sh` of a streamed command, which shares [`spawn`].
 //!
 //! The child gets its own process group, so Ctrl-C reaches finchctl alone and finchctl ends
 //! the step in order: it closes the child's stdin (the wrapper on the host then kills the
@@ -84,7 +86,8 @@ pub fn spawn(mut cmd: Command, program: &str) -> Result<tokio::process::Child, T
     })
 }
 
-async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+/// Everything `pipe` yields until its end (nothing when there is no pipe).
+pub async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
     let mut buf = Vec::new();
     if let Some(mut pipe) = pipe {
         let _ = pipe.read_to_end(&mut buf).await;
@@ -93,7 +96,7 @@ async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 }
 
 /// A reader's bytes, or what it had when a stray process kept the pipe open past [`GRACE`].
-async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
+pub async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
     match tokio::time::timeout(GRACE, task).await {
         Ok(Ok(bytes)) => bytes,
         _ => Vec::new(),

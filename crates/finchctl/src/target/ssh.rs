@@ -2,8 +2,10 @@
 //!
 //! `connect` starts a master (`ssh -f -N -o ControlMaster=yes`) whose control socket lives in
 //! a private 0700 directory finchctl creates and removes, so a plan of a hundred steps costs one
-//! handshake and one password or passphrase prompt. Each step is a client of that master
-//! (`BatchMode=yes`: only the master ever prompts). `~/.ssh/config`, `known_hosts`, ssh-agent,
+//! handshake and one password or passphrase prompt. Each step is a session of that master that
+//! finchctl opens on the control socket itself ([`crate::target::mux`]): no `ssh` process per
+//! step, and no prompt either, as only the master authenticates. A streamed command is an `ssh`
+//! client of the master (`BatchMode=yes`). `~/.ssh/config`, `known_hosts`, ssh-agent,
 //! ProxyJump and certificates are ssh's business; finchctl adds `-F` and `-o` as asked.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use crate::target::process::drive;
+use crate::target::mux;
 use crate::target::run::{IDENTIFY_TIMEOUT, identify};
 use crate::target::{Identity, Limits, Outcome, Target, TargetError, TargetSpec};
 
@@ -98,19 +100,23 @@ impl Ssh {
         cmd
     }
 
-    /// `ssh` running `line` on the host as a client of the master, without a terminal.
+    /// `ssh` running `line` on the host as a client of the master, without a terminal, for a
+    /// command whose output is read while it runs ([`crate::target::stream`]).
     pub fn session(&self, line: &str) -> Result<Command, TargetError> {
-        let Some(control) = self.control_path() else {
-            return Err(TargetError::Connect {
-                target: self.spec.raw.clone(),
-                message: "not connected".to_owned(),
-            });
-        };
+        let control = self.connected()?;
         let mut cmd = self.command(&control);
         cmd.args(["-o", "ControlMaster=no", "-o", "BatchMode=yes", "-T", "--"])
             .arg(self.spec.destination())
             .arg(line);
         Ok(cmd)
+    }
+
+    /// The control socket, or the error of a target not connected.
+    fn connected(&self) -> Result<PathBuf, TargetError> {
+        self.control_path().ok_or_else(|| TargetError::Connect {
+            target: self.spec.raw.clone(),
+            message: "not connected".to_owned(),
+        })
     }
 
     fn control_path(&self) -> Option<PathBuf> {
@@ -169,20 +175,21 @@ impl Target for Ssh {
         stdin: Option<&[u8]>,
         limits: &Limits,
     ) -> Result<Outcome, TargetError> {
-        drive(self.session(line)?, "ssh", stdin, limits).await
+        let control = self.connected()?;
+        mux::exec(&control, line, stdin, limits)
+            .await
+            .map_err(|source| TargetError::Session {
+                target: self.spec.raw.clone(),
+                source,
+            })
     }
 
     async fn close(&mut self) {
         let Some(control) = self.control_path() else {
             return;
         };
-        let mut cmd = self.command(&control);
-        cmd.args(["-O", "exit", "--"])
-            .arg(self.spec.destination())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let _ = tokio::time::timeout(IDENTIFY_TIMEOUT, cmd.status()).await;
+        // A master that does not answer ends by itself after ControlPersist.
+        let _ = tokio::time::timeout(IDENTIFY_TIMEOUT, mux::stop_master(&control)).await;
         // Dropping the TempDir removes the directory and the socket.
         self.control = None;
     }
