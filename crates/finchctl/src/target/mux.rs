@@ -10,8 +10,9 @@
 //! session never prompts.
 //!
 //! Stopping a step keeps the order of [`crate::target::process`]: close its stdin (the wrapper
-//! on the host then kills the step, see [`crate::target::run`]), give it [`GRACE`] to end, then
-//! hang up the control connection, on which the master closes the channel and the pipes.
+//! on the host then kills the step, see [`crate::target::run`]), give it the grace period to
+//! end ([`crate::target::process::end_in_order`]), then hang up the control connection, on
+//! which the master closes the channel and the pipes.
 
 use std::borrow::Cow;
 use std::io::{PipeReader, PipeWriter};
@@ -19,11 +20,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use openssh_mux_client::{Connection, NonZeroByteSlice, Session, SessionStatus};
-use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 
-use crate::target::process::{GRACE, collect, read_all};
-use crate::target::{Limits, Outcome, Stop};
+use crate::target::process::{collect, end_in_order, feed_then_close, read_all};
+use crate::target::{Limits, Outcome};
 
 /// Why a session could not run or report its end.
 #[derive(Debug, thiserror::Error)]
@@ -80,11 +80,7 @@ pub async fn exec(
             .await?;
         // The master holds its own copies now; ours would keep stdout and stderr from ending.
         drop(remote);
-        if let Some((data, Some(mut input))) = feed {
-            // A write error means the command ended early: its exit status says why.
-            let _ = input.write_all(data).await;
-            drop(input);
-        }
+        feed_then_close(feed).await;
         match established.wait().await {
             Ok(SessionStatus::Exited { exit_value }) => Ok(exit_value),
             // No terminal was asked for, so no terminal can fail to be allocated.
@@ -92,20 +88,11 @@ pub async fn exec(
             Err((err, _)) => Err(MuxError::Master(err)),
         }
     };
-    tokio::pin!(session);
-    let ended = tokio::select! {
-        exit = &mut session => Ok(exit),
-        () = tokio::time::sleep(limits.timeout) => Err(Stop::TimedOut),
-        () = limits.cancel.cancelled() => Err(Stop::Cancelled),
-    };
-    let (exit, stopped) = match ended {
+    // Past the grace, dropping the session hangs up on the master.
+    let (exit, stopped) = match end_in_order(std::pin::pin!(session), &mut open_stdin, limits).await
+    {
         Ok(exit) => (exit?, None),
-        Err(stop) => {
-            drop(open_stdin.take());
-            // Past the grace, dropping the session hangs up on the master.
-            let exit = tokio::time::timeout(GRACE, &mut session).await;
-            (exit.ok().and_then(Result::ok).flatten(), Some(stop))
-        }
+        Err((stop, exit)) => (exit.and_then(Result::ok).flatten(), Some(stop)),
     };
     // No exit status: a signal ended the command, or the master itself is gone.
     if exit.is_none() && stopped.is_none() && !alive(control).await {

@@ -6,9 +6,10 @@
 //! the step in order: it closes the child's stdin (the wrapper on the host then kills the
 //! step, see [`crate::target::run`]), gives it [`GRACE`] to finish, then kills it.
 
+use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::process::Command;
 
 use crate::target::{Limits, Outcome, Stop, TargetError};
@@ -31,32 +32,18 @@ pub async fn drive(
     let mut open_stdin = child.stdin.take();
     let feed = stdin.map(|data| (data, open_stdin.take()));
     let ended = {
-        let wait = async {
-            if let Some((data, Some(mut input))) = feed {
-                // A write error means the command ended early: its exit status says why.
-                let _ = input.write_all(data).await;
-                let _ = input.shutdown().await;
-            }
+        let wait = std::pin::pin!(async {
+            feed_then_close(feed).await;
             child.wait().await
-        };
-        tokio::select! {
-            status = wait => Ok(status),
-            () = tokio::time::sleep(limits.timeout) => Err(Stop::TimedOut),
-            () = limits.cancel.cancelled() => Err(Stop::Cancelled),
-        }
+        });
+        end_in_order(wait, &mut open_stdin, limits).await
     };
     let (status, stopped) = match ended {
         Ok(status) => (status, None),
-        Err(stop) => {
-            drop(open_stdin.take());
-            let status = match tokio::time::timeout(GRACE, child.wait()).await {
-                Ok(status) => status,
-                Err(_) => {
-                    let _ = child.start_kill();
-                    child.wait().await
-                }
-            };
-            (status, Some(stop))
+        Err((stop, Some(status))) => (status, Some(stop)),
+        Err((stop, None)) => {
+            let _ = child.start_kill();
+            (child.wait().await, Some(stop))
         }
     };
     let status = status.map_err(|source| TargetError::Io {
@@ -70,6 +57,32 @@ pub async fn drive(
         stopped,
         recorded: false,
     })
+}
+
+/// Writes a step's stdin data, when it has some, then closes its stdin. A write error means the
+/// command ended early: its exit status says why.
+pub async fn feed_then_close(feed: Option<(&[u8], Option<impl AsyncWrite + Unpin>)>) {
+    if let Some((data, Some(mut input))) = feed {
+        let _ = input.write_all(data).await;
+        let _ = input.shutdown().await;
+    }
+}
+
+/// Awaits `end`, a step's end, until `limits` stop the step. A stopped step has its open stdin
+/// closed (the host's wrapper then ends it) and [`GRACE`] more to end: the error says why it
+/// was stopped, with what `end` gave if it ended within the grace.
+pub async fn end_in_order<F: Future>(
+    mut end: Pin<&mut F>,
+    open_stdin: &mut Option<impl Sized>,
+    limits: &Limits,
+) -> Result<F::Output, (Stop, Option<F::Output>)> {
+    let stop = tokio::select! {
+        output = &mut end => return Ok(output),
+        () = tokio::time::sleep(limits.timeout) => Stop::TimedOut,
+        () = limits.cancel.cancelled() => Stop::Cancelled,
+    };
+    drop(open_stdin.take());
+    Err((stop, tokio::time::timeout(GRACE, end).await.ok()))
 }
 
 /// Starts `cmd` with piped stdin, stdout and stderr, in a process group of its own (so Ctrl-C
