@@ -140,11 +140,28 @@ async fn deploy_restarts_only_on_change_and_teardown_leaves_nothing() {
     );
     bed.sh("systemctl is-enabled alloy.service");
 
-    // Nothing changed: no restart.
+    // Nothing changed: no restart, and the account files are not rewritten.
+    let accounts = "stat -c '%i %y' /etc/passwd /etc/group /etc/shadow /etc/gshadow";
+    let before = bed.sh(accounts);
     let out = bed.deploy_from(config, &mirror.url).await;
     out.ok();
     assert!(out.stderr.contains("Unchanged"), "{out:#?}");
     assert_eq!(bed.running_pid(), first);
+    assert_eq!(bed.sh(accounts), before);
+
+    // Docker arrives after the agent: the next deploy adds the user to its group and
+    // restarts Alloy, which runs with the groups it had when it started.
+    bed.sh("groupadd --system docker");
+    let out = bed.deploy_from(config, &mirror.url).await;
+    out.ok();
+    assert!(bed.sh("id -nG alloy").contains("docker"));
+    let first = bed.running_pid();
+    assert!(
+        bed.sh(&format!("grep ^Groups: /proc/{first}/status"))
+            .split_whitespace()
+            .any(|gid| gid == bed.sh("getent group docker | cut -d: -f3")),
+        "{out:#?}"
+    );
 
     // A new config: restarted.
     bed.config("token-2");

@@ -90,18 +90,28 @@ if same && running; then echo unchanged; exit 0; fi
 service "$svc" restart
 "#;
 
-/// Creates the user when missing and adds it to the groups that read the journal, the log
-/// files and the Docker socket, where those groups exist. `--user-group` gives it a group of
-/// its own, so nothing assumes a `root` group.
+/// Creates the user when missing, in the groups that read the journal, the log files and the
+/// Docker socket where those groups exist (`--user-group` gives it a group of its own, so
+/// nothing assumes a `root` group); an existing user joins only the groups it lacks. The
+/// account files are rewritten once for a new user and not at all on a repeat.
 const USER_LINUX: &str = r#"set -e
 user=$1 home=$2
+groups=
+for g in systemd-journal adm docker; do
+if getent group "$g" >/dev/null 2>&1; then groups="${groups:+$groups,}$g"; fi
+done
 if ! id "$user" >/dev/null 2>&1; then
 shell=$(command -v nologin || echo /bin/false)
-useradd --system --user-group --no-create-home --home-dir "$home" --shell "$shell" "$user"
+useradd --system --user-group --no-create-home --home-dir "$home" --shell "$shell" ${groups:+--groups "$groups"} "$user"
+exit 0
 fi
-for g in systemd-journal adm docker; do
-if getent group "$g" >/dev/null 2>&1; then usermod -a -G "$g" "$user"; fi
-done"#;
+member=" $(id -Gn "$user") "
+missing=
+IFS=,
+for g in $groups; do
+case $member in *" $g "*) ;; *) missing="${missing:+$missing,}$g" ;; esac
+done
+if [ -n "$missing" ]; then usermod -a -G "$missing" "$user"; fi"#;
 
 const USER_FREEBSD: &str = r#"set -e
 if ! id "$1" >/dev/null 2>&1; then pw useradd -n "$1" -d "$2" -s /usr/sbin/nologin -c "Grafana Alloy (Finch agent)"; fi"#;
