@@ -1,5 +1,5 @@
 //! The steps a plan runs, through the library on a real OpenSSH server on loopback (see
-//! `ssh/mod.rs`): what one command brings back over the master, secret uploads, a hostile
+//! `ssh/mod.rs`): what one command brings back over the master (all of its output too), secret uploads, a hostile
 //! directory name, root without sudo, sudo that wants a password, `--run.cmd-timeout` and
 //! cancelling.
 
@@ -95,6 +95,24 @@ async fn a_command_brings_back_its_output_exit_code_or_signal_through_the_master
     assert_eq!(out.code, Some(3));
     assert_eq!(out.stdout, b"in\nout\n");
     assert_eq!(out.stderr, b"err\n");
+
+    // The output is all there even when the exit status reaches the master with it, before
+    // the master has written it into the pipes (a master whose control connection closes
+    // drops what it has not written yet).
+    // Twenty sessions at once, fifteen times, make that likely.
+    let mut short = 0;
+    for _ in 0..15 {
+        let sessions = (0..20).map(|_| target.exec("echo out; echo err >&2", None, &limits));
+        short += futures_util::future::join_all(sessions)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|out| {
+                (out.code, &out.stdout[..], &out.stderr[..]) != (Some(0), b"out\n", b"err\n")
+            })
+            .count();
+    }
+    assert_eq!(short, 0, "sessions that came back without all their output");
 
     // Without data, stdin stays open (and empty) until the command ends.
     let out = target

@@ -22,7 +22,7 @@ use std::path::Path;
 use openssh_mux_client::{Connection, NonZeroByteSlice, Session, SessionStatus};
 use tokio::net::unix::pipe;
 
-use crate::target::process::{collect, end_in_order, feed_then_close, read_all};
+use crate::target::process::{end_in_order, feed_then_close, read_all};
 use crate::target::{Limits, Outcome};
 
 /// Why a session could not run or report its end.
@@ -81,19 +81,26 @@ pub async fn exec(
         // The master holds its own copies now; ours would keep stdout and stderr from ending.
         drop(remote);
         feed_then_close(feed).await;
-        match established.wait().await {
-            Ok(SessionStatus::Exited { exit_value }) => Ok(exit_value),
+        // The exit status can reach the master before the last of the output has gone into
+        // the pipes, and a master whose control connection closes drops what it has not
+        // written yet. Reading the exit message closes that connection, so it waits until
+        // the master has closed both pipes, which it does once the session is over (as
+        // OpenSSH's own client holds the connection until the master ends it).
+        let (stdout, stderr) = tokio::join!(stdout, stderr);
+        let exit = match established.wait().await {
+            Ok(SessionStatus::Exited { exit_value }) => exit_value,
             // No terminal was asked for, so no terminal can fail to be allocated.
-            Ok(SessionStatus::TtyAllocFail(_)) => Ok(None),
-            Err((err, _)) => Err(MuxError::Master(err)),
-        }
+            Ok(SessionStatus::TtyAllocFail(_)) => None,
+            Err((err, _)) => return Err(MuxError::Master(err)),
+        };
+        Ok((exit, stdout.unwrap_or_default(), stderr.unwrap_or_default()))
     };
-    // Past the grace, dropping the session hangs up on the master.
-    let (exit, stopped) = match end_in_order(std::pin::pin!(session), &mut open_stdin, limits).await
-    {
-        Ok(exit) => (exit?, None),
-        Err((stop, exit)) => (exit.and_then(Result::ok).flatten(), Some(stop)),
-    };
+    // Past the grace, dropping the session hangs up on the master (and its output is lost).
+    let ((exit, stdout, stderr), stopped) =
+        match end_in_order(std::pin::pin!(session), &mut open_stdin, limits).await {
+            Ok(ended) => (ended?, None),
+            Err((stop, ended)) => (ended.and_then(Result::ok).unwrap_or_default(), Some(stop)),
+        };
     // No exit status: a signal ended the command, or the master itself is gone.
     if exit.is_none() && stopped.is_none() && !alive(control).await {
         return Err(MuxError::Lost);
@@ -101,8 +108,8 @@ pub async fn exec(
     Ok(Outcome {
         // The master reports an exit status; a command that a signal ended has none.
         code: exit.and_then(|code| i32::try_from(code).ok()),
-        stdout: collect(stdout).await,
-        stderr: collect(stderr).await,
+        stdout,
+        stderr,
         stopped,
         recorded: false,
     })
