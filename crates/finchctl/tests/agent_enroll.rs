@@ -196,17 +196,17 @@ async fn bench_enroll_1_10_50() {
         let out = dir.run(&argv).await;
         let fresh = started.elapsed().as_secs_f64();
         let cpu = busy_cpu_seconds() - busy;
-        let split = parts.since(&before);
+        let split = parts.since(&before, "");
         out.ok();
         let before = parts.seconds();
         let started = std::time::Instant::now();
         dir.run(&argv).await.ok();
         let again = started.elapsed();
-        let rerun_split = parts.since(&before).replace(" ", " rerun_");
+        let rerun_split = parts.since(&before, "rerun_");
         let base = *first.get_or_insert(fresh);
         let floor = cpu / cpus;
         println!(
-            "BENCH enroll hosts={n} fresh={fresh:.2}s ratio={:.2} rerun={:.2}s cpu={cpu:.1}s floor={floor:.2}s floor_ratio={:.2} {split} rerun_{rerun_split}",
+            "BENCH enroll hosts={n} fresh={fresh:.2}s ratio={:.2} rerun={:.2}s cpu={cpu:.1}s floor={floor:.2}s floor_ratio={:.2} {split} {rerun_split}",
             fresh / base,
             again.as_secs_f64(),
             floor / base
@@ -287,15 +287,16 @@ impl Parts {
         self.0.iter().map(|(_, g)| g.seconds()).collect()
     }
 
-    /// `name=seconds` of each part since `before`, or that the parts were not measured.
-    fn since(&self, before: &[f64]) -> String {
+    /// `<prefix><name>_cpu=<seconds>` of each part since `before`, or that the parts were not
+    /// measured.
+    fn since(&self, before: &[f64], prefix: &str) -> String {
         if self.0.is_empty() {
-            return "parts=unmeasured".to_owned();
+            return format!("{prefix}parts=unmeasured");
         }
         self.0
             .iter()
             .zip(before)
-            .map(|((name, g), b)| format!("{name}_cpu={:.2}s", g.seconds() - b))
+            .map(|((name, g), b)| format!("{prefix}{name}_cpu={:.2}s", g.seconds() - b))
             .collect::<Vec<_>>()
             .join(" ")
     }

@@ -109,7 +109,7 @@ pub async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 }
 
 /// A reader's bytes, or what it had when a stray process kept the pipe open past [`GRACE`].
-pub async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
+async fn collect(task: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
     match tokio::time::timeout(GRACE, task).await {
         Ok(Ok(bytes)) => bytes,
         _ => Vec::new(),
